@@ -1,0 +1,37 @@
+"""okrstream's pure data contracts: the event model, per-type schemas, validation errors and settings."""
+
+from ._errors import (
+    ConfigError,
+    EventValidationError,
+    FieldError,
+    InvalidFieldsError,
+    field_errors_from_pydantic,
+)
+from ._event import RawEvent, event_to_json_dict
+from ._event_types import DimensionSpec, EventTypeRegistry, EventTypeSchema, MeasureSpec, UnknownTypePolicy
+from ._records import RECORD_FORMAT, chunk, decode_record, encode_record, partition_for
+from ._settings import Settings, env_name
+from ._validate import validate_event
+
+__all__ = [
+    "RECORD_FORMAT",
+    "ConfigError",
+    "DimensionSpec",
+    "EventTypeRegistry",
+    "EventTypeSchema",
+    "EventValidationError",
+    "FieldError",
+    "InvalidFieldsError",
+    "MeasureSpec",
+    "RawEvent",
+    "Settings",
+    "UnknownTypePolicy",
+    "chunk",
+    "decode_record",
+    "encode_record",
+    "env_name",
+    "event_to_json_dict",
+    "field_errors_from_pydantic",
+    "partition_for",
+    "validate_event",
+]

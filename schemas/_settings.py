@@ -1,0 +1,80 @@
+"""Runtime settings; pure so tests and callers decide where values come from (usually os.environ)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from ._errors import ConfigError, field_errors_from_pydantic
+from ._event_types import UnknownTypePolicy
+
+Topic = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
+Retention = Annotated[int, Field(ge=-1)]  # -1 keeps records forever
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+_PLAIN_ENV = {"kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS", "clickhouse_url": "CLICKHOUSE_URL"}
+_DAY_MS = 24 * 3600 * 1000
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field`."""
+    return _PLAIN_ENV.get(field, f"OKRSTREAM_{field.upper()}")
+
+
+class Settings(BaseModel):
+    """Every knob of okrstream with a default that runs locally with no external services."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kafka_bootstrap_servers: Annotated[str, StringConstraints(min_length=1)] | None = None  # None: embedded
+    clickhouse_url: Annotated[str, StringConstraints(min_length=1)] | None = None  # None: chDB in data_dir
+    data_dir: Path = Path(".okrstream")
+    raw_topic: Topic = "okrstream.events.raw"
+    dead_letter_topic: Topic = "okrstream.events.deadletter"
+    topic_partitions: int = Field(4, ge=1)
+    topic_replication: int = Field(1, ge=1)
+    raw_retention_ms: Retention = 7 * _DAY_MS
+    dead_letter_retention_ms: Retention = 30 * _DAY_MS
+    clickhouse_database: Identifier = "okrstream"
+    http_host: Annotated[str, StringConstraints(min_length=1)] = "127.0.0.1"
+    http_port: int = Field(8181, ge=0, le=65535)  # 0 lets the OS pick a free port
+    batch_max_records: int = Field(200, ge=1)  # log records the sink takes per batch
+    batch_max_seconds: float = Field(0.5, gt=0)
+    record_max_events: int = Field(500, ge=1)  # events packed into one Kafka log record
+    dedup_window_days: int = Field(30, ge=1)
+    dedup_block_window: int = Field(1000, ge=1)  # ClickHouse non_replicated_deduplication_window
+    unknown_types: UnknownTypePolicy = UnknownTypePolicy.ACCEPT
+    event_types_file: Path | None = None
+    worker_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "okrstream-sink"
+
+    @field_validator("dead_letter_topic")
+    @classmethod
+    def _distinct_topics(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("raw_topic"):
+            raise PydanticCustomError("value", "must differ from the raw topic")
+        return value
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read OKRSTREAM_* (plus KAFKA_BOOTSTRAP_SERVERS, CLICKHOUSE_URL); blank values count as unset.
+
+        Raises ConfigError whose paths are the offending environment variable names.
+        """
+        values = {f: raw.strip() for f in cls.model_fields if (raw := env.get(env_name(f))) and raw.strip()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            errors = field_errors_from_pydantic(exc)
+        raise ConfigError(replace(e, path=env_name(e.path)) for e in errors)
