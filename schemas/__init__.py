@@ -1,5 +1,6 @@
 """okrstream's pure data contracts: the event model, per-type schemas, validation errors and settings."""
 
+from ._dead_letter import OKRSTREAM_VERSION, dead_letter_record
 from ._errors import (
     ConfigError,
     EventValidationError,
@@ -14,6 +15,7 @@ from ._settings import Settings, env_name
 from ._validate import validate_event
 
 __all__ = [
+    "OKRSTREAM_VERSION",
     "RECORD_FORMAT",
     "ConfigError",
     "DimensionSpec",
@@ -27,6 +29,7 @@ __all__ = [
     "Settings",
     "UnknownTypePolicy",
     "chunk",
+    "dead_letter_record",
     "decode_record",
     "encode_record",
     "env_name",

@@ -1,0 +1,47 @@
+"""The two topics okrstream writes: raw events (the immutable log) and dead letters."""
+
+from __future__ import annotations
+
+import contextlib
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from schemas import Settings
+
+
+def topic_specs(settings: Settings) -> list[NewTopic]:
+    return [
+        NewTopic(
+            settings.raw_topic,
+            settings.topic_partitions,
+            settings.topic_replication,
+            topic_configs={"retention.ms": str(settings.raw_retention_ms)},
+        ),
+        NewTopic(
+            settings.dead_letter_topic,
+            settings.topic_partitions,
+            settings.topic_replication,
+            topic_configs={"retention.ms": str(settings.dead_letter_retention_ms)},
+        ),
+    ]
+
+
+def ensure_topics(bootstrap_servers: str, settings: Settings) -> dict[str, str]:
+    """Create the topics that are missing; returns each topic's id, which names one log incarnation.
+
+    A memory-only broker forgets its log on restart while ClickHouse keeps the rows landed from
+    it, so the sink tells logs apart by topic id rather than by name alone.
+    """
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="okrstream-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
+        if missing:
+            # another process may create a topic between our list and create
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(missing)
+        described = admin.describe_topics([settings.raw_topic, settings.dead_letter_topic])
+        return {t["name"]: t["topic_id"] for t in described}
+    finally:
+        admin.close()

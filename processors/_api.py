@@ -1,0 +1,89 @@
+"""The small HTTP API of a running okrstream: health, readiness and counts.
+
+In embedded mode this process owns the chDB store, so other commands (`okrstream status`)
+read the data through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from clickhouse_connect.driver.client import Client
+from mode import Service
+
+from schemas import Settings
+
+from ._raw_sink import SinkStats
+from .clickhouse import EventCounts, fetch
+
+
+def event_counts(client: Client, database: str) -> dict[str, Any]:
+    """Landed events per type with measure sums: the body of GET /v1/counts (and `okrstream status`)."""
+    types = EventCounts.parse(fetch(client, EventCounts(database)))
+    return {
+        "total_events": sum(t.events for t in types),
+        "types": [dataclasses.asdict(t) for t in types],
+    }
+
+
+class HttpApi(Service):
+    def __init__(
+        self,
+        settings: Settings,
+        client: Client,
+        stats: SinkStats,
+        assigned: Callable[[], bool],
+        on_listening: Callable[[str], None],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._settings = settings
+        self._client = client
+        self._stats = stats
+        self._assigned = assigned
+        self._on_listening = on_listening
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def on_start(self) -> None:
+        app = web.Application()
+        app.add_routes(
+            [
+                web.get("/health", self._health),
+                web.get("/ready", self._ready),
+                web.get("/v1/counts", self._counts),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._settings.http_host, self._settings.http_port)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        self._on_listening(self.url)
+
+    async def on_stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _ready(self, request: web.Request) -> web.Response:
+        problems = []
+        if not self._assigned():
+            problems.append("the sink has no partitions assigned yet")
+        try:
+            await asyncio.to_thread(self._client.command, "SELECT 1")
+        except Exception as e:
+            problems.append(f"ClickHouse does not answer: {e}")
+        status = 503 if problems else 200
+        return web.json_response({"ready": not problems, "problems": problems}, status=status)
+
+    async def _counts(self, request: web.Request) -> web.Response:
+        counts = await asyncio.to_thread(event_counts, self._client, self._settings.clickhouse_database)
+        return web.json_response(counts | {"sink": dataclasses.asdict(self._stats)})

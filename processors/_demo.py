@@ -1,0 +1,134 @@
+"""A realistic stream of business events for `okrstream demo`: orders, signups, deals, tickets.
+
+Now and then it resends an event (the sink must count it once) and sends a broken one (it must
+land in the dead-letter topic with its reason), so a newcomer sees both rules at work.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+REGIONS = ("EU", "NA", "APAC", "LATAM")
+CHANNELS = ("web", "app", "store")
+PLANS = ("free", "team", "business", "enterprise")
+SEGMENTS = ("smb", "mid_market", "enterprise")
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+class DemoFeed:
+    def __init__(
+        self, seed: int | None = None, resend_share: float = 0.02, broken_share: float = 0.01
+    ) -> None:
+        self._rng = random.Random(seed)
+        self._resend_share = resend_share
+        self._broken_share = broken_share
+        self._recent: list[dict[str, Any]] = []
+        self._subscribers = 1200
+        self._open_tickets: list[tuple[str, str, datetime]] = []
+
+    def events(self, count: int, now: datetime | None = None) -> Iterator[dict[str, Any]]:
+        now = now or datetime.now(UTC)
+        for _ in range(count):
+            roll = self._rng.random()
+            if self._recent and roll < self._resend_share:
+                yield self._rng.choice(self._recent)
+            elif roll < self._resend_share + self._broken_share:
+                yield self._broken(now)
+            else:
+                event = self._next(now - timedelta(seconds=self._rng.uniform(0, 2)))
+                self._recent = [*self._recent[-99:], event]
+                yield event
+
+    def _next(self, at: datetime) -> dict[str, Any]:
+        rng = self._rng
+        kind = rng.choices(
+            ("session", "order", "signup", "ticket_open", "ticket_answer", "deal", "refund", "subscription"),
+            weights=(40, 20, 8, 8, 7, 3, 2, 2),
+        )[0]
+        region = rng.choice(REGIONS)
+        base = {"event_id": str(uuid.UUID(int=rng.getrandbits(128))), "occurred_at": _iso(at)}
+        if kind == "session":
+            return base | _ev(
+                "session.started", "web-analytics", {"region": region, "channel": rng.choice(CHANNELS)}
+            )
+        if kind == "order":
+            amount = round(rng.lognormvariate(4.0, 0.8), 2)
+            dims = {"region": region, "channel": rng.choice(CHANNELS)}
+            return base | _ev(
+                "order.placed",
+                "shop",
+                dims,
+                {"amount": amount, "items": rng.randint(1, 6)},
+                subject=f"customer-{rng.randint(1, 5000)}",
+            )
+        if kind == "refund":
+            return base | _ev(
+                "order.refunded", "shop", {"region": region}, {"amount": round(rng.uniform(5, 200), 2)}
+            )
+        if kind == "signup":
+            dims = {"region": region, "plan": rng.choice(PLANS)}
+            return base | _ev(
+                "customer.signed_up", "crm", dims, subject=f"customer-{rng.randint(5001, 99999)}"
+            )
+        if kind == "deal":
+            segment = rng.choice(SEGMENTS)
+            amount = round(rng.lognormvariate(11.0 if segment == "enterprise" else 9.5, 0.7), 2)
+            return base | _ev(
+                "deal.closed", "crm", {"region": region, "segment": segment}, {"amount": amount}
+            )
+        if kind == "subscription":
+            self._subscribers = max(0, self._subscribers + rng.randint(-3, 5))
+            dims = {"plan": rng.choice(PLANS)}
+            return base | _ev(
+                "subscription.changed", "billing", dims, {"active_subscribers": self._subscribers}
+            )
+        priority = rng.choice(PRIORITIES)
+        if kind == "ticket_open" or not self._open_tickets:
+            ticket = f"ticket-{rng.getrandbits(40):x}"
+            self._open_tickets = [*self._open_tickets[-499:], (ticket, priority, at)]
+            dims = {"priority": priority, "channel": rng.choice(("email", "chat", "phone"))}
+            return base | _ev("ticket.opened", "helpdesk", dims, subject=ticket)
+        ticket, priority, opened = self._open_tickets.pop(0)
+        waited = max(30.0, (at - opened).total_seconds()) + rng.expovariate(1 / 1800)
+        measures = {"first_response_seconds": round(waited, 1)}
+        return base | _ev("ticket.answered", "helpdesk", {"priority": priority}, measures, subject=ticket)
+
+    def _broken(self, at: datetime) -> dict[str, Any]:
+        """Typical mistakes of a hand-written integration."""
+        event = self._next(at)
+        mistake = self._rng.choice(("naive_time", "nan", "bad_type", "no_id"))
+        if mistake == "naive_time":
+            event["occurred_at"] = at.replace(tzinfo=None).isoformat()
+        elif mistake == "nan":
+            event["measures"] = {**event.get("measures", {}), "amount": float("nan")}
+        elif mistake == "bad_type":
+            event["type"] = "OrderPlaced"
+        else:
+            del event["event_id"]
+        return event
+
+
+def _ev(
+    type_: str,
+    source: str,
+    dimensions: dict[str, str],
+    measures: dict[str, float] | None = None,
+    subject: str | None = None,
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": type_,
+        "source": source,
+        "dimensions": dimensions,
+        "measures": measures or {},
+    }
+    if subject:
+        event["subject"] = subject
+    return event
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")

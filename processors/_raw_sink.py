@@ -1,0 +1,223 @@
+"""The sink that lands log records in `raw_events`, each event exactly once.
+
+Two rules make it exactly-once (the README's design section says why they suffice):
+
+1. A client's resend is dropped by identity. Every copy of (source, event_id) lives in one
+   partition, which one sink owns and reads in order, so a per-partition set of identities
+   already landed (rebuilt from ClickHouse when a partition is assigned) keeps the first copy.
+2. A worker's retry is dropped by position. Each insert is one block whose token is its place
+   in the log; every row records that place. After a restart the sink asks which batches at
+   or after its resume offset landed, and replays exactly those record ranges under the same
+   tokens, so ClickHouse drops what it has and completes what a crash cut short.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from schemas import FieldError, Settings, dead_letter_record, decode_record
+
+from ._sink import BatchingSink, LogRecord, SinkBatch
+from .clickhouse import (
+    BatchPosition,
+    InsertRawEvents,
+    LandedBatch,
+    LandedBatches,
+    SeenEvents,
+    event_row,
+    fetch,
+)
+
+log = logging.getLogger(__name__)
+
+DeadLetterWriter = Callable[[list[dict[str, Any]]], None]
+
+
+@dataclass
+class SinkStats:
+    events_landed: int = 0
+    duplicates_dropped: int = 0
+    dead_lettered: int = 0
+    batches_written: int = 0
+    batches_replayed: int = 0
+    records_skipped: int = 0
+
+
+@dataclass
+class _PartitionState:
+    log: str
+    partition: int
+    resume_offset: int
+    replay: deque[LandedBatch]
+    seen: dict[tuple[str, str], int]  # identity -> received_at (microseconds), for the dedup window
+    writes: int = 0
+
+
+@dataclass
+class _Group:
+    first_offset: int
+    last_offset: int
+    kind: str  # "free" (new records), "replay" (a landed range, rewritten as it was) or "skip"
+    records: list[LogRecord] = field(default_factory=list)
+
+
+class RawEventsSink(BatchingSink):
+    def __init__(
+        self,
+        client: Client,
+        settings: Settings,
+        log_ids: dict[str, str],
+        partitions: int,
+        dead_letters: DeadLetterWriter,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__()
+        self._client = client
+        self._settings = settings
+        self._log_ids = log_ids
+        self._partitions = partitions
+        self._dead_letters = dead_letters
+        self._clock = clock
+        self._states: dict[tuple[str, int], _PartitionState] = {}
+        self.stats = SinkStats()
+
+    def write(self, batch: SinkBatch) -> int | None:
+        state = self._state_for(batch)
+        for group in self._plan(state.replay, state.resume_offset, batch.records):
+            while state.replay and state.replay[0].last_offset < group.first_offset:
+                state.replay.popleft()  # a landed range whose records are all behind us
+            if group.kind == "skip":
+                self.stats.records_skipped += len(group.records)
+                continue
+            if group.kind == "replay":
+                if group.last_offset > batch.last_offset:
+                    return group.first_offset - 1  # not all of the range is read yet: hold it back
+                self.stats.batches_replayed += 1
+            self._write_group(state, group)
+        return None
+
+    def on_revoke(self, topic: str, partition: int) -> None:
+        self._states.pop((topic, partition), None)
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def _state_for(self, batch: SinkBatch) -> _PartitionState:
+        key = (batch.topic, batch.partition)
+        if key not in self._states:
+            db = self._settings.clickhouse_database
+            log_id = self._log_ids[batch.topic]
+            resume = batch.first_offset
+            landed = LandedBatches.parse(
+                fetch(self._client, LandedBatches(db, log_id, batch.partition, resume))
+            )
+            since = self._clock() - timedelta(days=self._settings.dedup_window_days)
+            seen_query = SeenEvents(db, log_id, batch.partition, self._partitions, resume, since)
+            seen = SeenEvents.parse(fetch(self._client, seen_query))
+            if landed:
+                log.info(
+                    "partition %s resumes at %s with %s landed batches to replay",
+                    batch.partition,
+                    resume,
+                    len(landed),
+                )
+            self._states[key] = _PartitionState(log_id, batch.partition, resume, deque(landed), seen)
+        return self._states[key]
+
+    @staticmethod
+    def _plan(replay: deque[LandedBatch], resume_offset: int, records: list[LogRecord]) -> list[_Group]:
+        """Split records into insert groups: landed ranges exactly as before, the rest freely.
+
+        A landed range that began before the resume offset was acknowledged only after its
+        insert returned, so it is complete: its remaining records are skipped, not rewritten.
+        """
+        groups: list[_Group] = []
+        ranges = list(replay)
+        i = 0
+        for record in records:
+            while i < len(ranges) and record.offset > ranges[i].last_offset:
+                i += 1
+            landed = ranges[i] if i < len(ranges) else None
+            if landed is None or record.offset < landed.first_offset:
+                if not groups or groups[-1].kind != "free":
+                    groups.append(_Group(record.offset, record.offset, kind="free"))
+                groups[-1].last_offset = record.offset
+            elif not groups or groups[-1].first_offset != landed.first_offset:
+                kind = "skip" if landed.first_offset < resume_offset else "replay"
+                groups.append(_Group(landed.first_offset, landed.last_offset, kind=kind))
+            groups[-1].records.append(record)
+        return groups
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _write_group(self, state: _PartitionState, group: _Group) -> None:
+        position = BatchPosition(state.log, state.partition, group.first_offset, group.last_offset)
+        rows: list[tuple] = []
+        rejected: list[dict[str, Any]] = []
+        fresh: dict[tuple[str, str], int] = {}
+        duplicates = 0
+        for record in group.records:
+            received = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+            origin = f"{self._settings.raw_topic}[{state.partition}]@{record.offset}"
+            try:
+                events = decode_record(record.value)
+            except ValueError as e:
+                rejected.append(self._dead_letter(origin, "$", str(e), record.value))
+                continue
+            for index, event in enumerate(events):
+                try:
+                    row = event_row(event, record.offset, received, position)
+                except (KeyError, TypeError, ValueError, AttributeError) as e:
+                    rejected.append(self._dead_letter(f"{origin}#{index}", "$", _reason(e), event))
+                    continue
+                identity = (row[1], row[0])
+                if identity in state.seen or identity in fresh:
+                    duplicates += 1
+                    continue
+                fresh[identity] = int(row[4].timestamp() * 1_000_000)
+                rows.append(row)
+        if rejected:
+            self._dead_letters(rejected)  # durable before the insert and the acknowledgement
+        if rows:
+            InsertRawEvents(self._settings.clickhouse_database, position, rows).run(self._client)
+        state.seen.update(fresh)
+        state.writes += 1
+        if state.writes % 100 == 0:
+            self._prune(state)
+        self.stats.events_landed += len(rows)
+        self.stats.duplicates_dropped += duplicates
+        self.stats.dead_lettered += len(rejected)
+        self.stats.batches_written += 1
+
+    def _prune(self, state: _PartitionState) -> None:
+        horizon = self._clock() - timedelta(days=self._settings.dedup_window_days)
+        cutoff = int(horizon.timestamp() * 1_000_000)
+        state.seen = {k: v for k, v in state.seen.items() if v >= cutoff}
+
+    def _dead_letter(self, origin: str, path: str, reason: str, raw: Any) -> dict[str, Any]:
+        text = raw.decode(errors="replace") if isinstance(raw, bytes) else _json_text(raw)
+        error = FieldError(path=path, message=reason, rule="malformed_record")
+        return dead_letter_record(
+            origin=origin, errors=[error], raw=text, failed_at=self._clock(), processor="sink"
+        )
+
+
+def _reason(e: Exception) -> str:
+    if isinstance(e, KeyError):
+        return f"missing field {e.args[0]!r}"
+    return str(e) or type(e).__name__
+
+
+def _json_text(value: Any) -> str:
+    import orjson
+
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return repr(value)

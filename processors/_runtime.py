@@ -1,0 +1,176 @@
+"""`okrstream run` and `okrstream demo`: start what is not given, then the worker and the API.
+
+One process owns the embedded store (chDB in the data dir) and, when okrstream starts it, the
+embedded broker; it leaves a `run.json` in the data dir so other commands can find it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import faust
+import orjson
+import yaml
+from mode import Service
+
+from ingest import Broker, EventIntake, EventProducer, ensure_topics, resolve_broker
+from schemas import EventTypeRegistry, Settings
+
+from ._api import HttpApi
+from ._demo import DemoFeed
+from ._raw_sink import RawEventsSink
+from ._worker import build_app
+from .clickhouse import connect, describe, ensure_schema
+
+
+def load_registry(settings: Settings) -> EventTypeRegistry:
+    """Per-type schemas from the configured file, else the demo types shipped with okrstream."""
+    if settings.event_types_file:
+        text = Path(settings.event_types_file).read_text(encoding="utf-8")
+    else:
+        text = resources.files("schemas").joinpath("event_types.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    data["unknown_types"] = data.get("unknown_types") or settings.unknown_types.value
+    if settings.unknown_types.value == "reject":
+        data["unknown_types"] = "reject"  # the setting can only tighten what the file says
+    return EventTypeRegistry.from_mapping(data)
+
+
+def run_file(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "run.json"
+
+
+def read_run_file(settings: Settings) -> dict[str, Any] | None:
+    """What a running okrstream process said about itself, if it still runs."""
+    try:
+        info = json.loads(run_file(settings).read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return info
+
+
+def run(settings: Settings, demo_rate: float | None = None) -> int:
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    registry = load_registry(settings)
+    broker = resolve_broker(settings)
+    try:
+        return _serve(settings, broker, registry, demo_rate)
+    finally:
+        run_file(settings).unlink(missing_ok=True)
+        broker.close()
+
+
+def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo_rate: float | None) -> int:
+    log_ids = ensure_topics(broker.bootstrap_servers, settings)
+    client = connect(settings)
+    ensure_schema(client, settings)
+    dead_letters = EventProducer(broker.bootstrap_servers, settings)
+
+    def write_dead_letters(records: list[dict[str, Any]]) -> None:
+        for record in records:
+            dead_letters.send_dead_letter(record, key=record.get("origin"))
+        dead_letters.flush()
+
+    sink = RawEventsSink(
+        client,
+        settings,
+        {settings.raw_topic: log_ids[settings.raw_topic]},
+        dead_letters.partitions,
+        write_dead_letters,
+    )
+    # The embedded broker holds a group join for the whole rebalance timeout; keep it short there.
+    conf = {"broker_session_timeout": 6.0, "broker_heartbeat_interval": 1.0} if broker.embedded else {}
+    app = build_app(settings, broker.bootstrap_servers, sink, **conf)
+
+    def listening(url: str) -> None:
+        info = {
+            "pid": os.getpid(),
+            "api_url": url,
+            "kafka_bootstrap_servers": broker.bootstrap_servers,
+            "clickhouse": describe(settings),
+        }
+        run_file(settings).write_text(json.dumps(info))
+        kafka = f"{broker.bootstrap_servers} ({'embedded Tansu' if broker.embedded else 'external'})"
+        lines = [
+            f"okrstream {'demo' if demo_rate else 'run'} is up (Ctrl-C stops it)",
+            f"  HTTP API    {url}  (/health /ready /v1/counts)",
+            f"  Kafka       {kafka}, topics {settings.raw_topic} and {settings.dead_letter_topic}",
+            f"  ClickHouse  {describe(settings)}, table {settings.clickhouse_database}.raw_events",
+        ]
+        print("\n".join(lines), flush=True)
+
+    api = HttpApi(settings, connect(settings), sink.stats, lambda: bool(app.consumer.assignment()), listening)
+    services: list[Service] = [api]
+    if demo_rate:
+        services.append(DemoProducer(broker.bootstrap_servers, settings, registry, demo_rate))
+
+    previous: dict[str, int] = {}
+
+    @app.timer(5.0)
+    async def report() -> None:
+        now = dict(vars(sink.stats))
+        if now != previous:
+            print(
+                f"landed {now['events_landed']:,} events"
+                f" (+{now['events_landed'] - previous.get('events_landed', 0):,} in 5 s),"
+                f" duplicates dropped {now['duplicates_dropped']:,},"
+                f" dead-lettered by the sink {now['dead_lettered']:,}",
+                flush=True,
+            )
+            previous.clear()
+            previous.update(now)
+
+    loglevel = os.environ.get("OKRSTREAM_LOG_LEVEL", "warning")
+    worker = faust.Worker(app, *services, loglevel=loglevel, redirect_stdouts=False, quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as e:
+        return int(e.code or 0)
+    finally:
+        dead_letters.close()
+    return 0
+
+
+class DemoProducer(Service):
+    """Feeds the demo stream through the same intake as `okrstream ingest` (validation, dead letters)."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        settings: Settings,
+        registry: EventTypeRegistry,
+        rate: float,
+        feed_factory: Callable[[], DemoFeed] = DemoFeed,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._bootstrap = bootstrap_servers
+        self._settings = settings
+        self._registry = registry
+        self._rate = rate
+        self._feed = feed_factory()
+
+    @Service.task
+    async def _produce(self) -> None:
+        producer = await asyncio.to_thread(EventProducer, self._bootstrap, self._settings)
+        try:
+            while not self.should_stop:
+                count = max(1, round(self._rate))
+                await asyncio.to_thread(self._send, producer, count)
+                await self.sleep(1.0)
+        finally:
+            await asyncio.to_thread(producer.close)
+
+    def _send(self, producer: EventProducer, count: int) -> None:
+        # A fresh intake each second: resends of earlier events reach the log, and the sink drops them.
+        intake = EventIntake(producer, self._registry, origin="demo")
+        for event in self._feed.events(count):
+            intake.offer(event, orjson.dumps(event).decode())
+        intake.finish()

@@ -1,0 +1,88 @@
+"""The faust-streaming app that moves log records from the raw topic into the sink.
+
+Kept deliberately thin, around three traps from faust's own tracker:
+- `stream.take()` acknowledges a batch whether or not the write succeeded, so the agent uses
+  `noack_take()` and acknowledges only the records the sink says are written;
+- agent `concurrency > 1` can commit past a message still in flight (faust issue 606), so the
+  agent runs with concurrency 1 and parallelism comes from partitions and processes;
+- a failed write is retried with exactly the same records (no new ones mixed in), so the retry
+  carries the same ClickHouse insert token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from schemas import Settings
+
+from ._sink import BatchingSink, LogRecord, SinkError
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (0.5, 1, 2, 5, 10)
+
+
+def build_app(settings: Settings, bootstrap_servers: str, sink: BatchingSink, **conf: Any) -> faust.App:
+    app = faust.App(
+        settings.worker_id,
+        broker=f"kafka://{bootstrap_servers}",
+        datadir=str(Path(settings.data_dir) / "faust"),
+        web_enabled=False,
+        autodiscover=False,
+        store="memory://",
+        topic_allow_declare=False,  # okrstream creates its topics with partitions and retention
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,  # on stop: commit what was acknowledged, replay the rest later
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        **conf,
+    )
+    raw = app.topic(
+        settings.raw_topic,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
+
+    @app.agent(raw, concurrency=1, name="okrstream-raw-events-sink")
+    async def land(stream: faust.StreamT) -> None:
+        async for events in stream.noack_take(settings.batch_max_records, within=settings.batch_max_seconds):
+            for event in events:
+                m = event.message
+                record = LogRecord(m.offset, event.value, int(m.timestamp * 1000), handle=event)
+                sink.add(m.topic, m.partition, record)
+            writing = asyncio.ensure_future(flush_until_written(sink))
+            try:
+                written = await asyncio.shield(writing)
+            except asyncio.CancelledError:
+                # Stopping: a write cannot be cut safely from outside, so let it finish and
+                # acknowledge it, then stop. Faust commits acknowledged offsets on the way out.
+                for record in await writing:
+                    await stream.ack(record.handle)
+                raise
+            for record in written:
+                await stream.ack(record.handle)
+
+    @app.on_partitions_revoked.connect
+    async def forget(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        sink.revoke((tp.topic, tp.partition) for tp in revoked)
+
+    return app
+
+
+async def flush_until_written(sink: BatchingSink) -> list[LogRecord]:
+    """Flush in a thread, retrying the same batch (with back-off) until it is written."""
+    attempt = 0
+    while True:
+        try:
+            return await asyncio.to_thread(sink.flush)
+        except SinkError as e:
+            delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+            log.warning("%s; retrying the same batch in %ss", e, delay)
+            attempt += 1
+            await asyncio.sleep(delay)

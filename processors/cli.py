@@ -1,0 +1,139 @@
+"""The `okrstream` command: run, demo, ingest, status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.request
+from pathlib import Path
+
+from schemas import ConfigError, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="okrstream", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "run", help="start the pipeline: broker and store if not given, the worker, the API"
+    )
+    run.add_argument("--port", type=int, help="HTTP API port (default 8181, 0 picks a free one)")
+    demo = commands.add_parser("demo", help="like run, plus a realistic stream of business events")
+    demo.add_argument("--port", type=int, help="HTTP API port (default 8181, 0 picks a free one)")
+    demo.add_argument("--rate", type=float, default=50.0, help="demo events per second (default 50)")
+
+    ingest = commands.add_parser("ingest", help="validate a file of events and send it to the log")
+    ingest.add_argument("file", type=Path)
+    ingest.add_argument("--format", choices=("ndjson", "csv"), help="default: from the file name")
+    ingest.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="CSV: take a canonical field from a column, e.g. measures.amount=total",
+    )
+    ingest.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="set a field on every event, e.g. source=shop",
+    )
+
+    commands.add_parser("status", help="events landed per type, from the running process or the store")
+
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as e:
+        print(f"okrstream: bad setting: {e}", file=sys.stderr)
+        return 2
+    if getattr(args, "port", None) is not None:
+        settings = settings.model_copy(update={"http_port": args.port})
+
+    if args.command in ("run", "demo"):
+        from ._runtime import run as run_pipeline
+
+        return run_pipeline(settings, demo_rate=args.rate if args.command == "demo" else None)
+    if args.command == "ingest":
+        return _ingest(settings, args)
+    return _status(settings)
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"okrstream ingest: {flag} takes FIELD=VALUE, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from ingest import EventIntake, EventProducer, read_csv, read_ndjson
+
+    from ._runtime import load_registry, read_run_file
+
+    bootstrap = settings.kafka_bootstrap_servers or (read_run_file(settings) or {}).get(
+        "kafka_bootstrap_servers"
+    )
+    if not bootstrap:
+        print(
+            "okrstream ingest: no broker: set KAFKA_BOOTSTRAP_SERVERS or start `okrstream run`",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.file.is_file():
+        print(f"okrstream ingest: no such file: {args.file}", file=sys.stderr)
+        return 2
+    fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "ndjson")
+    if fmt == "csv":
+        lines = read_csv(args.file, _pairs(args.map, "--map"), _pairs(args.set, "--set"))
+    else:
+        lines = read_ndjson(args.file)
+    constants = _pairs(args.set, "--set") if fmt == "ndjson" else {}
+    with EventProducer(bootstrap, settings) as producer:
+        intake = EventIntake(producer, load_registry(settings), origin=f"file:{args.file}")
+        for line in lines:
+            if line.error is not None:
+                intake.reject([line.error], line.text, line.line)
+            else:
+                data = line.data | constants if isinstance(line.data, dict) else line.data
+                intake.offer(data, line.text, line.line)
+        summary = intake.finish()
+    for number, reason in summary.errors[:50]:
+        print(f"{args.file}:{number}: {reason}", file=sys.stderr)
+    if len(summary.errors) > 50:
+        print(f"... and {len(summary.errors) - 50} more rejected lines", file=sys.stderr)
+    print(
+        f"accepted {summary.accepted}, rejected {summary.rejected} (sent to {settings.dead_letter_topic}),"
+        f" duplicates within the file {summary.duplicates}"
+    )
+    return 0 if summary.rejected == 0 else 1
+
+
+def _status(settings: Settings) -> int:
+    from ._api import event_counts
+    from ._runtime import read_run_file
+    from .clickhouse import connect, describe
+
+    running = read_run_file(settings)
+    if running:
+        with urllib.request.urlopen(f"{running['api_url']}/v1/counts", timeout=10) as response:
+            counts = json.load(response)
+        print(f"okrstream runs (pid {running['pid']}, API {running['api_url']})")
+    else:
+        counts = event_counts(connect(settings), settings.clickhouse_database)
+        print(f"okrstream is not running; read {describe(settings)} directly")
+    print(f"{counts['total_events']:,} events landed")
+    for t in counts["types"]:
+        sums = ", ".join(f"{k}={v:,.2f}" for k, v in sorted(t["measures"].items()))
+        print(f"  {t['type']:<24} {t['events']:>10,}  {sums}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

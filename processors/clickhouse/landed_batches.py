@@ -1,0 +1,36 @@
+"""Which sink batches of a partition landed at or after an offset: the ones a restart must replay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ._filters import log_partition
+
+
+@dataclass(frozen=True)
+class LandedBatch:
+    first_offset: int
+    last_offset: int
+
+
+@dataclass(frozen=True)
+class LandedBatches:
+    database: str
+    log: str
+    partition: int
+    from_offset: int
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        where, params = log_partition(self.log, self.partition)
+        sql = (
+            "SELECT DISTINCT batch_first_offset, batch_last_offset\n"
+            "FROM {database:Identifier}.raw_events\n"
+            f"WHERE {where} AND batch_last_offset >= {{from_offset:UInt64}}\n"
+            "ORDER BY batch_first_offset"
+        )
+        return sql, {**params, "database": self.database, "from_offset": self.from_offset}
+
+    @staticmethod
+    def parse(rows: list[tuple[Any, ...]]) -> list[LandedBatch]:
+        return [LandedBatch(int(first), int(last)) for first, last in rows]

@@ -1,0 +1,54 @@
+"""DDL of the database and of `raw_events`, the landed copy of the event log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+RAW_EVENTS_COLUMNS = (
+    ("event_id", "String"),
+    ("source", "LowCardinality(String)"),
+    ("type", "LowCardinality(String)"),
+    ("occurred_at", "DateTime64(6, 'UTC')"),
+    ("received_at", "DateTime64(6, 'UTC')"),
+    ("subject", "String"),  # '' when the event has none
+    ("dimensions", "Map(LowCardinality(String), String)"),
+    ("measures", "Map(LowCardinality(String), Float64)"),
+    ("payload", "String"),  # the original JSON, '' when none was kept
+    # Where the row came from, so a restarted sink can tell what already landed.
+    ("kafka_log", "LowCardinality(String)"),
+    ("kafka_partition", "UInt32"),
+    ("kafka_offset", "UInt64"),
+    ("batch_first_offset", "UInt64"),
+    ("batch_last_offset", "UInt64"),
+)
+
+
+@dataclass(frozen=True)
+class CreateDatabase:
+    database: str
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        return "CREATE DATABASE IF NOT EXISTS {database:Identifier}", {"database": self.database}
+
+
+@dataclass(frozen=True)
+class CreateRawEvents:
+    """Partitioned by month, ordered for time-range scans by type.
+
+    `non_replicated_deduplication_window` keeps the last N insert tokens, so a block the sink
+    retries after a crash is dropped here and still reaches any view that missed it.
+    """
+
+    database: str
+    dedup_window: int
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        columns = ",\n    ".join(f"{name} {kind}" for name, kind in RAW_EVENTS_COLUMNS)
+        sql = (
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.raw_events (\n    "
+            + columns
+            + "\n) ENGINE = MergeTree\nPARTITION BY toYYYYMM(occurred_at)\nORDER BY (type, occurred_at)\n"
+            "SETTINGS non_replicated_deduplication_window = {dedup_window:UInt64}"
+        )
+        return sql, {"database": self.database, "dedup_window": self.dedup_window}

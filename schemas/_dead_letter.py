@@ -1,0 +1,38 @@
+"""What a dead-letter record says: what failed, where, the raw input, and who rejected it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from ._errors import FieldError
+
+OKRSTREAM_VERSION = "0.1.0"
+
+
+def dead_letter_record(
+    *,
+    origin: str,
+    errors: Iterable[FieldError],
+    raw: str,
+    failed_at: datetime,
+    line: int | None = None,
+    processor: str = "okrstream",
+) -> dict[str, Any]:
+    """A JSON-ready rejection, modelled on Snowplow's failed events: enough to fix and replay it.
+
+    `origin` names where the input came from (a file path, an HTTP source, a log position).
+    """
+    if failed_at.tzinfo is None:
+        raise ValueError("failed_at must be timezone-aware")
+    record: dict[str, Any] = {
+        "failed_at": failed_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "origin": origin,
+        "errors": [{"path": e.path, "message": e.message, "rule": e.rule} for e in errors],
+        "raw": raw,
+        "processor": {"name": processor, "version": OKRSTREAM_VERSION},
+    }
+    if line is not None:
+        record["line"] = line
+    return record
