@@ -11,9 +11,15 @@ database and data directory, so tests do not see each other's events.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +28,7 @@ from clickhouse_connect.driver.client import Client
 
 from ingest import ensure_topics, start_embedded_broker
 from processors.clickhouse import connect
-from schemas import Settings
+from schemas import Settings, env_name
 
 
 @dataclass(frozen=True)
@@ -129,3 +135,97 @@ def store(settings: Settings) -> Iterator[Client]:
     with _open_store(settings) as client:
         ensure_schema(client, settings)
         yield client
+
+
+class WorkerProcess:
+    """`okrstream run` as a real subprocess on one test's settings: it can be killed and restarted."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.api_url = ""
+        self.starts = 0
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSTREAM_")}
+        for field, value in self.settings.model_dump(exclude_none=True).items():
+            env[env_name(field)] = str(value.value if hasattr(value, "value") else value)
+        env["OKRSTREAM_LOG_LEVEL"] = "info"
+        return env
+
+    def start(self, timeout: float = 60.0) -> None:
+        run_json = Path(self.settings.data_dir) / "run.json"
+        run_json.unlink(missing_ok=True)
+        self.starts += 1
+        log = self.log_path.open("ab")
+        log.write(f"\n===== start {self.starts} =====\n".encode())
+        log.flush()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "processors.cli", "run"],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited with {self.process.returncode}; see {self.log_path}")
+            if run_json.exists():
+                self.api_url = json.loads(run_json.read_text())["api_url"]
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"worker did not start within {timeout}s; see {self.log_path}")
+
+    def counts(self) -> dict:
+        with urllib.request.urlopen(f"{self.api_url}/v1/counts", timeout=30) as response:
+            return json.load(response)
+
+    def wait_for_total(self, expected: int, timeout: float = 240.0) -> dict:
+        """Poll the API until `expected` events have landed, then check no more arrive."""
+        deadline = time.monotonic() + timeout
+        counts: dict = {}
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, (
+                f"worker died; see {self.log_path}"
+            )
+            counts = self.counts()
+            if counts["total_events"] >= expected:
+                time.sleep(3)  # anything still in flight would show up now
+                return self.counts()
+            time.sleep(0.5)
+        raise AssertionError(f"only {counts.get('total_events')} of {expected} events landed in {timeout}s")
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no commit, no goodbye."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as an orchestrator would; returns the exit code."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def make_worker(tmp_path: Path) -> Iterator[Callable[[Settings], WorkerProcess]]:
+    """Build worker processes for given settings (topics created); all are killed after the test."""
+    made: list[WorkerProcess] = []
+
+    def make(settings: Settings) -> WorkerProcess:
+        ensure_topics(settings.kafka_bootstrap_servers or "", settings)
+        process = WorkerProcess(settings, tmp_path / f"worker-{len(made)}.log")
+        made.append(process)
+        return process
+
+    yield make
+    for process in made:
+        if process.process is not None and process.process.poll() is None:
+            process.process.kill()
+            process.process.wait()
