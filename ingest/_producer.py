@@ -76,7 +76,6 @@ class EventProducer:
             if future.failed():
                 raise ProducerError("the broker did not acknowledge every record") from future.exception
 
-
     def close(self) -> None:
         self._producer.close()
 

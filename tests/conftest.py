@@ -37,6 +37,7 @@ class Infra:
     clickhouse_url: str | None  # None: embedded chDB in each test's data dir
     kafka_from: str
     clickhouse_from: str
+    docker_problem: str | None  # why testcontainers cannot run here, or None when they can
 
 
 def docker_engine_problem() -> str | None:
@@ -59,7 +60,7 @@ def infra() -> Iterator[Infra]:
         clickhouse = os.environ.get("CLICKHOUSE_URL") or None
         kafka_from = "environment" if kafka else ""
         clickhouse_from = "environment" if clickhouse else ""
-        docker_problem = None if (kafka and clickhouse) else docker_engine_problem()
+        docker_problem = docker_engine_problem()
         if not kafka and docker_problem is None:
             from testcontainers.kafka import KafkaContainer
 
@@ -77,7 +78,7 @@ def infra() -> Iterator[Infra]:
             kafka, kafka_from = broker.bootstrap_servers, "embedded Tansu"
         if not clickhouse:
             clickhouse_from = "embedded chDB"
-        yield Infra(kafka, clickhouse, kafka_from, clickhouse_from)
+        yield Infra(kafka, clickhouse, kafka_from, clickhouse_from, docker_problem)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
