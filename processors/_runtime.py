@@ -106,24 +106,28 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
 
     api = HttpApi(settings, connect(settings), sink.stats, lambda: bool(app.consumer.assignment()), listening)
     services: list[Service] = [api]
-    if demo_rate:
-        services.append(DemoProducer(broker.bootstrap_servers, settings, registry, demo_rate))
+    demo = DemoProducer(broker.bootstrap_servers, settings, registry, demo_rate) if demo_rate else None
+    if demo:
+        services.append(demo)
 
     previous: dict[str, int] = {}
 
     @app.timer(5.0)
     async def report() -> None:
         now = dict(vars(sink.stats))
-        if now != previous:
-            print(
-                f"landed {now['events_landed']:,} events"
-                f" (+{now['events_landed'] - previous.get('events_landed', 0):,} in 5 s),"
-                f" duplicates dropped {now['duplicates_dropped']:,},"
-                f" dead-lettered by the sink {now['dead_lettered']:,}",
-                flush=True,
-            )
-            previous.clear()
-            previous.update(now)
+        if now == previous:
+            return
+        line = (
+            f"landed {now['events_landed']:,} events"
+            f" (+{now['events_landed'] - previous.get('events_landed', 0):,} in 5 s),"
+            f" duplicates dropped {now['duplicates_dropped']:,},"
+            f" dead-lettered by the sink {now['dead_lettered']:,}"
+        )
+        if demo:
+            line += f"; demo sent {demo.accepted:,}, rejected {demo.rejected:,} to dead letters"
+        print(line, flush=True)
+        previous.clear()
+        previous.update(now)
 
     loglevel = os.environ.get("OKRSTREAM_LOG_LEVEL", "warning")
     worker = faust.Worker(app, *services, loglevel=loglevel, redirect_stdouts=False, quiet=True)
@@ -154,6 +158,8 @@ class DemoProducer(Service):
         self._registry = registry
         self._rate = rate
         self._feed = feed_factory()
+        self.accepted = 0  # events the intake accepted and sent to the raw topic
+        self.rejected = 0  # broken events the intake sent to the dead-letter topic
 
     @Service.task
     async def _produce(self) -> None:
@@ -171,4 +177,6 @@ class DemoProducer(Service):
         intake = EventIntake(producer, self._registry, origin="demo")
         for event in self._feed.events(count):
             intake.offer(event, orjson.dumps(event).decode())
-        intake.finish()
+        summary = intake.finish()
+        self.accepted += summary.accepted
+        self.rejected += summary.rejected
