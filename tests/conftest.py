@@ -53,8 +53,11 @@ def docker_engine_problem() -> str | None:
     return None
 
 
+_INFRA = pytest.StashKey[Infra]()
+
+
 @pytest.fixture(scope="session")
-def infra() -> Iterator[Infra]:
+def infra(pytestconfig: pytest.Config) -> Iterator[Infra]:
     with contextlib.ExitStack() as stack:
         kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
         clickhouse = os.environ.get("CLICKHOUSE_URL") or None
@@ -78,11 +81,22 @@ def infra() -> Iterator[Infra]:
             kafka, kafka_from = broker.bootstrap_servers, "embedded Tansu"
         if not clickhouse:
             clickhouse_from = "embedded chDB"
-        yield Infra(kafka, clickhouse, kafka_from, clickhouse_from, docker_problem)
+        pytestconfig.stash[_INFRA] = Infra(kafka, clickhouse, kafka_from, clickhouse_from, docker_problem)
+        yield pytestconfig.stash[_INFRA]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     return "okrstream services: environment, else testcontainers (if Docker answers), else embedded"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    infra = config.stash.get(_INFRA, None)
+    if infra is None:
+        return
+    terminalreporter.write_sep("-", "okrstream services used")
+    terminalreporter.write_line(f"Kafka: {infra.kafka_from}; ClickHouse: {infra.clickhouse_from}")
+    if infra.docker_problem:
+        terminalreporter.write_line(f"testcontainers: not used, {infra.docker_problem}")
 
 
 @pytest.fixture
