@@ -1,0 +1,105 @@
+"""CreateDatabase and CreateRawEvents: exact DDL text and parameters, and what ensure_schema builds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from processors.clickhouse import (
+    RAW_EVENTS_COLUMNS,
+    CreateDatabase,
+    CreateRawEvents,
+    Statement,
+    ensure_schema,
+    execute,
+    fetch,
+)
+
+RAW_EVENTS_DDL = """CREATE TABLE IF NOT EXISTS {database:Identifier}.raw_events (
+    event_id String,
+    source LowCardinality(String),
+    type LowCardinality(String),
+    occurred_at DateTime64(6, 'UTC'),
+    received_at DateTime64(6, 'UTC'),
+    subject String,
+    dimensions Map(LowCardinality(String), String),
+    measures Map(LowCardinality(String), Float64),
+    payload String,
+    kafka_log LowCardinality(String),
+    kafka_partition UInt32,
+    kafka_offset UInt64,
+    batch_first_offset UInt64,
+    batch_last_offset UInt64
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(occurred_at)
+ORDER BY (type, occurred_at)
+SETTINGS non_replicated_deduplication_window = {dedup_window:UInt64}"""
+
+
+@pytest.mark.parametrize(
+    ("statement", "sql", "params"),
+    [
+        pytest.param(
+            CreateDatabase("okrstream"),
+            "CREATE DATABASE IF NOT EXISTS {database:Identifier}",
+            {"database": "okrstream"},
+            id="create-database",
+        ),
+        pytest.param(
+            CreateRawEvents("okrstream", 1000),
+            RAW_EVENTS_DDL,
+            {"database": "okrstream", "dedup_window": 1000},
+            id="create-raw-events-default-window",
+        ),
+        pytest.param(
+            CreateRawEvents("analytics", 5),
+            RAW_EVENTS_DDL,
+            {"database": "analytics", "dedup_window": 5},
+            id="create-raw-events-small-window",
+        ),
+    ],
+)
+def test_to_sql(statement: Statement, sql: str, params: dict[str, Any]) -> None:
+    assert statement.to_sql() == (sql, params)
+
+
+def test_ensure_schema_builds_raw_events_with_the_declared_columns(store, settings) -> None:
+    rows = fetch(store, _Query("DESCRIBE TABLE {db:Identifier}.raw_events", settings.clickhouse_database))
+    assert [(name, kind) for name, kind, *_ in rows] == list(RAW_EVENTS_COLUMNS)
+
+
+def test_ensure_schema_applies_the_dedup_window_and_ordering(store, settings) -> None:
+    [(ddl,)] = fetch(
+        store, _Query("SHOW CREATE TABLE {db:Identifier}.raw_events", settings.clickhouse_database)
+    )
+    assert f"non_replicated_deduplication_window = {settings.dedup_block_window}" in ddl
+    assert "PARTITION BY toYYYYMM(occurred_at)" in ddl
+    assert "ORDER BY (type, occurred_at)" in ddl
+
+
+def test_ensure_schema_is_idempotent_and_keeps_rows(store, settings, land, make_event) -> None:
+    land([make_event("e-1"), make_event("e-2")])
+    ensure_schema(store, settings)
+    [(count,)] = fetch(
+        store, _Query("SELECT count() FROM {db:Identifier}.raw_events", settings.clickhouse_database)
+    )
+    assert count == 2
+
+
+def test_database_name_is_bound_as_an_identifier_not_spliced_into_the_text(store) -> None:
+    odd = "odd-name; DROP"  # would be a syntax error (or worse) if formatted into the SQL text
+    execute(store, CreateDatabase(odd))
+    execute(store, CreateRawEvents(odd, 10))
+    [(tables,)] = fetch(store, _Query("SELECT count() FROM system.tables WHERE database = {db:String}", odd))
+    assert tables == 1
+
+
+class _Query:
+    """An ad-hoc read with one bound parameter `db`, in the Statement shape."""
+
+    def __init__(self, sql: str, db: str) -> None:
+        self.sql, self.db = sql, db
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        return self.sql, {"db": self.db}

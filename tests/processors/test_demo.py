@@ -1,0 +1,80 @@
+"""DemoFeed: valid events of every demo type per the shipped registry, true resends, broken ones rejected."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from processors._demo import DemoFeed
+from processors._runtime import load_registry
+from schemas import EventValidationError, Settings, validate_event
+
+NOW = datetime(2026, 10, 1, 12, tzinfo=UTC)
+REGISTRY = load_registry(Settings())  # schemas/event_types.yaml, as `okrstream demo` loads it
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_event_passes_the_shipped_registry(seed: int) -> None:
+    events = list(DemoFeed(seed=seed, broken_share=0).events(3000, now=NOW))
+    for event in events:
+        validated = validate_event(event, REGISTRY)
+        assert NOW - timedelta(seconds=2) <= validated.occurred_at <= NOW
+        assert validated.type in REGISTRY.event_types  # only declared types, never an unknown one
+
+
+def test_the_types_cover_orders_signups_deals_and_tickets() -> None:
+    types = Counter(e["type"] for e in DemoFeed(seed=3, broken_share=0).events(3000, now=NOW))
+    assert set(types) == set(REGISTRY.event_types)
+    assert types.most_common(1)[0][0] == "session.started"
+    for kind in ("order.placed", "customer.signed_up", "deal.closed", "ticket.opened", "ticket.answered"):
+        assert types[kind] >= 20, kind
+
+
+def test_resends_are_earlier_events_with_their_event_ids() -> None:
+    events = list(DemoFeed(seed=4, resend_share=0.2, broken_share=0).events(1000, now=NOW))
+    first: dict[str, dict] = {}
+    resends = 0
+    for event in events:
+        if event["event_id"] in first:
+            resends += 1
+            assert event == first[event["event_id"]]  # the same event again, not a new one under an old id
+        else:
+            first[event["event_id"]] = event
+    assert 120 <= resends <= 280  # about 20% of 1000
+
+
+def test_without_resends_every_event_id_is_new() -> None:
+    events = list(DemoFeed(seed=5, resend_share=0, broken_share=0).events(2000, now=NOW))
+    assert len({e["event_id"] for e in events}) == 2000
+
+
+def test_tickets_are_answered_after_they_were_opened_with_the_same_priority() -> None:
+    opened: dict[str, str] = {}
+    answered = 0
+    for event in DemoFeed(seed=6, resend_share=0, broken_share=0).events(3000, now=NOW):
+        if event["type"] == "ticket.opened":
+            opened[event["subject"]] = event["dimensions"]["priority"]
+        elif event["type"] == "ticket.answered":
+            answered += 1
+            assert opened[event["subject"]] == event["dimensions"]["priority"]
+            assert event["measures"]["first_response_seconds"] >= 30
+    assert answered > 50
+
+
+def test_broken_events_are_all_rejected_for_the_four_typical_mistakes() -> None:
+    paths: Counter[str] = Counter()
+    for event in DemoFeed(seed=7, resend_share=0, broken_share=1).events(400, now=NOW):
+        with pytest.raises(EventValidationError) as caught:
+            validate_event(event, REGISTRY)
+        paths.update({e.path for e in caught.value.errors})
+    assert set(paths) == {"occurred_at", "measures.amount", "type", "event_id"}
+
+
+def test_the_same_seed_gives_the_same_stream() -> None:
+    def stream() -> list[dict]:
+        return list(DemoFeed(seed=8).events(500, now=NOW))
+
+    assert stream() == stream()
+    assert stream() != list(DemoFeed(seed=9).events(500, now=NOW))
