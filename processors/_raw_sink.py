@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from schemas import FieldError, Settings, dead_letter_record, decode_record
+from schemas import FieldError, InvalidFieldsError, Settings, dead_letter_record, decode_record
 
 from ._sink import BatchingSink, LogRecord, SinkBatch
 from .clickhouse import (
@@ -42,7 +42,8 @@ DeadLetterWriter = Callable[[list[dict[str, Any]]], None]
 
 @dataclass
 class SinkStats:
-    events_landed: int = 0
+    events_landed: int = 0  # rows of new batches
+    events_replayed: int = 0  # rows re-sent under a landed batch's token; ClickHouse keeps them once
     duplicates_dropped: int = 0
     dead_lettered: int = 0
     batches_written: int = 0
@@ -168,13 +169,14 @@ class RawEventsSink(BatchingSink):
             try:
                 events = decode_record(record.value)
             except ValueError as e:
-                rejected.append(self._dead_letter(origin, "$", str(e), record.value))
+                error = FieldError(path="$", message=str(e), rule="malformed_record")
+                rejected.append(self._dead_letter(origin, [error], record.value))
                 continue
             for index, event in enumerate(events):
                 try:
                     row = event_row(event, record.offset, received, position)
-                except (KeyError, TypeError, ValueError, AttributeError) as e:
-                    rejected.append(self._dead_letter(f"{origin}#{index}", "$", _reason(e), event))
+                except InvalidFieldsError as e:
+                    rejected.append(self._dead_letter(f"{origin}#{index}", e.errors, event))
                     continue
                 identity = (row[1], row[0])
                 if identity in state.seen or identity in fresh:
@@ -190,7 +192,10 @@ class RawEventsSink(BatchingSink):
         state.writes += 1
         if state.writes % 100 == 0:
             self._prune(state)
-        self.stats.events_landed += len(rows)
+        if group.kind == "replay":
+            self.stats.events_replayed += len(rows)
+        else:
+            self.stats.events_landed += len(rows)
         self.stats.duplicates_dropped += duplicates
         self.stats.dead_lettered += len(rejected)
         self.stats.batches_written += 1
@@ -200,18 +205,11 @@ class RawEventsSink(BatchingSink):
         cutoff = int(horizon.timestamp() * 1_000_000)
         state.seen = {k: v for k, v in state.seen.items() if v >= cutoff}
 
-    def _dead_letter(self, origin: str, path: str, reason: str, raw: Any) -> dict[str, Any]:
+    def _dead_letter(self, origin: str, errors: Sequence[FieldError], raw: Any) -> dict[str, Any]:
         text = raw.decode(errors="replace") if isinstance(raw, bytes) else _json_text(raw)
-        error = FieldError(path=path, message=reason, rule="malformed_record")
         return dead_letter_record(
-            origin=origin, errors=[error], raw=text, failed_at=self._clock(), processor="sink"
+            origin=origin, errors=errors, raw=text, failed_at=self._clock(), processor="sink"
         )
-
-
-def _reason(e: Exception) -> str:
-    if isinstance(e, KeyError):
-        return f"missing field {e.args[0]!r}"
-    return str(e) or type(e).__name__
 
 
 def _json_text(value: Any) -> str:

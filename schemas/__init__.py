@@ -8,13 +8,15 @@ from ._errors import (
     InvalidFieldsError,
     field_errors_from_pydantic,
 )
-from ._event import RawEvent, event_to_json_dict
+from ._event import MAX_YEAR, MIN_YEAR, RawEvent, event_to_json_dict
 from ._event_types import DimensionSpec, EventTypeRegistry, EventTypeSchema, MeasureSpec, UnknownTypePolicy
 from ._records import RECORD_FORMAT, chunk, decode_record, encode_record, partition_for
 from ._settings import Settings, env_name
 from ._validate import validate_event
 
 __all__ = [
+    "MAX_YEAR",
+    "MIN_YEAR",
     "OKRSTREAM_VERSION",
     "RECORD_FORMAT",
     "ConfigError",

@@ -7,12 +7,15 @@ every materialized view fed from it (`deduplicate_blocks_in_dependent_materializ
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from clickhouse_connect.driver.client import Client
+
+from schemas import MAX_YEAR, MIN_YEAR, FieldError, InvalidFieldsError
 
 from .raw_events_ddl import RAW_EVENTS_COLUMNS
 
@@ -32,26 +35,36 @@ class BatchPosition:
 
 
 def parse_time(value: Any) -> datetime:
-    """ISO 8601 with an offset, as the producer writes it, to an aware UTC datetime."""
+    """ISO 8601 with an offset, as the producer writes it, to an aware UTC datetime in ClickHouse's range."""
+    if not isinstance(value, str):
+        raise ValueError(f"time must be an ISO 8601 string, got {value!r}")
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError(f"time {value!r} has no UTC offset")
-    return parsed.astimezone(UTC)
+    parsed = parsed.astimezone(UTC)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(f"time {value!r} is outside the years {MIN_YEAR}-{MAX_YEAR}")
+    return parsed
 
 
 def event_row(event: dict[str, Any], offset: int, received_at: datetime, position: BatchPosition) -> tuple:
-    """One raw_events row from a canonical event dict; raises KeyError/TypeError/ValueError if malformed."""
+    """One raw_events row from a canonical event dict; raises InvalidFieldsError if malformed.
+
+    Records from okrstream's producers were validated before they were sent; these checks are
+    the cheap ones that keep anything else from landing as "None", NaN or a year-1 time.
+    """
+    if not isinstance(event, dict):
+        raise _malformed("$", f"an event must be a JSON object, got {type(event).__name__}")
     payload = event.get("payload")
-    received = event.get("received_at")
     return (
-        str(event["event_id"]),
-        str(event["source"]),
-        str(event["type"]),
-        parse_time(event["occurred_at"]),
-        parse_time(received) if received else received_at,
-        event.get("subject") or "",
-        {str(k): str(v) for k, v in (event.get("dimensions") or {}).items()},
-        {str(k): float(v) for k, v in (event.get("measures") or {}).items()},
+        _text(event, "event_id"),
+        _text(event, "source"),
+        _text(event, "type"),
+        _time(event, "occurred_at"),
+        _time(event, "received_at") if event.get("received_at") else received_at,
+        _text(event, "subject", required=False),
+        {k: _dimension(k, v) for k, v in _mapping(event, "dimensions").items()},
+        {k: _measure(k, v) for k, v in _mapping(event, "measures").items()},
         orjson.dumps(payload).decode() if payload is not None else "",
         position.log,
         position.partition,
@@ -59,6 +72,45 @@ def event_row(event: dict[str, Any], offset: int, received_at: datetime, positio
         position.first_offset,
         position.last_offset,
     )
+
+
+def _malformed(path: str, message: str) -> InvalidFieldsError:
+    return InvalidFieldsError([FieldError(path, message, "malformed_record")])
+
+
+def _text(event: dict[str, Any], field: str, required: bool = True) -> str:
+    value = event.get(field)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value:
+        raise _malformed(field, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _time(event: dict[str, Any], field: str) -> datetime:
+    try:
+        return parse_time(event.get(field))
+    except ValueError as e:
+        raise _malformed(field, str(e)) from e
+
+
+def _mapping(event: dict[str, Any], field: str) -> dict[str, Any]:
+    value = event.get(field) or {}
+    if not isinstance(value, dict):
+        raise _malformed(field, f"must be an object, got {type(value).__name__}")
+    return value
+
+
+def _dimension(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _malformed(f"dimensions.{key}", f"must be a string, got {value!r}")
+    return value
+
+
+def _measure(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _malformed(f"measures.{key}", f"must be a finite number, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)

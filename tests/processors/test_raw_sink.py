@@ -181,6 +181,7 @@ def test_a_landed_batch_read_again_after_a_restart_is_replayed_not_doubled(
     assert landed(store, settings) == [*before, (D, 0, 2, 2, 2)]
     assert before == [(A, 0, 0, 0, 1), (B, 0, 0, 0, 1), (C, 0, 1, 0, 1)]
     assert (restarted.stats.batches_replayed, restarted.stats.duplicates_dropped) == (1, 2)
+    assert (restarted.stats.events_landed, restarted.stats.events_replayed) == (1, 3)  # D is the one new row
 
 
 def test_a_landed_batch_read_only_in_part_is_held_back_until_complete(store, settings, make_sink) -> None:
@@ -211,12 +212,13 @@ NAIVE = event("x", occurred_at="2026-10-01T11:00:00")
 
 
 @pytest.mark.parametrize(
-    ("value", "origin_suffix", "reason", "raw"),
+    ("value", "origin_suffix", "path", "reason", "raw"),
     [
-        pytest.param(b"not json", "@1", "record is not JSON", "not json", id="not-json"),
+        pytest.param(b"not json", "@1", "$", "record is not JSON", "not json", id="not-json"),
         pytest.param(
             b'{"format": "v0"}',
             "@1",
+            "$",
             "is not an 'okrstream.events.v1' object",
             '{"format": "v0"}',
             id="not-ours",
@@ -224,6 +226,7 @@ NAIVE = event("x", occurred_at="2026-10-01T11:00:00")
         pytest.param(
             b'{"format": "okrstream.events.v1"}',
             "@1",
+            "$",
             "no 'events' list",
             '{"format": "okrstream.events.v1"}',
             id="no-events",
@@ -231,18 +234,26 @@ NAIVE = event("x", occurred_at="2026-10-01T11:00:00")
         pytest.param(
             encode_record([NO_TIME]),
             "@1#0",
-            "missing field 'occurred_at'",
+            "occurred_at",
+            "must be an ISO 8601 string, got None",
             orjson.dumps(NO_TIME).decode(),
             id="no-time",
         ),
         pytest.param(
-            encode_record([NAIVE]), "@1#0", "has no UTC offset", orjson.dumps(NAIVE).decode(), id="naive-time"
+            encode_record([NAIVE]),
+            "@1#0",
+            "occurred_at",
+            "has no UTC offset",
+            orjson.dumps(NAIVE).decode(),
+            id="naive-time",
         ),
-        pytest.param(encode_record(["oops"]), "@1#0", "has no attribute 'get'", '"oops"', id="not-an-object"),
+        pytest.param(
+            encode_record(["oops"]), "@1#0", "$", "JSON object, got str", '"oops"', id="not-an-object"
+        ),
     ],
 )
 def test_a_malformed_record_is_dead_lettered_with_its_reason(
-    store, settings, make_sink, dead_letters, value: bytes, origin_suffix: str, reason: str, raw: str
+    store, settings, make_sink, dead_letters, value: bytes, origin_suffix: str, path: str, reason: str, raw
 ) -> None:
     sink = make_sink()
     released = feed(sink, settings.raw_topic, record(0, A), LogRecord(1, value, NOW_MS), record(2, B))
@@ -251,7 +262,7 @@ def test_a_malformed_record_is_dead_lettered_with_its_reason(
     [letter] = dead_letters
     assert letter["origin"] == f"{settings.raw_topic}[0]{origin_suffix}"
     [error] = letter["errors"]
-    assert (error["path"], error["rule"]) == ("$", "malformed_record")
+    assert (error["path"], error["rule"]) == (path, "malformed_record")
     assert reason in error["message"]
     assert letter["raw"] == raw
     assert letter["processor"]["name"] == "sink"

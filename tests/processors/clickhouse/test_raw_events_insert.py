@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, parse_time
+from schemas import InvalidFieldsError
 
 POSITION = BatchPosition("log-a", 3, 100, 104)
 RECEIVED = datetime(2026, 10, 1, 12, 0, 0, 250_000, tzinfo=UTC)
@@ -98,20 +98,29 @@ def test_event_row_defaults_optional_fields_and_falls_back_to_the_record_time() 
 
 
 @pytest.mark.parametrize(
-    ("changes", "error", "message"),
+    ("changes", "path", "message"),
     [
-        pytest.param({"event_id": None}, KeyError, "event_id", id="no-event-id"),
-        pytest.param({"occurred_at": "2026-10-01T12:00:00"}, ValueError, "no UTC offset", id="naive-time"),
-        pytest.param({"occurred_at": "yesterday"}, ValueError, "Invalid isoformat", id="garbage-time"),
-        pytest.param({"measures": {"amount": "lots"}}, ValueError, "could not convert", id="text-measure"),
-        pytest.param({"measures": ["amount"]}, AttributeError, "items", id="measures-not-object"),
+        pytest.param({"event_id": None}, "event_id", "must be a non-empty string", id="no-event-id"),
+        pytest.param({"event_id": 7}, "event_id", "must be a non-empty string, got 7", id="number-id"),
+        pytest.param({"occurred_at": "2026-10-01T12:00:00"}, "occurred_at", "no UTC offset", id="naive-time"),
+        pytest.param({"occurred_at": "yesterday"}, "occurred_at", "Invalid isoformat", id="garbage-time"),
+        pytest.param({"occurred_at": "0001-01-01T00:00:00Z"}, "occurred_at", "outside the", id="year-1"),
+        pytest.param({"occurred_at": 5}, "occurred_at", "must be an ISO 8601 string", id="number-time"),
+        pytest.param({"measures": {"amount": "lots"}}, "measures.amount", "finite number", id="text-measure"),
+        pytest.param({"measures": {"amount": float("nan")}}, "measures.amount", "got nan", id="nan-measure"),
+        pytest.param({"measures": {"amount": True}}, "measures.amount", "got True", id="bool-measure"),
+        pytest.param({"measures": ["amount"]}, "measures", "must be an object", id="measures-not-object"),
+        pytest.param({"dimensions": {"region": 1}}, "dimensions.region", "must be a string", id="number-dim"),
     ],
 )
-def test_event_row_raises_on_malformed_events(changes: dict[str, Any], error: type, message: str) -> None:
+def test_event_row_rejects_malformed_events_naming_the_field(changes: dict, path: str, message: str):
     event = {"event_id": "e", "source": "s", "type": "t.x", "occurred_at": "2026-10-01T12:00:00Z"}
     event = {k: v for k, v in (event | changes).items() if v is not None}  # None: leave the field out
-    with pytest.raises(error, match=message):
+    with pytest.raises(InvalidFieldsError) as raised:
         event_row(event, 100, RECEIVED, POSITION)
+    [error] = raised.value.errors
+    assert (error.path, error.rule) == (path, "malformed_record")
+    assert message in error.message
 
 
 @pytest.mark.parametrize(
