@@ -6,7 +6,7 @@ import csv
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -22,7 +22,8 @@ class SourceLine:
 
 
 def read_ndjson(path: Path) -> Iterator[SourceLine]:
-    with path.open("r", encoding="utf-8", errors="replace") as f:
+    # utf-8-sig: a byte-order mark (as some editors write) is not part of the first line
+    with path.open("r", encoding="utf-8-sig", errors="replace") as f:
         for number, text in enumerate(f, start=1):
             text = text.rstrip("\r\n")
             if not text.strip():
@@ -33,33 +34,78 @@ def read_ndjson(path: Path) -> Iterator[SourceLine]:
                 yield SourceLine(number, text, error=FieldError("$", f"invalid JSON: {e}", "json"))
 
 
+CANONICAL_COLUMNS = frozenset({"event_id", "type", "source", "occurred_at", "subject"})
+
+
 def read_csv(
     path: Path, columns: Mapping[str, str] | None = None, constants: Mapping[str, str] | None = None
 ) -> Iterator[SourceLine]:
-    """CSV rows as canonical events.
+    """CSV rows as canonical events, each with its first line number and its text as written.
 
     `columns` maps a canonical field (`event_id`, `measures.amount`, `dimensions.region`) to the
-    CSV column holding it; columns already named canonically need no entry. `constants` sets
-    fields that the file does not carry (`source=shop`). Empty cells are left out. Measures
-    that parse as numbers become numbers; anything else is left as text for validation to reject.
+    CSV column holding it; columns already named canonically (`event_id`, `measures.amount`)
+    need no entry, and any other column is ignored. `constants` sets fields that the file does
+    not carry (`source=shop`). Empty cells are left out. Measures that parse as numbers become
+    numbers; anything else is left as text for validation to reject.
     """
-    columns = dict(columns or {})
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as f:
-        reader = csv.DictReader(f)
-        fields = reader.fieldnames or []
-        mapping = {name: name for name in fields if name not in columns.values()} | {
-            column: field for field, column in columns.items()
-        }
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
+        lines = _Lines(f)
+        reader = csv.reader(lines)
+        header = next(reader, None)
+        lines.take()
+        if header is None:
+            return
+        fields = csv_fields(header, columns or {})
         for row in reader:
-            line = reader.line_num
-            text = ",".join(row.get(name) or "" for name in fields)
+            number, text = lines.take()
+            if not any(cell.strip() for cell in row):
+                continue
             event: dict[str, Any] = {}
             for key, value in (constants or {}).items():
                 _put(event, key, value)
-            for column, value in row.items():
-                if column in mapping and value not in (None, ""):
-                    _put(event, mapping[column], value)
-            yield SourceLine(line, text, event)
+            for column, value in zip(header, row, strict=False):
+                for field in fields.get(column, ()):
+                    if value != "":
+                        _put(event, field, value)
+            yield SourceLine(number, text, event)
+
+
+def csv_fields(header: list[str], columns: Mapping[str, str]) -> dict[str, list[str]]:
+    """Column name -> the canonical fields it fills; a column may fill several."""
+    fields: dict[str, list[str]] = {}
+    mapped = set(columns.values())
+    for column in header:
+        group, _, key = column.partition(".")
+        canonical = column in CANONICAL_COLUMNS or (group in ("dimensions", "measures") and key)
+        if canonical and column not in mapped:
+            fields.setdefault(column, []).append(column)
+    for field, column in columns.items():
+        fields.setdefault(column, []).append(field)
+    return fields
+
+
+class _Lines:
+    """The file's lines for csv.reader, remembering which ones the current record was read from."""
+
+    def __init__(self, f: TextIO) -> None:
+        self._f = f
+        self._read = 0
+        self._pending: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._f)
+        self._read += 1
+        self._pending.append(line)
+        return line
+
+    def take(self) -> tuple[int, str]:
+        """The first line number and the exact text of the record just read."""
+        first = self._read - len(self._pending) + 1
+        text, self._pending = "".join(self._pending).rstrip("\r\n"), []
+        return first, text
 
 
 def _put(event: dict[str, Any], field: str, value: str) -> None:

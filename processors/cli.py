@@ -73,7 +73,7 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 
 def _ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from ingest import EventIntake, EventProducer, read_csv, read_ndjson
+    from ingest import EventIntake, EventProducer, ensure_topics, read_csv, read_ndjson
 
     from ._runtime import load_registry, read_run_file
 
@@ -95,6 +95,9 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     else:
         lines = read_ndjson(args.file)
     constants = _pairs(args.set, "--set") if fmt == "ndjson" else {}
+    # Create the topics with okrstream's partitions and retention before a broker that creates
+    # unknown topics on first use (Tansu, Kafka with auto-create) makes them with its defaults.
+    ensure_topics(bootstrap, settings)
     with EventProducer(bootstrap, settings) as producer:
         intake = EventIntake(producer, load_registry(settings), origin=f"file:{args.file}")
         for line in lines:

@@ -118,10 +118,38 @@ def test_csv_mapping_and_constants_build_dimensions_and_measures(tmp_path: Path)
     assert "order_no" not in second.data and "total" not in second.data  # mapped columns are renamed
 
 
-def test_csv_columns_nobody_mapped_pass_through_by_name(tmp_path: Path) -> None:
+def test_csv_columns_neither_mapped_nor_canonical_are_ignored(tmp_path: Path) -> None:
     path = write(tmp_path, "e.csv", "event_id,note,measures.amount\ne-1,hello,3\n")
     [line] = read_csv(path)
-    assert line.data == {"event_id": "e-1", "note": "hello", "measures": {"amount": 3.0}}
+    assert line.data == {"event_id": "e-1", "measures": {"amount": 3.0}}
+
+
+def test_csv_one_column_may_fill_several_fields(tmp_path: Path) -> None:
+    path = write(tmp_path, "e.csv", "order_no,total\nA-1,5\n")
+    [line] = read_csv(path, {"event_id": "order_no", "subject": "order_no", "measures.amount": "total"})
+    assert line.data == {"event_id": "A-1", "subject": "A-1", "measures": {"amount": 5.0}}
+
+
+def test_csv_lines_keep_their_text_as_written_and_their_first_line_number(tmp_path: Path) -> None:
+    content = 'event_id,source,subject\ne-1,"shop, EU","Smith, John"\ne-2,shop,"two\nlines"\ne-3,shop,x\n'
+    path = write(tmp_path, "e.csv", content)
+    assert [(line.line, line.text) for line in read_csv(path)] == [
+        (2, 'e-1,"shop, EU","Smith, John"'),
+        (3, 'e-2,shop,"two\nlines"'),
+        (5, "e-3,shop,x"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "read"),
+    [
+        ("e.csv", "event_id,source\ne-1,shop\n", read_csv),
+        ("e.ndjson", '{"event_id": "e-1", "source": "shop"}\n', read_ndjson),
+    ],
+)
+def test_a_byte_order_mark_is_not_part_of_the_first_line(tmp_path: Path, name: str, content: str, read):
+    [line] = read(write(tmp_path, name, "\ufeff" + content))
+    assert line.data == {"event_id": "e-1", "source": "shop"}
 
 
 def test_csv_line_numbers_count_the_header_and_blank_lines(tmp_path: Path) -> None:
