@@ -10,22 +10,32 @@ from ._errors import (
 )
 from ._event import MAX_YEAR, MIN_YEAR, RawEvent, event_to_json_dict
 from ._event_types import DimensionSpec, EventTypeRegistry, EventTypeSchema, MeasureSpec, UnknownTypePolicy
+from ._kpi import KPI_NAME_PATTERN, Aggregation, Grain, HealthBand, KpiCatalog, KpiDefinition, ratio_value
+from ._kpi_filters import Filter, FilterOp
 from ._records import RECORD_FORMAT, chunk, decode_record, encode_record, partition_for
 from ._settings import Settings, env_name
 from ._validate import validate_event
 
 __all__ = [
+    "KPI_NAME_PATTERN",
     "MAX_YEAR",
     "MIN_YEAR",
     "OKRSTREAM_VERSION",
     "RECORD_FORMAT",
+    "Aggregation",
     "ConfigError",
     "DimensionSpec",
     "EventTypeRegistry",
     "EventTypeSchema",
     "EventValidationError",
     "FieldError",
+    "Filter",
+    "FilterOp",
+    "Grain",
+    "HealthBand",
     "InvalidFieldsError",
+    "KpiCatalog",
+    "KpiDefinition",
     "MeasureSpec",
     "RawEvent",
     "Settings",
@@ -38,5 +48,6 @@ __all__ = [
     "event_to_json_dict",
     "field_errors_from_pydantic",
     "partition_for",
+    "ratio_value",
     "validate_event",
 ]
