@@ -100,20 +100,30 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 @pytest.fixture
-def settings(infra: Infra, tmp_path: Path) -> Settings:
-    """Settings for one test: its own topics, group, database and data dir, on the session's services."""
-    tag = uuid.uuid4().hex[:10]
-    return Settings(
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        clickhouse_url=infra.clickhouse_url,
-        data_dir=tmp_path / "okrstream",
-        raw_topic=f"test.{tag}.raw",
-        dead_letter_topic=f"test.{tag}.deadletter",
-        clickhouse_database=f"test_{tag}",
-        worker_id=f"test-sink-{tag}",
-        http_port=0,
-        consumer_session_timeout_s=6.0,
-    )
+def make_settings(tmp_path: Path) -> Callable[[str, str | None], Settings]:
+    """Settings for one test on given services: its own topics, group, database and data dir."""
+
+    def make(kafka_bootstrap_servers: str, clickhouse_url: str | None) -> Settings:
+        tag = uuid.uuid4().hex[:10]
+        return Settings(
+            kafka_bootstrap_servers=kafka_bootstrap_servers,
+            clickhouse_url=clickhouse_url,
+            data_dir=tmp_path / "okrstream",
+            raw_topic=f"test.{tag}.raw",
+            dead_letter_topic=f"test.{tag}.deadletter",
+            clickhouse_database=f"test_{tag}",
+            worker_id=f"test-sink-{tag}",
+            http_port=0,
+            consumer_session_timeout_s=6.0,
+        )
+
+    return make
+
+
+@pytest.fixture
+def settings(infra: Infra, make_settings) -> Settings:
+    """Settings for one test on the session's services."""
+    return make_settings(infra.kafka_bootstrap_servers, infra.clickhouse_url)
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ them explicitly, so the server path of ClickHouse is proven wherever it can be.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ingest import EventProducer
-from schemas import Settings, validate_event
+from schemas import validate_event
 
 pytestmark = pytest.mark.slow
 
@@ -31,20 +30,9 @@ def containers(infra):
         yield kafka.get_bootstrap_server(), url
 
 
-def test_events_land_once_on_container_services(containers, make_worker, tmp_path):
+def test_events_land_once_on_container_services(containers, make_settings, make_worker):
     bootstrap, clickhouse_url = containers
-    tag = uuid.uuid4().hex[:10]
-    settings = Settings(
-        kafka_bootstrap_servers=bootstrap,
-        clickhouse_url=clickhouse_url,
-        data_dir=tmp_path / "okrstream",
-        raw_topic=f"test.{tag}.raw",
-        dead_letter_topic=f"test.{tag}.deadletter",
-        clickhouse_database=f"test_{tag}",
-        worker_id=f"test-sink-{tag}",
-        http_port=0,
-        consumer_session_timeout_s=6.0,
-    )
+    settings = make_settings(bootstrap, clickhouse_url)
     start = datetime(2026, 11, 1, tzinfo=UTC)
     events = [
         {
