@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+
+from schemas import Aggregation, FilterOp, KpiDefinition
 
 
 def log_partition(log: str, partition: int) -> tuple[str, dict[str, Any]]:
@@ -19,3 +22,62 @@ def identity_partition(partition: int, partitions: int) -> tuple[str, dict[str, 
         "CRC32(concat(source, '\\0', event_id)) % {partitions:UInt32} = {partition:UInt32}",
         {"partition": partition, "partitions": partitions},
     )
+
+
+def landed_since(cutoff: datetime) -> tuple[str, dict[str, Any]]:
+    """Rows that landed at or after the cutoff: a KPI view's share."""
+    return "landed_at >= {landed_cutoff:DateTime64(6, 'UTC')}", {"landed_cutoff": cutoff}
+
+
+def landed_before(cutoff: datetime) -> tuple[str, dict[str, Any]]:
+    """Rows that landed before the cutoff: a KPI backfill's share."""
+    return "landed_at < {landed_cutoff:DateTime64(6, 'UTC')}", {"landed_cutoff": cutoff}
+
+
+_OPERATORS = {
+    FilterOp.EQ: "=",
+    FilterOp.NE: "!=",
+    FilterOp.GT: ">",
+    FilterOp.GTE: ">=",
+    FilterOp.LT: "<",
+    FilterOp.LTE: "<=",
+    FilterOp.IN: "IN",
+}
+_MEASURED = {Aggregation.SUM, Aggregation.AVG, Aggregation.MIN, Aggregation.MAX}
+_MEASURED |= {Aggregation.QUANTILE, Aggregation.LATEST}
+
+
+def kpi_conditions(kpi: KpiDefinition) -> tuple[str, dict[str, Any]]:
+    """The raw_events rows a KPI reads: its event types, its filters, and the value it needs present.
+
+    A filter on a measure or dimension holds only for events that carry it, so a missing key
+    never reads as 0 or ''.
+    """
+    conditions = ["type IN {types:Array(String)}"]
+    params: dict[str, Any] = {"types": list(kpi.events)}
+    if kpi.aggregation in _MEASURED:
+        conditions.append("mapContains(measures, {measure:String})")
+        params["measure"] = kpi.measure
+    if kpi.aggregation is Aggregation.COUNT_DISTINCT:
+        if kpi.of in (None, "subject"):
+            conditions.append("subject != ''")
+        else:
+            conditions.append("mapContains(dimensions, {of_key:String})")
+            params["of_key"] = kpi.of.partition(".")[2]
+    for i, f in enumerate(kpi.filters):
+        key, value = f"f{i}_key", f"f{i}"
+        op = _OPERATORS[f.op]
+        if f.kind == "subject":
+            operand = "subject"
+        else:
+            operand = f"{f.kind}[{{{key}:String}}]"
+            conditions.append(f"mapContains({f.kind}, {{{key}:String}})")
+            params[key] = f.key
+        scalar = "Float64" if f.kind == "measures" else "String"
+        if f.op is FilterOp.IN:
+            conditions.append(f"{operand} IN {{{value}:Array({scalar})}}")
+            params[value] = list(f.values)
+        else:
+            conditions.append(f"{operand} {op} {{{value}:{scalar}}}")
+            params[value] = f.values[0]
+    return "\n  AND ".join(conditions), params

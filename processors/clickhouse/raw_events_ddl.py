@@ -22,6 +22,9 @@ RAW_EVENTS_COLUMNS = (
     ("batch_first_offset", "UInt64"),
     ("batch_last_offset", "UInt64"),
 )
+# Set by ClickHouse when a row lands, never by the sink: a KPI's view takes the rows landed after
+# its cutoff and its backfill the rows before, so each row is counted by exactly one of them.
+LANDED_AT_COLUMN = "landed_at DateTime64(6, 'UTC') MATERIALIZED now64(6)"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class CreateRawEvents:
         sql = (
             "CREATE TABLE IF NOT EXISTS {database:Identifier}.raw_events (\n    "
             + columns
+            + ",\n    "
+            + LANDED_AT_COLUMN
             + "\n) ENGINE = MergeTree\nPARTITION BY toYYYYMM(occurred_at)\nORDER BY (type, occurred_at)\n"
             "SETTINGS non_replicated_deduplication_window = {dedup_window:UInt64}"
         )

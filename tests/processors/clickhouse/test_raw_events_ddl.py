@@ -30,7 +30,8 @@ RAW_EVENTS_DDL = """CREATE TABLE IF NOT EXISTS {database:Identifier}.raw_events 
     kafka_partition UInt32,
     kafka_offset UInt64,
     batch_first_offset UInt64,
-    batch_last_offset UInt64
+    batch_last_offset UInt64,
+    landed_at DateTime64(6, 'UTC') MATERIALIZED now64(6)
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (type, occurred_at)
@@ -66,7 +67,8 @@ def test_to_sql(statement: Statement, sql: str, params: dict[str, Any]) -> None:
 
 def test_ensure_schema_builds_raw_events_with_the_declared_columns(store, settings) -> None:
     rows = fetch(store, _Query("DESCRIBE TABLE {db:Identifier}.raw_events", settings.clickhouse_database))
-    assert [(name, kind) for name, kind, *_ in rows] == list(RAW_EVENTS_COLUMNS)
+    landed_at = ("landed_at", "DateTime64(6, 'UTC')")  # set by ClickHouse, not inserted by the sink
+    assert [(name, kind) for name, kind, *_ in rows] == [*RAW_EVENTS_COLUMNS, landed_at]
 
 
 def test_ensure_schema_applies_the_dedup_window_and_ordering(store, settings) -> None:

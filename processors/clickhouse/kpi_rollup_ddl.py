@@ -1,0 +1,156 @@
+"""A KPI's rollup table and the materialized view that feeds it from raw_events.
+
+The rollup keeps `-State` values per minute bucket and break-down dimension, so any grain from
+minute to year, in any time zone, is merged from it at query time. Names carry the definition's
+fingerprint: a changed definition gets new objects, built beside the old ones, never patched.
+The SELECT that feeds the view is the same one a backfill runs (`kpi_select`), below a cutoff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from schemas import Aggregation, KpiDefinition
+
+from ._filters import kpi_conditions, landed_since
+
+# aggregation -> (state column type, state expression over the value {v}, merge function)
+_STATES: dict[Aggregation, tuple[str, str, str]] = {
+    Aggregation.COUNT: ("AggregateFunction(count)", "countState()", "countMerge"),
+    Aggregation.SUM: ("AggregateFunction(sum, Float64)", "sumState({v})", "sumMerge"),
+    Aggregation.AVG: ("AggregateFunction(avg, Float64)", "avgState({v})", "avgMerge"),
+    Aggregation.MIN: ("AggregateFunction(min, Float64)", "minState({v})", "minMerge"),
+    Aggregation.MAX: ("AggregateFunction(max, Float64)", "maxState({v})", "maxMerge"),
+    # the last value by time, ties broken by event id so that every rebuild agrees
+    Aggregation.LATEST: (
+        "AggregateFunction(argMax, Float64, Tuple(DateTime64(6, 'UTC'), String))",
+        "argMaxState({v}, (occurred_at, event_id))",
+        "argMaxMerge",
+    ),
+}
+_DISTINCT = {
+    False: ("AggregateFunction(uniqExact, String)", "uniqExactState({v})", "uniqExactMerge"),
+    True: ("AggregateFunction(uniq, String)", "uniqState({v})", "uniqMerge"),
+}
+# quantile's level is a bound parameter, substituted as a literal where ClickHouse needs one
+_QUANTILE = (
+    "AggregateFunction(quantile({level:Float64}), Float64)",
+    "quantileState({level:Float64})({v})",
+    "quantileMerge({level:Float64})",
+)
+
+
+def rollup_table(kpi: KpiDefinition) -> str:
+    return f"kpi_{kpi.name}__{kpi.fingerprint()[:12]}"
+
+
+def rollup_view(kpi: KpiDefinition) -> str:
+    return f"{rollup_table(kpi)}__mv"
+
+
+def dimension_column(kpi: KpiDefinition, key: str) -> str:
+    """Rollup columns are named by position (d0, d1, ...), so no name from a definition reaches SQL."""
+    return f"d{kpi.dimensions.index(key)}"
+
+
+def state_of(kpi: KpiDefinition) -> tuple[str, str, str, dict[str, Any]]:
+    """(column type, state expression, merge function, parameters) for a stored KPI."""
+    if kpi.aggregation is Aggregation.RATIO:
+        raise ValueError(f"KPI {kpi.name!r} is a ratio: computed from its inputs, it has no rollup")
+    params: dict[str, Any] = {}
+    if kpi.aggregation is Aggregation.COUNT_DISTINCT:
+        kind, states = kpi.of or "subject", _DISTINCT[kpi.approximate]
+        if kind == "subject":
+            value = "subject"
+        else:
+            value, params["of_key"] = "dimensions[{of_key:String}]", kind.partition(".")[2]
+    elif kpi.aggregation is Aggregation.QUANTILE:
+        states, value = _QUANTILE, "measures[{measure:String}]"
+        params |= {"level": kpi.quantile, "measure": kpi.measure}
+    else:
+        states = _STATES[kpi.aggregation]
+        value = "measures[{measure:String}]"
+        if kpi.measure is not None:
+            params["measure"] = kpi.measure
+    column_type, state, merge = states
+    return column_type, state.replace("{v}", value), merge, params
+
+
+def kpi_select(
+    kpi: KpiDefinition, database: str, landed: tuple[str, dict[str, Any]]
+) -> tuple[str, dict[str, Any]]:
+    """The rollup rows of a KPI from the raw_events rows that `landed` selects (see _filters).
+
+    The view and the backfill run this same query, on either side of one cutoff.
+    """
+    _, state, _, params = state_of(kpi)
+    where, filter_params = kpi_conditions(kpi)
+    landed_where, landed_params = landed
+    columns = [dimension_column(kpi, key) for key in kpi.dimensions]
+    selected = "".join(f"    dimensions[{{{c}_key:String}}] AS {c},\n" for c in columns)
+    group = "".join(f", {c}" for c in columns)
+    sql = (
+        "SELECT\n"
+        "    toStartOfMinute(occurred_at) AS bucket,\n"
+        f"{selected}"
+        f"    {state} AS value\n"
+        "FROM {database:Identifier}.raw_events\n"
+        f"WHERE {where}\n"
+        f"  AND {landed_where}\n"
+        f"GROUP BY bucket{group}"
+    )
+    for c, key in zip(columns, kpi.dimensions, strict=True):
+        params[f"{c}_key"] = key
+    return sql, {**params, **filter_params, **landed_params, "database": database}
+
+
+@dataclass(frozen=True)
+class CreateKpiRollup:
+    database: str
+    kpi: KpiDefinition
+    dedup_window: int  # as on raw_events: a retried block is dropped in every table of the chain
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        column_type, _, _, params = state_of(self.kpi)
+        dims = [dimension_column(self.kpi, key) for key in self.kpi.dimensions]
+        columns = "".join(f"    {c} String,\n" for c in dims)
+        order = "".join(f", {c}" for c in dims)
+        sql = (
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier} (\n"
+            "    bucket DateTime('UTC'),\n"
+            f"{columns}"
+            f"    value {column_type}\n"
+            ") ENGINE = AggregatingMergeTree\n"
+            "PARTITION BY toYYYYMM(bucket)\n"
+            f"ORDER BY (bucket{order})\n"
+            "SETTINGS non_replicated_deduplication_window = {dedup_window:UInt64}"
+        )
+        return sql, {
+            **params,
+            "database": self.database,
+            "table": rollup_table(self.kpi),
+            "dedup_window": self.dedup_window,
+        }
+
+
+@dataclass(frozen=True)
+class CreateKpiView:
+    """The view feeds the rollup with events that land at or after `landed_from`.
+
+    Events that landed earlier are the backfill's (BackfillKpiRollup), so none is counted twice.
+    """
+
+    database: str
+    kpi: KpiDefinition
+    landed_from: datetime
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        select, params = kpi_select(self.kpi, self.database, landed_since(self.landed_from))
+        sql = (
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {database:Identifier}.{view:Identifier}\n"
+            "TO {database:Identifier}.{table:Identifier}\n"
+            "AS " + select
+        )
+        return sql, {**params, "view": rollup_view(self.kpi), "table": rollup_table(self.kpi)}

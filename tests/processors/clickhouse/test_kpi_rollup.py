@@ -1,0 +1,303 @@
+"""KPI rollups: exact SQL of the view, backfill and series, and values against plain Python on chDB.
+
+Half of the events land before the KPI exists (the backfill's share), half after (the view's),
+with late events, resends of landed blocks and several UTC offsets across period boundaries.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, execute, fetch
+from processors.clickhouse.kpi_backfill import BackfillKpiRollup, BackfillMonths
+from processors.clickhouse.kpi_rollup_ddl import CreateKpiRollup, CreateKpiView, rollup_table
+from processors.clickhouse.kpi_series import KpiSeries
+from schemas import EventTypeRegistry, Grain, KpiCatalog
+
+REGISTRY = EventTypeRegistry.from_mapping(
+    {
+        "event_types": {
+            "order.placed": {
+                "dimensions": {"region": "string", "channel": "string"},
+                "measures": {"amount": "number"},
+            },
+            "deal.closed": {"dimensions": {"region": "string"}, "measures": {"amount": "number"}},
+        }
+    }
+)
+
+
+def on_orders(aggregation: str, **fields) -> dict:
+    return {"title": aggregation, "events": "order.placed", "aggregation": aggregation, **fields}
+
+
+KPIS = KpiCatalog.from_mapping(
+    {
+        "kpis": {
+            "orders": on_orders("count"),
+            "revenue": on_orders("sum", measure="amount", dimensions=["region", "channel"]),
+            "avg_order": on_orders("avg", measure="amount"),
+            "min_order": on_orders("min", measure="amount"),
+            "max_order": on_orders("max", measure="amount"),
+            "buyers": on_orders("count_distinct", of="subject"),
+            "regions": on_orders("count_distinct", of="dimensions.region"),
+            "p90_order": on_orders("quantile", quantile=0.9, measure="amount"),
+            "last_order": on_orders("latest", measure="amount"),
+            "big_deals": {
+                "title": "Big deals",
+                "events": "deal.closed",
+                "aggregation": "count",
+                "filters": [
+                    {"field": "measures.amount", "op": "gt", "value": 100000},
+                    {"field": "dimensions.region", "op": "in", "value": ["EU", "NA"]},
+                ],
+                "dimensions": ["region"],
+            },
+        }
+    },
+    REGISTRY,
+)
+
+# -- exact SQL ----------------------------------------------------------------------------------
+
+BIG_DEALS_VIEW = """CREATE MATERIALIZED VIEW IF NOT EXISTS {database:Identifier}.{view:Identifier}
+TO {database:Identifier}.{table:Identifier}
+AS SELECT
+    toStartOfMinute(occurred_at) AS bucket,
+    dimensions[{d0_key:String}] AS d0,
+    countState() AS value
+FROM {database:Identifier}.raw_events
+WHERE type IN {types:Array(String)}
+  AND mapContains(measures, {f0_key:String})
+  AND measures[{f0_key:String}] > {f0:Float64}
+  AND mapContains(dimensions, {f1_key:String})
+  AND dimensions[{f1_key:String}] IN {f1:Array(String)}
+  AND landed_at >= {landed_cutoff:DateTime64(6, 'UTC')}
+GROUP BY bucket, d0"""
+
+P90_ROLLUP = """CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier} (
+    bucket DateTime('UTC'),
+    value AggregateFunction(quantile({level:Float64}), Float64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket)
+SETTINGS non_replicated_deduplication_window = {dedup_window:UInt64}"""
+
+REVENUE_BY_REGION = """SELECT
+    toUnixTimestamp(toDateTime(toStartOfQuarter(toTimeZone(bucket, {tz:String})), {tz:String})) AS period,
+    d0,
+    sumMerge(value) AS value
+FROM {database:Identifier}.{table:Identifier}
+WHERE bucket >= {start:DateTime('UTC')} AND bucket < {end:DateTime('UTC')}
+GROUP BY period, d0
+ORDER BY period, d0"""
+
+CUT = datetime(2026, 11, 1, tzinfo=UTC)
+START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("statement", "sql", "params"),
+    [
+        pytest.param(
+            CreateKpiView("db", KPIS.kpis["big_deals"], CUT),
+            BIG_DEALS_VIEW,
+            {
+                "d0_key": "region",
+                "types": ["deal.closed"],
+                "f0_key": "amount",
+                "f0": 100000.0,
+                "f1_key": "region",
+                "f1": ["EU", "NA"],
+                "landed_cutoff": CUT,
+                "database": "db",
+                "view": f"{rollup_table(KPIS.kpis['big_deals'])}__mv",
+                "table": rollup_table(KPIS.kpis["big_deals"]),
+            },
+            id="view-count-with-filters",
+        ),
+        pytest.param(
+            CreateKpiRollup("db", KPIS.kpis["p90_order"], 1000),
+            P90_ROLLUP,
+            {
+                "level": 0.9,
+                "measure": "amount",
+                "database": "db",
+                "table": rollup_table(KPIS.kpis["p90_order"]),
+                "dedup_window": 1000,
+            },
+            id="rollup-quantile",
+        ),
+        pytest.param(
+            KpiSeries("db", KPIS.kpis["revenue"], START, END, Grain.QUARTER, "Europe/Oslo", by=("region",)),
+            REVENUE_BY_REGION,
+            {
+                "measure": "amount",
+                "database": "db",
+                "table": rollup_table(KPIS.kpis["revenue"]),
+                "tz": "Europe/Oslo",
+                "start": START,
+                "end": END,
+            },
+            id="series-quarter-by-region",
+        ),
+    ],
+)
+def test_to_sql(statement, sql: str, params: dict) -> None:
+    assert statement.to_sql() == (sql, params)
+
+
+def test_the_backfill_runs_the_views_query_below_the_cutoff_for_one_month() -> None:
+    sql, params = BackfillKpiRollup("db", KPIS.kpis["orders"], CUT, 202610).to_sql()
+    assert sql.startswith("INSERT INTO {database:Identifier}.{table:Identifier}\nSELECT\n")
+    assert (
+        "landed_at < {landed_cutoff:DateTime64(6, 'UTC')} AND toYYYYMM(occurred_at) = {month:UInt32}" in sql
+    )
+    assert (params["landed_cutoff"], params["month"], params["types"]) == (CUT, 202610, ["order.placed"])
+
+
+def test_a_series_refuses_a_break_down_the_kpi_does_not_allow() -> None:
+    with pytest.raises(ValueError, match="cannot be broken down by \\['channel'\\]; allowed: none"):
+        KpiSeries("db", KPIS.kpis["orders"], START, END, by=("channel",))
+
+
+# -- against the engine -------------------------------------------------------------------------
+
+ZONES = [UTC, ZoneInfo("Europe/Oslo"), ZoneInfo("America/New_York")]
+
+
+def make_events(rng: random.Random, count: int) -> list[dict]:
+    """Orders and deals around quarter, month, week and daylight-saving boundaries."""
+    anchors = [datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 6, 30, 21, 45, tzinfo=UTC)]
+    anchors += [datetime(2026, 9, 30, 22, 10, tzinfo=UTC), datetime(2026, 10, 25, 0, 50, tzinfo=UTC)]
+    events = []
+    for i in range(count):
+        at = rng.choice(anchors) + timedelta(minutes=rng.randint(-600, 600), seconds=rng.randint(0, 59))
+        kind = "deal.closed" if i % 5 == 0 else "order.placed"
+        dims = {"region": rng.choice(["EU", "NA", "APAC"])}
+        if kind == "order.placed":
+            dims["channel"] = rng.choice(["web", "app"])
+        events.append(
+            {
+                "event_id": f"e{i}",
+                "type": kind,
+                "source": "shop",
+                "occurred_at": at.astimezone(rng.choice(ZONES)).isoformat(),
+                "subject": f"c{rng.randint(1, 40)}",
+                "dimensions": dims,
+                "measures": {"amount": rng.choice([rng.randint(1, 500), rng.randint(50_000, 250_000)])},
+            }
+        )
+    return events
+
+
+def land(client, database: str, events: list[dict], first_offset: int) -> None:
+    position = BatchPosition("log", 0, first_offset, first_offset)
+    received = datetime(2026, 11, 1, tzinfo=UTC)
+    rows = [event_row(e, first_offset, received, position) for e in events]
+    InsertRawEvents(database, position, rows).run(client)
+
+
+def period_start(at: datetime, grain: Grain, zone: ZoneInfo) -> datetime:
+    local = at.astimezone(zone)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    start = {
+        Grain.DAY: day,
+        Grain.WEEK: day - timedelta(days=day.weekday()),
+        Grain.MONTH: day.replace(day=1),
+        Grain.QUARTER: day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1),
+    }[grain]
+    return start.replace(tzinfo=zone).astimezone(UTC)
+
+
+def interpolated(values: list[float], level: float) -> float:
+    """ClickHouse's `quantile` over fewer than 8,192 values: linear interpolation between ranks."""
+    ordered = sorted(values)
+    position = level * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+EXPECTED: dict[str, Callable[[list[dict]], float]] = {
+    "orders": len,
+    "avg_order": lambda es: sum(e["measures"]["amount"] for e in es) / len(es),
+    "min_order": lambda es: min(e["measures"]["amount"] for e in es),
+    "max_order": lambda es: max(e["measures"]["amount"] for e in es),
+    "buyers": lambda es: len({e["subject"] for e in es}),
+    "regions": lambda es: len({e["dimensions"]["region"] for e in es}),
+    "p90_order": lambda es: interpolated([e["measures"]["amount"] for e in es], 0.9),
+    "last_order": lambda es: max(es, key=lambda e: (datetime.fromisoformat(e["occurred_at"]), e["event_id"]))[
+        "measures"
+    ]["amount"],
+}
+
+
+def expected_series(events, kind, grain, zone, value, by=()) -> dict:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for e in events:
+        if e["type"] == kind:
+            at = datetime.fromisoformat(e["occurred_at"])
+            groups[(period_start(at, grain, zone), *(e["dimensions"][k] for k in by))].append(e)
+    return {key: value(es) for key, es in groups.items()}
+
+
+def actual_series(client, database, kpi, grain, zone, by=()) -> dict:
+    query = KpiSeries(database, kpi, START, END, grain, zone.key if zone is not UTC else "UTC", by)
+    return {(p.period, *p.group.values()): p.value for p in query.parse(fetch(client, query))}
+
+
+@pytest.fixture
+def kpi_store(store, settings):
+    """raw_events with events on both sides of every KPI's cutoff, resends included."""
+    rng = random.Random(5)
+    events = make_events(rng, 1500)
+    database = settings.clickhouse_database
+    land(store, database, events[:700], 0)
+    cutoff = datetime.now(UTC) + timedelta(seconds=1)
+    for kpi in KPIS.ordered():
+        execute(store, CreateKpiRollup(database, kpi, settings.dedup_block_window))
+        execute(store, CreateKpiView(database, kpi, cutoff))
+    time.sleep(max(0.0, (cutoff - datetime.now(UTC)).total_seconds()) + 0.1)
+    land(store, database, events[700:], 1)
+    land(store, database, events[700:], 1)  # a worker's retry: the same block, the same token
+    for kpi in KPIS.ordered():
+        for month, _ in BackfillMonths.parse(fetch(store, BackfillMonths(database, kpi, cutoff))):
+            execute(store, BackfillKpiRollup(database, kpi, cutoff, month))
+    return store, database, events
+
+
+def test_every_aggregation_grain_and_zone_matches_plain_python(kpi_store) -> None:
+    client, database, events = kpi_store
+    for grain in (Grain.DAY, Grain.WEEK, Grain.MONTH, Grain.QUARTER):
+        for zone in ZONES:
+            for name, value in EXPECTED.items():
+                expected = expected_series(events, "order.placed", grain, zone, value)
+                actual = actual_series(client, database, KPIS.kpis[name], grain, zone)
+                assert actual.keys() == expected.keys(), (name, grain, zone)
+                for key, number in expected.items():  # float sums may add up in another order
+                    assert actual[key] == pytest.approx(number, rel=1e-9), (name, grain, zone, key)
+
+
+def test_sums_by_dimensions_and_filtered_counts_match_plain_python(kpi_store) -> None:
+    client, database, events = kpi_store
+    oslo = ZoneInfo("Europe/Oslo")
+    by = ("region", "channel")
+    revenue = expected_series(
+        events, "order.placed", Grain.MONTH, oslo, lambda es: sum(e["measures"]["amount"] for e in es), by
+    )
+    assert actual_series(client, database, KPIS.kpis["revenue"], Grain.MONTH, oslo, by) == pytest.approx(
+        revenue
+    )
+    deals = [
+        e for e in events if e["measures"]["amount"] > 100_000 and e["dimensions"]["region"] in ("EU", "NA")
+    ]
+    big = expected_series(deals, "deal.closed", Grain.QUARTER, oslo, len, ("region",))
+    assert actual_series(client, database, KPIS.kpis["big_deals"], Grain.QUARTER, oslo, ("region",)) == big
