@@ -12,6 +12,7 @@ from ._event import MAX_YEAR, MIN_YEAR, RawEvent, event_to_json_dict
 from ._event_types import DimensionSpec, EventTypeRegistry, EventTypeSchema, MeasureSpec, UnknownTypePolicy
 from ._kpi import KPI_NAME_PATTERN, Aggregation, Grain, HealthBand, KpiCatalog, KpiDefinition, ratio_value
 from ._kpi_filters import Filter, FilterOp
+from ._kpi_plan import KpiPlan, plan_kpis
 from ._records import RECORD_FORMAT, chunk, decode_record, encode_record, partition_for
 from ._settings import Settings, env_name
 from ._validate import validate_event
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidFieldsError",
     "KpiCatalog",
     "KpiDefinition",
+    "KpiPlan",
     "MeasureSpec",
     "RawEvent",
     "Settings",
@@ -48,6 +50,7 @@ __all__ = [
     "event_to_json_dict",
     "field_errors_from_pydantic",
     "partition_for",
+    "plan_kpis",
     "ratio_value",
     "validate_event",
 ]

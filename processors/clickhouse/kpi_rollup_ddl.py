@@ -154,3 +154,18 @@ class CreateKpiView:
             "AS " + select
         )
         return sql, {**params, "view": rollup_view(self.kpi), "table": rollup_table(self.kpi)}
+
+
+@dataclass(frozen=True)
+class DropKpiRollup:
+    """Drop a rollup table and its view (view first, so nothing writes into a dropped table)."""
+
+    database: str
+    table: str
+
+    def statements(self) -> list[tuple[str, dict[str, Any]]]:
+        params = {"database": self.database, "view": f"{self.table}__mv", "table": self.table}
+        return [
+            ("DROP VIEW IF EXISTS {database:Identifier}.{view:Identifier}", params),
+            ("DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier}", params),
+        ]

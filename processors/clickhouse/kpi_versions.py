@@ -1,0 +1,82 @@
+"""The audit trail of applied KPI definitions: who applied what, when, and what changed.
+
+The latest row per KPI is its current definition, so reading a KPI never needs the YAML file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+
+@dataclass(frozen=True)
+class CreateKpiVersions:
+    database: str
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        sql = (
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.kpi_versions (\n"
+            "    name String,\n"
+            "    change LowCardinality(String),\n"  # created, changed or removed
+            "    fingerprint String,\n"
+            "    rollup String,\n"  # the rollup table, '' for a ratio
+            "    definition String,\n"  # the definition as JSON
+            "    applied_at DateTime64(6, 'UTC'),\n"
+            "    applied_by String\n"
+            ") ENGINE = MergeTree\n"
+            "ORDER BY (name, applied_at)"
+        )
+        return sql, {"database": self.database}
+
+
+@dataclass(frozen=True)
+class KpiVersion:
+    name: str
+    change: str
+    fingerprint: str
+    rollup: str
+    definition: str
+    applied_at: datetime
+    applied_by: str
+
+
+COLUMNS = tuple(KpiVersion.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class RecordKpiVersions:
+    database: str
+    versions: list[KpiVersion]
+
+    def run(self, client: Client) -> None:
+        rows = [list(vars(v).values()) for v in self.versions]
+        client.insert("kpi_versions", rows, column_names=COLUMNS, database=self.database)
+
+
+@dataclass(frozen=True)
+class KpiHistory:
+    """Every applied version, oldest first; `name` narrows it to one KPI."""
+
+    database: str
+    name: str | None = None
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        columns = ", ".join(COLUMNS)
+        where = "WHERE name = {name:String}\n" if self.name is not None else ""
+        sql = f"SELECT {columns}\nFROM {{database:Identifier}}.kpi_versions\n{where}ORDER BY applied_at, name"
+        return sql, {"database": self.database} | ({"name": self.name} if self.name is not None else {})
+
+    @staticmethod
+    def parse(rows: list[tuple[Any, ...]]) -> list[KpiVersion]:
+        return [KpiVersion(*row) for row in rows]
+
+
+def current_versions(history: list[KpiVersion]) -> dict[str, KpiVersion]:
+    """The applied definition of every KPI not removed, from its history."""
+    current: dict[str, KpiVersion] = {}
+    for version in history:
+        current[version.name] = version
+    return {name: v for name, v in current.items() if v.change != "removed"}
