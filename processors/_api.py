@@ -1,4 +1,4 @@
-"""The small HTTP API of a running okrstream: health, readiness and counts.
+"""The small HTTP API of a running okrstream: health, readiness, counts and KPIs.
 
 In embedded mode this process owns the chDB store, so other commands (`okrstream status`)
 read the data through here.
@@ -10,13 +10,15 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 from mode import Service
 
-from schemas import Settings
+from schemas import ConfigError, EventTypeRegistry, Grain, Settings
 
+from ._kpis import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
 from ._raw_sink import SinkStats
 from .clickhouse import EventCounts, fetch
 
@@ -35,6 +37,7 @@ class HttpApi(Service):
         self,
         settings: Settings,
         client: Client,
+        registry: EventTypeRegistry,
         stats: SinkStats,
         assigned: Callable[[], bool],
         on_listening: Callable[[str], None],
@@ -43,6 +46,7 @@ class HttpApi(Service):
         super().__init__(**kwargs)
         self._settings = settings
         self._client = client
+        self._registry = registry
         self._stats = stats
         self._assigned = assigned
         self._on_listening = on_listening
@@ -56,6 +60,9 @@ class HttpApi(Service):
                 web.get("/health", self._health),
                 web.get("/ready", self._ready),
                 web.get("/v1/counts", self._counts),
+                web.get("/v1/kpis", self._kpis),
+                web.get("/v1/kpis/{name}", self._kpi),
+                web.post("/v1/kpis/apply", self._apply),
             ]
         )
         self._runner = web.AppRunner(app, access_log=None)
@@ -87,3 +94,56 @@ class HttpApi(Service):
     async def _counts(self, request: web.Request) -> web.Response:
         counts = await asyncio.to_thread(event_counts, self._client, self._settings.clickhouse_database)
         return web.json_response(counts | {"sink": dataclasses.asdict(self._stats)})
+
+    async def _kpis(self, request: web.Request) -> web.Response:
+        listing = await asyncio.to_thread(kpi_listing, self._client, self._settings.clickhouse_database)
+        return web.json_response({"kpis": listing})
+
+    async def _kpi(self, request: web.Request) -> web.Response:
+        query = request.query
+        try:
+            timezone = query.get("tz") or self._settings.timezone
+            ZoneInfo(timezone)
+            grain_name = query.get("grain", "day")
+            if grain_name not in Grain.__members__.values():
+                raise ValueError(f"grain: must be one of {', '.join(Grain)}, got {grain_name!r}")
+            grain = Grain(grain_name)
+            start, end = series_window(query.get("from"), query.get("to"), timezone)
+            by = tuple(key for key in query.get("by", "").split(",") if key)
+            report = await asyncio.to_thread(
+                kpi_report,
+                self._client,
+                self._settings.clickhouse_database,
+                request.match_info["name"],
+                start,
+                end,
+                grain,
+                timezone,
+                by,
+            )
+        except KeyError as e:
+            return web.json_response({"error": e.args[0]}, status=404)
+        except (ValueError, ZoneInfoNotFoundError) as e:
+            return web.json_response({"error": str(e)}, status=400)
+        return web.json_response(report)
+
+    async def _apply(self, request: web.Request) -> web.Response:
+        """POST a KPI catalog as YAML; `?dry_run=1` only plans. Answers with the plan."""
+        text = await request.text()
+        dry_run = request.query.get("dry_run", "") in ("1", "true", "yes")
+        try:
+            catalog = read_catalog(text, self._registry)
+        except ConfigError as e:
+            errors = [dataclasses.asdict(error) for error in e.errors]
+            return web.json_response({"error": "invalid KPI definitions", "errors": errors}, status=422)
+        plan = await asyncio.to_thread(
+            apply_kpis,
+            self._client,
+            self._settings.clickhouse_database,
+            catalog,
+            request.headers.get("X-Applied-By", "api"),
+            self._settings.dedup_block_window,
+            dry_run,
+            lambda line: None,
+        )
+        return web.json_response(plan_report(plan) | {"dry_run": dry_run})

@@ -11,10 +11,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import yaml
 from clickhouse_connect.driver.client import Client
 
-from schemas import Aggregation, Grain, KpiCatalog, KpiDefinition, KpiPlan, plan_kpis, ratio_value
+from schemas import (
+    Aggregation,
+    ConfigError,
+    EventTypeRegistry,
+    FieldError,
+    Grain,
+    KpiCatalog,
+    KpiDefinition,
+    KpiPlan,
+    plan_kpis,
+    ratio_value,
+)
 
 from .clickhouse import (
     BackfillKpiRollup,
@@ -66,13 +81,16 @@ def apply_kpis(
     plan = plan_kpis(catalog, before)
     if dry_run or plan.empty:
         return plan
-    versions = []
     now = datetime.now(UTC)
-    for kpi in (*plan.created, *plan.changed):
-        if kpi.aggregation is not Aggregation.RATIO:
-            _build(client, database, kpi, dedup_window, progress)
-        change = "created" if kpi in plan.created else "changed"
-        versions.append(_version(kpi, change, now, applied_by))
+    _build(
+        client,
+        database,
+        [k for k in (*plan.created, *plan.changed) if k.aggregation is not Aggregation.RATIO],
+        dedup_window,
+        progress,
+    )
+    versions = [_version(kpi, "created", now, applied_by) for kpi in plan.created]
+    versions += [_version(kpi, "changed", now, applied_by) for kpi in plan.changed]
     versions += [_version(kpi, "changed", now, applied_by) for kpi in plan.relabelled]
     for name in plan.removed:
         versions.append(_version(before[name], "removed", now, applied_by))
@@ -95,19 +113,27 @@ def _drop(client: Client, database: str, kpi: KpiDefinition) -> None:
             client.command(sql, parameters=params)
 
 
-def _build(client: Client, database: str, kpi: KpiDefinition, dedup_window: int, progress: Progress) -> None:
-    _drop(client, database, kpi)  # leftovers of an apply that died before recording its version
-    execute(client, CreateKpiRollup(database, kpi, dedup_window))
+def _build(
+    client: Client, database: str, kpis: list[KpiDefinition], dedup_window: int, progress: Progress
+) -> None:
+    """New rollups and views with one cutoff, then each backfilled below it."""
+    if not kpis:
+        return
+    for kpi in kpis:
+        _drop(client, database, kpi)  # leftovers of an apply that died before recording its version
+        execute(client, CreateKpiRollup(database, kpi, dedup_window))
     cutoff = datetime.now(UTC) + CUTOFF_LEAD
-    execute(client, CreateKpiView(database, kpi, cutoff))
+    for kpi in kpis:
+        execute(client, CreateKpiView(database, kpi, cutoff))
     time.sleep(max(0.0, (cutoff + INSERT_SETTLE - datetime.now(UTC)).total_seconds()))
-    months = BackfillMonths.parse(fetch(client, BackfillMonths(database, kpi, cutoff)))
-    total = sum(events for _, events in months)
-    done = 0
-    for month, events in months:
-        execute(client, BackfillKpiRollup(database, kpi, cutoff, month))
-        done += events
-        progress(f"{kpi.name}: backfilled {month // 100}-{month % 100:02d}, {_bar(done, total)}")
+    for kpi in kpis:
+        months = BackfillMonths.parse(fetch(client, BackfillMonths(database, kpi, cutoff)))
+        total = sum(events for _, events in months)
+        done = 0
+        for month, events in months:
+            execute(client, BackfillKpiRollup(database, kpi, cutoff, month))
+            done += events
+            progress(f"{kpi.name}: backfilled {month // 100}-{month % 100:02d}, {_bar(done, total)}")
 
 
 def _bar(done: int, total: int, width: int = 20) -> str:
@@ -151,3 +177,86 @@ def kpi_series(
         )
         for period, group in keys
     ]
+
+
+# -- what the CLI and the HTTP API show ---------------------------------------------------------
+
+
+def read_catalog(text: str, registry: EventTypeRegistry) -> KpiCatalog:
+    """A catalog from YAML text; raises ConfigError naming every bad KPI field."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError([FieldError("$", f"not valid YAML: {e}", "yaml")]) from None
+    return KpiCatalog.from_mapping(data, registry)
+
+
+def shipped_kpis() -> str:
+    """The demo business's KPI definitions, shipped beside the demo event types."""
+    return resources.files("schemas").joinpath("kpis.yaml").read_text(encoding="utf-8")
+
+
+def plan_report(plan: KpiPlan) -> dict[str, Any]:
+    return {
+        "summary": plan.summary(),
+        "created": [k.name for k in plan.created],
+        "changed": [k.name for k in plan.changed],
+        "relabelled": [k.name for k in plan.relabelled],
+        "removed": list(plan.removed),
+        "unchanged": list(plan.unchanged),
+    }
+
+
+def kpi_listing(client: Client, database: str) -> list[dict[str, Any]]:
+    kpis = applied_kpis(client, database)
+    fields = ("name", "title", "unit", "aggregation", "dimensions", "description")
+    return [kpis[name].model_dump(mode="json", include=set(fields)) for name in sorted(kpis)]
+
+
+def kpi_report(
+    client: Client,
+    database: str,
+    name: str,
+    start: datetime,
+    end: datetime,
+    grain: Grain,
+    timezone: str,
+    by: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    kpis = applied_kpis(client, database)
+    points = kpi_series(client, database, kpis, name, start, end, grain, timezone, by)
+    return {
+        "kpi": kpis[name].model_dump(mode="json", include={"name", "title", "unit", "aggregation"}),
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "grain": grain.value,
+        "timezone": timezone,
+        "by": list(by),
+        "points": [
+            {"period": p.period.isoformat().replace("+00:00", "Z"), "group": p.group, "value": p.value}
+            for p in points
+        ],
+    }
+
+
+def series_window(
+    start: str | None, end: str | None, timezone: str, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """[from, to) from ISO dates or times; one without an offset is local to `timezone`.
+
+    Defaults: the 30 days up to now.
+    """
+    zone = ZoneInfo(timezone)
+
+    def parse(text: str, name: str) -> datetime:
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{name}: must be an ISO 8601 date or time, got {text!r}") from None
+        return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
+
+    stop = parse(end, "to") if end else (now or datetime.now(UTC))
+    begin = parse(start, "from") if start else stop - timedelta(days=30)
+    if begin >= stop:
+        raise ValueError(f"from: must be before to ({begin.isoformat()} >= {stop.isoformat()})")
+    return begin, stop

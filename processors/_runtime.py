@@ -9,21 +9,26 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import faust
 import orjson
 import yaml
+from clickhouse_connect.driver.client import Client
 from mode import Service
 
 from ingest import Broker, EventIntake, EventProducer, ensure_topics, resolve_broker
-from schemas import EventTypeRegistry, Settings
+from schemas import ConfigError, EventTypeRegistry, Settings
 
 from ._api import HttpApi
 from ._demo import DemoFeed
+from ._kpis import applied_kpis, apply_kpis, kpi_series, read_catalog, shipped_kpis
 from ._raw_sink import RawEventsSink
 from ._worker import build_app
 from .clickhouse import connect, describe, ensure_schema
@@ -62,6 +67,9 @@ def run(settings: Settings, demo_rate: float | None = None) -> int:
     broker = resolve_broker(settings)
     try:
         return _serve(settings, broker, registry, demo_rate)
+    except ConfigError as e:
+        print("okrstream: invalid KPI definitions:", *e.errors, sep="\n  ", file=sys.stderr)
+        return 2
     finally:
         run_file(settings).unlink(missing_ok=True)
         broker.close()
@@ -71,6 +79,13 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
     log_ids = ensure_topics(broker.bootstrap_servers, settings)
     client = connect(settings)
     ensure_schema(client, settings)
+    kpis = Path(settings.kpis_file).read_text(encoding="utf-8") if settings.kpis_file else None
+    if kpis or demo_rate:
+        catalog = read_catalog(kpis or shipped_kpis(), registry)
+        plan = apply_kpis(
+            client, settings.clickhouse_database, catalog, "okrstream run", settings.dedup_block_window
+        )
+        print(f"KPIs: {plan.summary()}", flush=True)
     dead_letters = EventProducer(broker.bootstrap_servers, settings)
 
     def write_dead_letters(records: list[dict[str, Any]]) -> None:
@@ -98,13 +113,14 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
         kafka = f"{broker.bootstrap_servers} ({'embedded Tansu' if broker.embedded else 'external'})"
         lines = [
             f"okrstream {'demo' if demo_rate else 'run'} is up (Ctrl-C stops it)",
-            f"  HTTP API    {url}  (/health /ready /v1/counts)",
+            f"  HTTP API    {url}  (/health /ready /v1/counts /v1/kpis)",
             f"  Kafka       {kafka}, topics {settings.raw_topic} and {settings.dead_letter_topic}",
             f"  ClickHouse  {describe(settings)}, table {settings.clickhouse_database}.raw_events",
         ]
         print("\n".join(lines), flush=True)
 
-    api = HttpApi(settings, connect(settings), sink.stats, lambda: bool(app.consumer.assignment()), listening)
+    reader = connect(settings)
+    api = HttpApi(settings, reader, registry, sink.stats, lambda: bool(app.consumer.assignment()), listening)
     services: list[Service] = [api]
     demo = DemoProducer(broker.bootstrap_servers, settings, registry, demo_rate) if demo_rate else None
     if demo:
@@ -125,6 +141,8 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
         )
         if demo:
             line += f"; demo sent {demo.accepted:,}, rejected {demo.rejected:,} to dead letters"
+            today = await asyncio.to_thread(kpis_today, reader, settings, DEMO_KPIS)
+            line += "\n  today: " + ", ".join(f"{name} {value}" for name, value in today.items())
         print(line, flush=True)
         previous.clear()
         previous.update(now)
@@ -138,6 +156,27 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
     finally:
         dead_letters.close()
     return 0
+
+
+DEMO_KPIS = ("orders", "revenue", "conversion_rate", "median_first_response")
+
+
+def kpis_today(client: Client, settings: Settings, names: tuple[str, ...]) -> dict[str, str]:
+    """Today's value of each named KPI, in the configured zone, for the demo's report."""
+    zone = ZoneInfo(settings.timezone)
+    now = datetime.now(zone)
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    applied = applied_kpis(client, settings.clickhouse_database)
+    values = {}
+    for name in (n for n in names if n in applied):
+        points = kpi_series(
+            client, settings.clickhouse_database, applied, name, start, now + timedelta(minutes=1)
+        )
+        value = points[0].value if points else None
+        values[name] = (
+            "-" if value is None else f"{value:,.2f}".removesuffix(".00") + f" {applied[name].unit}".rstrip()
+        )
+    return values
 
 
 class DemoProducer(Service):

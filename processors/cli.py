@@ -1,4 +1,4 @@
-"""The `okrstream` command: run, demo, ingest, status."""
+"""The `okrstream` command: run, demo, ingest, status, kpi."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import urllib.request
 from pathlib import Path
 
 from schemas import ConfigError, Settings
+
+from . import _kpi_cli as kpi_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     commands.add_parser("status", help="events landed per type, from the running process or the store")
+    kpi_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -59,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_pipeline(settings, demo_rate=args.rate if args.command == "demo" else None)
     if args.command == "ingest":
         return _ingest(settings, args)
+    if args.command == "kpi":
+        return kpi_cli.run(settings, args)
     return _status(settings)
 
 

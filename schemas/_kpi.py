@@ -37,7 +37,6 @@ from ._event_types import (
     Key,
     MeasureSpec,
     TypeName,
-    UnknownTypePolicy,
 )
 from ._kpi_filters import CountedField, Filter, FilterOp
 
@@ -260,8 +259,9 @@ def _contract_problems(kpi: KpiDefinition, registry: EventTypeRegistry) -> list[
     for i, type_name in enumerate(kpi.events):
         if (schema := registry.event_types.get(type_name)) is not None:
             declared.append((type_name, schema))
-        elif registry.unknown_types is UnknownTypePolicy.REJECT:
-            errors.append(FieldError(f"events[{i}]", f"unknown event type {type_name!r}", "unknown_type"))
+        else:  # even where ingest accepts undeclared types: a KPI must know what it reads
+            message = f"unknown event type {type_name!r}: declare it in the event types file"
+            errors.append(FieldError(f"events[{i}]", message, "unknown_type"))
 
     def specs(kind: str, key: str) -> list[tuple[str, DimensionSpec | MeasureSpec | None]]:
         if kind == "measure":

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -60,6 +61,8 @@ class Settings(BaseModel):
     dedup_block_window: int = Field(1000, ge=1)  # ClickHouse non_replicated_deduplication_window
     unknown_types: UnknownTypePolicy = UnknownTypePolicy.ACCEPT
     event_types_file: Path | None = None
+    kpis_file: Path | None = None  # applied at start by `okrstream run`; demo: the shipped kpis.yaml
+    timezone: str = "UTC"  # where days, weeks and quarters of KPI series begin, e.g. Europe/Oslo
     worker_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "okrstream-sink"
 
     @field_validator("dead_letter_topic")
@@ -67,6 +70,15 @@ class Settings(BaseModel):
     def _distinct_topics(cls, value: str, info: ValidationInfo) -> str:
         if value == info.data.get("raw_topic"):
             raise PydanticCustomError("value", "must differ from the raw topic")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PydanticCustomError("timezone", "unknown time zone {zone}", {"zone": repr(value)}) from None
         return value
 
     @classmethod

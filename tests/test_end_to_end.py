@@ -90,9 +90,25 @@ def truth(events: list[dict]) -> tuple[Counter, dict[str, Counter]]:
     return counts, sums
 
 
-def ingest(worker_env: dict[str, str], path: Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "processors.cli", "ingest", str(path)]
+def okrstream(worker_env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "processors.cli", *args]
     return subprocess.run(command, env=worker_env, capture_output=True, text=True, timeout=300)
+
+
+def ingest(worker_env: dict[str, str], path: Path) -> subprocess.CompletedProcess[str]:
+    return okrstream(worker_env, "ingest", str(path))
+
+
+KPIS = """
+kpis:
+  orders: {title: Orders, events: order.placed, aggregation: count, dimensions: [region]}
+  revenue: {title: Revenue, events: order.placed, aggregation: sum, measure: amount, dimensions: [region]}
+  big_deals:
+    title: Deals above $100k
+    events: deal.closed
+    aggregation: count
+    filters: [{field: measures.amount, op: gt, value: 100000}]
+"""
 
 
 def read_topic(bootstrap: str, topic: str, partitions: int) -> list[bytes]:
@@ -130,6 +146,11 @@ def test_each_event_lands_exactly_once_and_each_bad_line_is_dead_lettered(
 
     worker = make_worker(settings)
     worker.start()
+    kpis = tmp_path / "kpis.yaml"
+    kpis.write_text(KPIS)
+    result = okrstream(worker.env(), "kpi", "apply", str(kpis))  # before the events: the views count them
+    assert result.returncode == 0, result.stderr
+    assert "applied: create: orders, revenue, big_deals" in result.stdout
     result = ingest(worker.env(), first)
     assert result.returncode == 1, result.stderr  # some lines were rejected
     assert "accepted 10000, rejected 200" in result.stdout
@@ -151,6 +172,25 @@ def test_each_event_lands_exactly_once_and_each_bad_line_is_dead_lettered(
     assert (
         counts["sink"]["duplicates_dropped"] == distinct_resent
     )  # resends reached the log; the sink dropped them
+    # Exactly once holds through every KPI view: resends and retries change no KPI.
+    orders = [e for e in events if e["type"] == "order.placed"]
+    deals = [e for e in events if e["type"] == "deal.closed" and e["measures"]["amount"] > 100_000]
+    window = ["--from", "2026-09-01", "--to", "2026-11-01", "--grain", "year", "--format", "json"]
+    shown = {}
+    for name, by in (("orders", "region"), ("revenue", "region"), ("big_deals", "")):
+        result = okrstream(worker.env(), "kpi", "show", name, *window, "--by", by)
+        assert result.returncode == 0, result.stderr
+        shown[name] = {
+            p["group"].get("region", "all"): p["value"] for p in orjson.loads(result.stdout)["points"]
+        }
+    assert shown["orders"] == {
+        r: float(n) for r, n in Counter(e["dimensions"]["region"] for e in orders).items()
+    }
+    revenue: Counter = Counter()
+    for e in orders:
+        revenue[e["dimensions"]["region"]] += e["measures"]["amount"]
+    assert shown["revenue"] == {r: float(v) for r, v in revenue.items()}
+    assert shown["big_deals"] == {"all": float(len(deals))}
     assert worker.stop() == 0
 
     with open_store(settings) as client:

@@ -553,16 +553,15 @@ kpis:
     ]
 
 
-def test_undeclared_types_are_accepted_when_the_registry_accepts_them(
+def test_undeclared_types_are_refused_even_when_ingest_accepts_them(
     shipped_registry: EventTypeRegistry,
 ) -> None:
-    """No contract to check against: the fields are taken on trust, as the intake takes such events."""
-    data = {
-        "kpis": {
-            "logins": {**REVENUE, "events": "user.logged_in", "measure": "duration", "dimensions": ["os"]}
-        }
-    }
-    assert KpiCatalog.from_mapping(data, shipped_registry).kpis["logins"].events == ("user.logged_in",)
+    """A typo must not make an always-empty KPI: a KPI reads only declared types."""
+    data = {"kpis": {"logins": {**REVENUE, "events": "order.plced"}}}
+    with pytest.raises(ConfigError) as raised:
+        KpiCatalog.from_mapping(data, shipped_registry)
+    assert [(e.path, e.rule) for e in raised.value.errors] == [("kpis.logins.events[0]", "unknown_type")]
+    assert "unknown event type 'order.plced': declare it" in str(raised.value)
 
 
 def test_optional_fields_of_a_type_count_as_declared() -> None:

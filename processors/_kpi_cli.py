@@ -1,0 +1,174 @@
+"""`okrstream kpi apply|list|show`: through the running process's API, or on the store directly.
+
+In embedded mode the running `okrstream run` owns the chDB store, so these commands ask it over
+HTTP; with nothing running they open the store themselves. Both paths return the same JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas import ConfigError, Grain, Settings
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    kpi = commands.add_parser("kpi", help="apply KPI definitions, list them, show their values")
+    sub = kpi.add_subparsers(dest="kpi_command", required=True)
+    apply = sub.add_parser("apply", help="create, change and remove KPIs to match a YAML file")
+    apply.add_argument("file", type=Path)
+    apply.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    sub.add_parser("list", help="the applied KPIs")
+    show = sub.add_parser("show", help="a KPI's values per period")
+    show.add_argument("name")
+    show.add_argument("--from", dest="start", help="ISO date or time (default: 30 days ago)")
+    show.add_argument("--to", dest="end", help="ISO date or time, exclusive (default: now)")
+    show.add_argument("--grain", choices=[g.value for g in Grain], default="day")
+    show.add_argument("--by", default="", help="break down by dimensions, e.g. region,channel")
+    show.add_argument("--tz", help="time zone of the periods (default: OKRSTREAM_TIMEZONE or UTC)")
+    show.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    from ._runtime import read_run_file
+
+    running = read_run_file(settings)
+    try:
+        if args.kpi_command == "apply":
+            result = _apply(settings, args, running)
+            print(("dry run, nothing changed: " if args.dry_run else "applied: ") + result["summary"])
+        elif args.kpi_command == "list":
+            _print_list(_list(settings, running))
+        else:
+            _print_series(_show(settings, args, running), args.format)
+    except ConfigError as e:
+        print(f"okrstream kpi: invalid definitions in {args.file}:", *e.errors, sep="\n  ", file=sys.stderr)
+        return 2
+    except (KeyError, ValueError) as e:
+        print(f"okrstream kpi: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
+    text = args.file.read_text(encoding="utf-8")
+    if running:
+        query = "?dry_run=1" if args.dry_run else ""
+        return _call(running, f"/v1/kpis/apply{query}", text.encode(), {"X-Applied-By": getpass.getuser()})
+    from ._kpis import apply_kpis, plan_report, read_catalog
+    from ._runtime import load_registry
+
+    catalog = read_catalog(text, load_registry(settings))
+    with _store(settings) as client:
+        plan = apply_kpis(
+            client,
+            settings.clickhouse_database,
+            catalog,
+            getpass.getuser(),
+            settings.dedup_block_window,
+            args.dry_run,
+            progress=lambda line: print(line, file=sys.stderr),
+        )
+    return plan_report(plan)
+
+
+def _list(settings: Settings, running: dict | None) -> list[dict[str, Any]]:
+    if running:
+        return _call(running, "/v1/kpis")["kpis"]
+    from ._kpis import kpi_listing
+
+    with _store(settings) as client:
+        return kpi_listing(client, settings.clickhouse_database)
+
+
+def _show(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
+    timezone = args.tz or settings.timezone
+    if running:
+        params = {"from": args.start, "to": args.end, "grain": args.grain, "by": args.by, "tz": timezone}
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v})
+        return _call(running, f"/v1/kpis/{urllib.parse.quote(args.name)}?{query}")
+    from ._kpis import kpi_report, series_window
+
+    start, end = series_window(args.start, args.end, timezone)
+    by = tuple(key for key in args.by.split(",") if key)
+    with _store(settings) as client:
+        return kpi_report(
+            client, settings.clickhouse_database, args.name, start, end, Grain(args.grain), timezone, by
+        )
+
+
+class _store:
+    """The store opened directly, with okrstream's schema, closed afterwards."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def __enter__(self):
+        from .clickhouse import connect, ensure_schema
+
+        self._client = connect(self._settings)
+        ensure_schema(self._client, self._settings)
+        return self._client
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+
+
+def _call(running: dict, path: str, body: bytes | None = None, headers: dict | None = None) -> Any:
+    request = urllib.request.Request(f"{running['api_url']}{path}", data=body, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as e:
+        answer = json.load(e)
+        if answer.get("errors"):
+            from schemas import FieldError
+
+            raise ConfigError(FieldError(**error) for error in answer["errors"]) from None
+        raise ValueError(answer.get("error", str(e))) from None
+
+
+def _print_list(kpis: list[dict[str, Any]]) -> None:
+    for kpi in kpis:
+        by = f"  by {', '.join(kpi['dimensions'])}" if kpi["dimensions"] else ""
+        print(f"{kpi['name']:<24} {kpi['aggregation']:<15} {kpi['title']} ({kpi['unit'] or '-'}){by}")
+
+
+def _print_series(report: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(report, indent=2))
+        return
+    by, zone = report["by"], ZoneInfo(report["timezone"])
+    shown = None if fmt == "csv" else "%Y-%m-%d %H:%M %z"  # csv: ISO 8601
+    rows = [
+        [_local(p["period"], zone, shown), *(p["group"].get(k, "") for k in by), p["value"]]
+        for p in report["points"]
+    ]
+    header = ["period", *by, report["kpi"]["name"]]
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(header)
+        writer.writerows(rows)
+        return
+    unit = report["kpi"]["unit"]
+    print(f"{report['kpi']['title']} ({unit or 'no unit'}), per {report['grain']}, {report['timezone']}")
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
+    for row in [header, *rows]:
+        cells = ["-" if c is None else f"{c:,.2f}" if isinstance(c, float) else str(c) for c in row]
+        print("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False)))
+
+
+def _local(period: str, zone: ZoneInfo, shown: str | None) -> str:
+    """A period's start in the report's time zone, where people read it."""
+    local = datetime.fromisoformat(period).astimezone(zone)
+    return local.isoformat() if shown is None else local.strftime(shown)
