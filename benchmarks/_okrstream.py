@@ -1,0 +1,136 @@
+"""okrstream as shipped: `okrstream ingest` fills the raw topic, `okrstream run` lands it.
+
+The worker is the real `python -m processors.cli run` subprocess (faust worker, RawEventsSink,
+HTTP API) on its own chDB data dir. The trial's clock starts when GET /ready first answers 200,
+which it does once the consumer group gave the worker its partitions, so the group-join wait
+(about half the session timeout on Tansu) is left out, as it is for the other contestants.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from schemas import Settings, env_name
+
+from ._trial import Timing
+
+READY_POLL_S = 0.02  # how finely the start of the clock is found
+COUNTS_POLL_S = 1.0  # only to know when to stop the worker; the result comes from landed_at
+
+
+def settings_for(
+    bootstrap_servers: str,
+    data_dir: Path,
+    tag: str,
+    partitions: int,
+    record_events: int,
+    session_timeout_s: float,
+) -> Settings:
+    return Settings(
+        kafka_bootstrap_servers=bootstrap_servers,
+        data_dir=data_dir,
+        raw_topic=f"bench.{tag}.raw",
+        dead_letter_topic=f"bench.{tag}.deadletter",
+        topic_partitions=partitions,
+        clickhouse_database="bench",
+        worker_id=f"bench-sink-{tag}",
+        http_port=0,
+        consumer_session_timeout_s=session_timeout_s,
+        record_max_events=record_events,
+    )
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSTREAM_")}
+    for field, value in settings.model_dump(exclude_none=True).items():
+        env[env_name(field)] = str(value.value if hasattr(value, "value") else value)
+    return env
+
+
+def ingest(settings: Settings, ndjson: Path, log_path: Path) -> float:
+    """Run `okrstream ingest` on the file; returns its wall time (process start included)."""
+    started = time.monotonic()
+    with log_path.open("ab") as log:
+        subprocess.run(
+            [sys.executable, "-m", "processors.cli", "ingest", str(ndjson)],
+            env=environment(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
+    return time.monotonic() - started
+
+
+def _get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+
+
+def run_worker(
+    settings: Settings, events: int, log_path: Path, timeout_s: float, wrap: list[str] | None = None
+) -> Timing:
+    """Start the worker, wait until `events` landed, stop it, and read the store's landed_at stamps.
+
+    `wrap` prefixes the worker's command line (a profiler such as `py-spy record ... --`).
+    """
+    data_dir = str(settings.data_dir)
+    db = settings.clickhouse_database
+    store = [sys.executable, "-m", "benchmarks._store"]
+    subprocess.run([*store, "prepare", data_dir, db], check=True)
+    run_json = Path(settings.data_dir) / "run.json"
+    run_json.unlink(missing_ok=True)
+    with log_path.open("ab") as log:
+        worker = subprocess.Popen(
+            [*(wrap or []), sys.executable, "-m", "processors.cli", "run"],
+            env=environment(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not run_json.exists():
+            _check(worker, deadline, log_path)
+            time.sleep(0.05)
+        api = json.loads(run_json.read_text())["api_url"]
+        while _get(f"{api}/ready")[0] != 200:
+            _check(worker, deadline, log_path)
+            time.sleep(READY_POLL_S)
+        assigned = time.time()
+        while _get(f"{api}/v1/counts")[1].get("total_events", 0) < events:
+            _check(worker, deadline, log_path)
+            time.sleep(COUNTS_POLL_S)
+    finally:
+        # under a profiler, stop the worker itself: the profiler then writes its output and exits
+        for pid in _children(worker.pid) if wrap else [worker.pid]:
+            os.kill(pid, signal.SIGTERM)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    report = subprocess.run([*store, "report", data_dir, db], check=True, capture_output=True, text=True)
+    stats = json.loads(report.stdout.splitlines()[-1])
+    return Timing(assigned, stats["first_landed"], stats["last_landed"], stats["rows"])
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+def _check(worker: subprocess.Popen[bytes], deadline: float, log_path: Path) -> None:
+    if worker.poll() is not None:
+        raise RuntimeError(f"okrstream worker exited with {worker.returncode}; see {log_path}")
+    if time.monotonic() > deadline:
+        raise RuntimeError(f"okrstream worker did not land every event in time; see {log_path}")
