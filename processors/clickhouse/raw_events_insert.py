@@ -1,8 +1,12 @@
-"""Insert one sink batch into raw_events as one block, under a token that names the batch.
+"""Insert one sink batch into raw_events under a token that names the batch.
 
 The token is the batch's place in the log (log id, partition, first and last offset), so a batch
 retried after a crash carries the same token and ClickHouse keeps it once, in the table and in
 every materialized view fed from it (`deduplicate_blocks_in_dependent_materialized_views`).
+A large batch may reach ClickHouse as several blocks (the client sends native blocks of its own
+size, and a batch spanning months is split per month part); each gets the token with its index,
+and the same rows in the same order split the same way, which is why a replay rewrites a landed
+range exactly as it was.
 """
 
 from __future__ import annotations
@@ -124,7 +128,7 @@ class InsertRawEvents:
             "insert_deduplicate": 1,
             "insert_deduplication_token": self.position.token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
-            # one block per insert, however large, so the token covers all of it
+            # no server-side re-splitting beyond what the client sends (see the module docstring)
             "max_insert_block_size": max(len(self.rows), 1),
             "min_insert_block_size_rows": 0,
             "min_insert_block_size_bytes": 0,
