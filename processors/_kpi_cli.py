@@ -7,6 +7,7 @@ HTTP; with nothing running they open the store themselves. Both paths return the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import getpass
 import json
@@ -14,10 +15,13 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from clickhouse_connect.driver.client import Client
 
 from schemas import ConfigError, Grain, Settings
 
@@ -107,21 +111,17 @@ def _show(settings: Settings, args: argparse.Namespace, running: dict | None) ->
         )
 
 
-class _store:
+@contextlib.contextmanager
+def _store(settings: Settings) -> Iterator[Client]:
     """The store opened directly, with okrstream's schema, closed afterwards."""
+    from .clickhouse import connect, ensure_schema
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-
-    def __enter__(self):
-        from .clickhouse import connect, ensure_schema
-
-        self._client = connect(self._settings)
-        ensure_schema(self._client, self._settings)
-        return self._client
-
-    def __exit__(self, *exc: object) -> None:
-        self._client.close()
+    client = connect(settings)
+    try:
+        ensure_schema(client, settings)
+        yield client
+    finally:
+        client.close()
 
 
 def _call(running: dict, path: str, body: bytes | None = None, headers: dict | None = None) -> Any:

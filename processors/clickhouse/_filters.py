@@ -43,8 +43,14 @@ _OPERATORS = {
     FilterOp.LTE: "<=",
     FilterOp.IN: "IN",
 }
-_MEASURED = {Aggregation.SUM, Aggregation.AVG, Aggregation.MIN, Aggregation.MAX}
-_MEASURED |= {Aggregation.QUANTILE, Aggregation.LATEST}
+_MEASURED = {
+    Aggregation.SUM,
+    Aggregation.AVG,
+    Aggregation.MIN,
+    Aggregation.MAX,
+    Aggregation.QUANTILE,
+    Aggregation.LATEST,
+}
 
 
 def kpi_conditions(kpi: KpiDefinition) -> tuple[str, dict[str, Any]]:

@@ -8,6 +8,7 @@ The SELECT that feeds the view is the same one a backfill runs (`kpi_select`), b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,30 +17,33 @@ from schemas import Aggregation, KpiDefinition
 
 from ._filters import kpi_conditions, landed_since
 
-# aggregation -> (state column type, state expression over the value {v}, merge function)
-_STATES: dict[Aggregation, tuple[str, str, str]] = {
-    Aggregation.COUNT: ("AggregateFunction(count)", "countState()", "countMerge"),
-    Aggregation.SUM: ("AggregateFunction(sum, Float64)", "sumState({v})", "sumMerge"),
-    Aggregation.AVG: ("AggregateFunction(avg, Float64)", "avgState({v})", "avgMerge"),
-    Aggregation.MIN: ("AggregateFunction(min, Float64)", "minState({v})", "minMerge"),
-    Aggregation.MAX: ("AggregateFunction(max, Float64)", "maxState({v})", "maxMerge"),
+StateOf = Callable[[str], str]  # the SQL value expression -> the -State expression over it
+
+# aggregation -> (state column type, state expression, merge function)
+_STATES: dict[Aggregation, tuple[str, StateOf, str]] = {
+    Aggregation.COUNT: ("AggregateFunction(count)", lambda v: "countState()", "countMerge"),
+    Aggregation.SUM: ("AggregateFunction(sum, Float64)", lambda v: f"sumState({v})", "sumMerge"),
+    Aggregation.AVG: ("AggregateFunction(avg, Float64)", lambda v: f"avgState({v})", "avgMerge"),
+    Aggregation.MIN: ("AggregateFunction(min, Float64)", lambda v: f"minState({v})", "minMerge"),
+    Aggregation.MAX: ("AggregateFunction(max, Float64)", lambda v: f"maxState({v})", "maxMerge"),
     # the last value by time, ties broken by event id so that every rebuild agrees
     Aggregation.LATEST: (
         "AggregateFunction(argMax, Float64, Tuple(DateTime64(6, 'UTC'), String))",
-        "argMaxState({v}, (occurred_at, event_id))",
+        lambda v: f"argMaxState({v}, (occurred_at, event_id))",
         "argMaxMerge",
     ),
 }
-_DISTINCT = {
-    False: ("AggregateFunction(uniqExact, String)", "uniqExactState({v})", "uniqExactMerge"),
-    True: ("AggregateFunction(uniq, String)", "uniqState({v})", "uniqMerge"),
+_DISTINCT: dict[bool, tuple[str, StateOf, str]] = {
+    False: ("AggregateFunction(uniqExact, String)", lambda v: f"uniqExactState({v})", "uniqExactMerge"),
+    True: ("AggregateFunction(uniq, String)", lambda v: f"uniqState({v})", "uniqMerge"),
 }
 # quantile's level is a bound parameter, substituted as a literal where ClickHouse needs one
-_QUANTILE = (
+_QUANTILE: tuple[str, StateOf, str] = (
     "AggregateFunction(quantile({level:Float64}), Float64)",
-    "quantileState({level:Float64})({v})",
+    lambda v: f"quantileState({{level:Float64}})({v})",
     "quantileMerge({level:Float64})",
 )
+_MEASURE = "measures[{measure:String}]"
 
 
 def rollup_table(kpi: KpiDefinition) -> str:
@@ -47,7 +51,12 @@ def rollup_table(kpi: KpiDefinition) -> str:
 
 
 def rollup_view(kpi: KpiDefinition) -> str:
-    return f"{rollup_table(kpi)}__mv"
+    return view_of(rollup_table(kpi))
+
+
+def view_of(table: str) -> str:
+    """The materialized view that feeds a rollup table."""
+    return f"{table}__mv"
 
 
 def dimension_column(kpi: KpiDefinition, key: str) -> str:
@@ -67,15 +76,14 @@ def state_of(kpi: KpiDefinition) -> tuple[str, str, str, dict[str, Any]]:
         else:
             value, params["of_key"] = "dimensions[{of_key:String}]", kind.partition(".")[2]
     elif kpi.aggregation is Aggregation.QUANTILE:
-        states, value = _QUANTILE, "measures[{measure:String}]"
+        states, value = _QUANTILE, _MEASURE
         params |= {"level": kpi.quantile, "measure": kpi.measure}
     else:
-        states = _STATES[kpi.aggregation]
-        value = "measures[{measure:String}]"
+        states, value = _STATES[kpi.aggregation], _MEASURE
         if kpi.measure is not None:
             params["measure"] = kpi.measure
-    column_type, state, merge = states
-    return column_type, state.replace("{v}", value), merge, params
+    column_type, state_over, merge = states
+    return column_type, state_over(value), merge, params
 
 
 def kpi_select(
@@ -164,7 +172,7 @@ class DropKpiRollup:
     table: str
 
     def statements(self) -> list[tuple[str, dict[str, Any]]]:
-        params = {"database": self.database, "view": f"{self.table}__mv", "table": self.table}
+        params = {"database": self.database, "view": view_of(self.table), "table": self.table}
         return [
             ("DROP VIEW IF EXISTS {database:Identifier}.{view:Identifier}", params),
             ("DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier}", params),
