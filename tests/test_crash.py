@@ -1,8 +1,10 @@
 """The worker is killed with SIGKILL mid-stream, again and again; nothing is lost or counted twice.
 
-Small batches and a one-second commit interval make sure that at every kill some batches have
-landed in ClickHouse without their offsets committed: the restarted worker must replay them
-under the same insert tokens. The test checks that this path really ran.
+The producer is paced by the kills: before each kill it may send only the next share of the
+stream, and the kill comes just after the worker landed some of that share. So every kill falls
+mid-stream however slow the machine is, and with small batches and a one-second commit interval
+some batches have landed in ClickHouse without their offsets committed: the restarted worker
+must replay them under the same insert tokens. The test checks that this path really ran.
 """
 
 from __future__ import annotations
@@ -44,14 +46,33 @@ def make_events(count: int, rng: random.Random) -> list[dict]:
     return events
 
 
-def produce_slowly(settings, events: list[dict], resends: list[dict], done: threading.Event) -> None:
-    """About 2,000 events/s, resends mixed in, so the stream spans every kill."""
-    stream = events + resends
-    random.Random(3).shuffle(stream)
+class Allowance:
+    """How much of the stream the producer may have sent so far; raised by the kill loop."""
+
+    def __init__(self) -> None:
+        self._limit = 0
+        self._changed = threading.Condition()
+
+    def raise_to(self, limit: int) -> None:
+        with self._changed:
+            self._limit = max(self._limit, limit)
+            self._changed.notify_all()
+
+    def wait_above(self, sent: int) -> int:
+        with self._changed:
+            self._changed.wait_for(lambda: self._limit > sent)
+            return self._limit
+
+
+def produce_paced(settings, stream: list[dict], allowance: Allowance, done: threading.Event) -> None:
+    """About 2,000 events/s, never ahead of the allowance, so the stream spans every kill."""
+    sent = 0
     with EventProducer(settings.kafka_bootstrap_servers, settings) as producer:
-        for i in range(0, len(stream), 400):
-            producer.send(validate_event(e) for e in stream[i : i + 400])
+        while sent < len(stream):
+            chunk = stream[sent : min(sent + 400, allowance.wait_above(sent))]
+            producer.send(validate_event(e) for e in chunk)
             producer.flush()
+            sent += len(chunk)
             time.sleep(0.2)
     done.set()
 
@@ -74,17 +95,21 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(settings, mak
     worker = make_worker(settings)
     worker.start()
 
-    done = threading.Event()
-    producer = threading.Thread(target=produce_slowly, args=(settings, events, resends, done), daemon=True)
+    stream = events + resends
+    random.Random(3).shuffle(stream)
+    allowance, done = Allowance(), threading.Event()
+    producer = threading.Thread(target=produce_paced, args=(settings, stream, allowance, done), daemon=True)
     producer.start()
     landed_at_kill = [0]
-    for _ in range(KILLS):
+    for kill in range(1, KILLS + 1):
+        allowance.raise_to(len(stream) * kill // (KILLS + 1))
         wait_for_progress(worker, beyond=landed_at_kill[-1])
-        time.sleep(rng.uniform(0.3, 1.5))  # mid-batch, somewhere
+        time.sleep(rng.uniform(0.0, 0.5))  # while that share is still flowing
         landed_at_kill.append(worker.counts()["total_events"])
         worker.kill()
         worker.start()
     landed_at_kill.pop(0)
+    allowance.raise_to(len(stream))
     producer.join(timeout=120)
     assert done.is_set(), "the producer did not finish"
 
@@ -92,7 +117,7 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(settings, mak
     assert worker.stop() == 0
     assert all(0 < n < EVENTS for n in landed_at_kill), f"kills were not mid-stream: {landed_at_kill}"
     # The replay path ran: some restart found batches that had landed without a committed offset.
-    assert "landed batches to replay" in worker.log_text()
+    assert "landed batches to replay" in worker.log_text(), f"no replay; see {worker.log_path}"
 
     expected = Counter(e["type"] for e in events)
     sums: dict[str, Counter] = defaultdict(Counter)
