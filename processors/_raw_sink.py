@@ -14,6 +14,7 @@ Two rules make it exactly-once (the README's design section says why they suffic
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from .clickhouse import (
     InsertRawEvents,
     LandedBatch,
     LandedBatches,
+    LandedIdentities,
     SeenEvents,
     event_row,
     fetch,
@@ -44,6 +46,7 @@ DeadLetterWriter = Callable[[list[dict[str, Any]]], None]
 class SinkStats:
     events_landed: int = 0  # rows of new batches
     events_replayed: int = 0  # rows re-sent under a landed batch's token; ClickHouse keeps them once
+    events_restored: int = 0  # rows of a replayed batch that ClickHouse had lost, landed again
     duplicates_dropped: int = 0
     dead_lettered: int = 0
     batches_written: int = 0
@@ -67,6 +70,7 @@ class _Group:
     last_offset: int
     kind: str  # "free" (new records), "replay" (a landed range, rewritten as it was) or "skip"
     records: list[LogRecord] = field(default_factory=list)
+    epoch: int | None = None  # a landed range's epoch; None for free records (this run's)
 
 
 class RawEventsSink(BatchingSink):
@@ -78,6 +82,7 @@ class RawEventsSink(BatchingSink):
         partitions: int,
         dead_letters: DeadLetterWriter,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        epoch: int | None = None,
     ) -> None:
         super().__init__()
         self._client = client
@@ -86,6 +91,7 @@ class RawEventsSink(BatchingSink):
         self._partitions = partitions
         self._dead_letters = dead_letters
         self._clock = clock
+        self._epoch = time.time_ns() // 1000 if epoch is None else epoch  # this run's, see BatchPosition
         self._states: dict[tuple[str, int], _PartitionState] = {}
         self.stats = SinkStats()
 
@@ -151,14 +157,15 @@ class RawEventsSink(BatchingSink):
                 groups[-1].last_offset = record.offset
             elif not groups or groups[-1].first_offset != landed.first_offset:
                 kind = "skip" if landed.first_offset < resume_offset else "replay"
-                groups.append(_Group(landed.first_offset, landed.last_offset, kind=kind))
+                groups.append(_Group(landed.first_offset, landed.last_offset, kind, epoch=landed.epoch))
             groups[-1].records.append(record)
         return groups
 
     # -- writing ----------------------------------------------------------------------------
 
     def _write_group(self, state: _PartitionState, group: _Group) -> None:
-        position = BatchPosition(state.log, state.partition, group.first_offset, group.last_offset)
+        epoch = self._epoch if group.epoch is None else group.epoch
+        position = BatchPosition(state.log, state.partition, group.first_offset, group.last_offset, epoch)
         rows: list[tuple] = []
         rejected: list[dict[str, Any]] = []
         fresh: dict[tuple[str, str], int] = {}
@@ -188,6 +195,8 @@ class RawEventsSink(BatchingSink):
             self._dead_letters(rejected)  # durable before the insert and the acknowledgement
         if rows:
             InsertRawEvents(self._settings.clickhouse_database, position, rows).run(self._client)
+            if group.kind == "replay":
+                self._restore_missing(position, rows)
         state.seen.update(fresh)
         state.writes += 1
         if state.writes % 100 == 0:
@@ -199,6 +208,28 @@ class RawEventsSink(BatchingSink):
         self.stats.duplicates_dropped += duplicates
         self.stats.dead_lettered += len(rejected)
         self.stats.batches_written += 1
+
+    def _restore_missing(self, position: BatchPosition, rows: list[tuple]) -> None:
+        """Land the rows of a replayed batch that ClickHouse dropped though it never kept them.
+
+        A run killed inside an insert can leave a block's token remembered without its part, so
+        the replay under that token is dropped as well. Replays are rare (after a restart), so
+        each is checked against what the batch holds, and what is missing lands once more
+        under a token of its own.
+        """
+        db = self._settings.clickhouse_database
+        query = LandedIdentities(
+            db, position.log, position.partition, position.first_offset, position.last_offset
+        )
+        present = LandedIdentities.parse(fetch(self._client, query))
+        missing = [row for row in rows if (row[1], row[0]) not in present]
+        if missing:
+            log.warning(
+                "batch %s was incomplete in ClickHouse: restoring %s rows", position.token, len(missing)
+            )
+            token = f"{position.token}:restore:{self._epoch}"
+            InsertRawEvents(db, position, missing, token).run(self._client)
+            self.stats.events_restored += len(missing)
 
     def _prune(self, state: _PartitionState) -> None:
         horizon = self._clock() - timedelta(days=self._settings.dedup_window_days)

@@ -7,7 +7,7 @@ from .event_counts import EventCounts, TypeCount
 from .kpi_backfill import BackfillKpiRollup, BackfillMonths
 from .kpi_rollup_ddl import CreateKpiRollup, CreateKpiView, rollup_table, rollup_view
 from .kpi_series import KpiPoint, KpiSeries
-from .landed_batches import LandedBatch, LandedBatches
+from .landed_batches import LandedBatch, LandedBatches, LandedIdentities
 from .raw_events_ddl import RAW_EVENTS_COLUMNS, CreateDatabase, CreateRawEvents
 from .raw_events_insert import BatchPosition, InsertRawEvents, event_row, parse_time
 from .seen_events import SeenEvents
@@ -27,6 +27,7 @@ __all__ = [
     "KpiSeries",
     "LandedBatch",
     "LandedBatches",
+    "LandedIdentities",
     "SeenEvents",
     "Statement",
     "TypeCount",

@@ -12,6 +12,7 @@ from ._filters import log_partition
 class LandedBatch:
     first_offset: int
     last_offset: int
+    epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class LandedBatches:
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         where, params = log_partition(self.log, self.partition)
         sql = (
-            "SELECT DISTINCT batch_first_offset, batch_last_offset\n"
+            "SELECT DISTINCT batch_first_offset, batch_last_offset, batch_epoch\n"
             "FROM {database:Identifier}.raw_events\n"
             f"WHERE {where} AND batch_last_offset >= {{from_offset:UInt64}}\n"
             "ORDER BY batch_first_offset"
@@ -33,4 +34,34 @@ class LandedBatches:
 
     @staticmethod
     def parse(rows: list[tuple[Any, ...]]) -> list[LandedBatch]:
-        return [LandedBatch(int(first), int(last)) for first, last in rows]
+        return [LandedBatch(int(first), int(last), int(epoch)) for first, last, epoch in rows]
+
+
+@dataclass(frozen=True)
+class LandedIdentities:
+    """The identities one landed batch holds: what a replay checks its rows against."""
+
+    database: str
+    log: str
+    partition: int
+    first_offset: int
+    last_offset: int
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        where, params = log_partition(self.log, self.partition)
+        sql = (
+            "SELECT source, event_id\n"
+            "FROM {database:Identifier}.raw_events\n"
+            f"WHERE {where}\n"
+            "  AND batch_first_offset = {first_offset:UInt64} AND batch_last_offset = {last_offset:UInt64}"
+        )
+        return sql, {
+            **params,
+            "database": self.database,
+            "first_offset": self.first_offset,
+            "last_offset": self.last_offset,
+        }
+
+    @staticmethod
+    def parse(rows: list[tuple[Any, ...]]) -> set[tuple[str, str]]:
+        return {(source, event_id) for source, event_id in rows}

@@ -21,6 +21,7 @@ RAW_EVENTS_COLUMNS = (
     ("kafka_offset", "UInt64"),
     ("batch_first_offset", "UInt64"),
     ("batch_last_offset", "UInt64"),
+    ("batch_epoch", "UInt64"),  # which sink run first wrote the batch: part of its insert token
 )
 # Set by ClickHouse when a row lands, never by the sink: a KPI's view takes the rows landed after
 # its cutoff and its backfill the rows before, so each row is counted by exactly one of them.

@@ -32,10 +32,14 @@ class BatchPosition:
     partition: int
     first_offset: int
     last_offset: int
+    # The sink run that first wrote the batch. A run killed inside an insert can leave ClickHouse
+    # remembering a token whose rows never landed; a new run's fresh batches carry its own epoch,
+    # so they never collide with such a token. A replay reuses the epoch the rows record.
+    epoch: int = 0
 
     @property
     def token(self) -> str:
-        return f"{self.log}:{self.partition}:{self.first_offset}-{self.last_offset}"
+        return f"{self.log}:{self.partition}:{self.first_offset}-{self.last_offset}:{self.epoch}"
 
 
 def parse_time(value: Any) -> datetime:
@@ -75,6 +79,7 @@ def event_row(event: dict[str, Any], offset: int, received_at: datetime, positio
         offset,
         position.first_offset,
         position.last_offset,
+        position.epoch,
     )
 
 
@@ -122,11 +127,12 @@ class InsertRawEvents:
     database: str
     position: BatchPosition
     rows: list[tuple]
+    token: str | None = None  # default: the position's token
 
     def settings(self) -> dict[str, Any]:
         return {
             "insert_deduplicate": 1,
-            "insert_deduplication_token": self.position.token,
+            "insert_deduplication_token": self.token or self.position.token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
             # no server-side re-splitting beyond what the client sends (see the module docstring)
             "max_insert_block_size": max(len(self.rows), 1),

@@ -7,7 +7,7 @@ import pytest
 from processors.clickhouse import LandedBatch, LandedBatches, fetch
 
 SQL = (
-    "SELECT DISTINCT batch_first_offset, batch_last_offset\n"
+    "SELECT DISTINCT batch_first_offset, batch_last_offset, batch_epoch\n"
     "FROM {database:Identifier}.raw_events\n"
     "WHERE kafka_log = {log:String} AND kafka_partition = {partition:UInt32}"
     " AND batch_last_offset >= {from_offset:UInt64}\n"
@@ -35,7 +35,7 @@ def test_to_sql(query: LandedBatches, params: dict) -> None:
 
 
 def test_parse_makes_int_ranges() -> None:
-    assert LandedBatches.parse([(0, 4), ("5", 9.0)]) == [LandedBatch(0, 4), LandedBatch(5, 9)]
+    assert LandedBatches.parse([(0, 4, 7), ("5", 9.0, "8")]) == [LandedBatch(0, 4, 7), LandedBatch(5, 9, 8)]
     assert LandedBatches.parse([]) == []
 
 

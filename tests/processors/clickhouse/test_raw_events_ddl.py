@@ -31,6 +31,7 @@ RAW_EVENTS_DDL = """CREATE TABLE IF NOT EXISTS {database:Identifier}.raw_events 
     kafka_offset UInt64,
     batch_first_offset UInt64,
     batch_last_offset UInt64,
+    batch_epoch UInt64,
     landed_at DateTime64(6, 'UTC') MATERIALIZED now64(6)
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(occurred_at)

@@ -9,18 +9,18 @@ import pytest
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, parse_time
 from schemas import InvalidFieldsError
 
-POSITION = BatchPosition("log-a", 3, 100, 104)
+POSITION = BatchPosition("log-a", 3, 100, 104, 9)
 RECEIVED = datetime(2026, 10, 1, 12, 0, 0, 250_000, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     ("position", "token"),
     [
-        pytest.param(BatchPosition("log-a", 0, 0, 0), "log-a:0:0-0", id="single-record"),
-        pytest.param(BatchPosition("log-a", 3, 100, 104), "log-a:3:100-104", id="range"),
+        pytest.param(BatchPosition("log-a", 0, 0, 0), "log-a:0:0-0:0", id="single-record"),
+        pytest.param(BatchPosition("log-a", 3, 100, 104, 17), "log-a:3:100-104:17", id="range"),
         pytest.param(
-            BatchPosition("Zx9_q-1AbCdEfGhIjKlMnO", 11, 7, 2**40),
-            f"Zx9_q-1AbCdEfGhIjKlMnO:11:7-{2**40}",
+            BatchPosition("Zx9_q-1AbCdEfGhIjKlMnO", 11, 7, 2**40, 2**50),
+            f"Zx9_q-1AbCdEfGhIjKlMnO:11:7-{2**40}:{2**50}",
             id="topic-id-and-large-offset",
         ),
     ],
@@ -88,6 +88,7 @@ def test_event_row_carries_every_column_in_order() -> None:
         102,
         100,
         104,
+        9,
     )
 
 
@@ -130,7 +131,7 @@ def test_event_row_rejects_malformed_events_naming_the_field(changes: dict, path
 def test_insert_settings_make_one_deduplicated_block_under_the_token(rows: list, block_size: int) -> None:
     assert InsertRawEvents("db", POSITION, rows).settings() == {
         "insert_deduplicate": 1,
-        "insert_deduplication_token": "log-a:3:100-104",
+        "insert_deduplication_token": "log-a:3:100-104:9",
         "deduplicate_blocks_in_dependent_materialized_views": 1,
         "max_insert_block_size": block_size,
         "min_insert_block_size_rows": 0,
@@ -173,6 +174,7 @@ def test_rows_read_back_as_inserted(store, settings, land, make_event) -> None:
             40,
             40,
             41,
+            0,
         ),
         (
             "ord-2",
@@ -189,6 +191,7 @@ def test_rows_read_back_as_inserted(store, settings, land, make_event) -> None:
             41,
             40,
             41,
+            0,
         ),
     ]
 
