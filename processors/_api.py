@@ -139,11 +139,14 @@ class HttpApi(Service):
         plan = await asyncio.to_thread(
             apply_kpis,
             self._client,
-            self._settings.clickhouse_database,
+            self._settings,
             catalog,
             request.headers.get("X-Applied-By", "api"),
-            self._settings.dedup_block_window,
             dry_run,
-            lambda line: None,
+            _quiet,
         )
         return web.json_response(plan_report(plan) | {"dry_run": dry_run})
+
+
+def _quiet(kpi: str, done: int, total: int) -> None:
+    """Backfill progress is not reported over HTTP: the answer comes when the apply is done."""

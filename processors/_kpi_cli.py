@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
+from tqdm import tqdm
 
 from schemas import ConfigError, Grain, Settings
 
@@ -73,16 +74,8 @@ def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -
     from ._runtime import load_registry
 
     catalog = read_catalog(text, load_registry(settings))
-    with _store(settings) as client:
-        plan = apply_kpis(
-            client,
-            settings.clickhouse_database,
-            catalog,
-            getpass.getuser(),
-            settings.dedup_block_window,
-            args.dry_run,
-            progress=lambda line: print(line, file=sys.stderr),
-        )
+    with _store(settings) as client, _BackfillBars() as bars:
+        plan = apply_kpis(client, settings, catalog, getpass.getuser(), args.dry_run, progress=bars)
     return plan_report(plan)
 
 
@@ -109,6 +102,25 @@ def _show(settings: Settings, args: argparse.Namespace, running: dict | None) ->
         return kpi_report(
             client, settings.clickhouse_database, args.name, start, end, Grain(args.grain), timezone, by
         )
+
+
+class _BackfillBars(contextlib.AbstractContextManager["_BackfillBars"]):
+    """One progress bar per backfilled KPI, on stderr, counted in events."""
+
+    def __init__(self) -> None:
+        self._bars: dict[str, tqdm] = {}
+
+    def __call__(self, kpi: str, done: int, total: int) -> None:
+        bar = self._bars.get(kpi)
+        if bar is None:
+            bar = self._bars[kpi] = tqdm(total=total, desc=f"backfill {kpi}", unit=" events", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    def __exit__(self, *exc: object) -> None:
+        for bar in self._bars.values():
+            bar.close()
 
 
 @contextlib.contextmanager
@@ -148,24 +160,53 @@ def _print_series(report: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(report, indent=2))
         return
-    by, zone = report["by"], ZoneInfo(report["timezone"])
+    by, zone, name = report["by"], ZoneInfo(report["timezone"]), report["kpi"]["name"]
     shown = None if fmt == "csv" else "%Y-%m-%d %H:%M %z"  # csv: ISO 8601
-    rows = [
-        [_local(p["period"], zone, shown), *(p["group"].get(k, "") for k in by), p["value"]]
-        for p in report["points"]
-    ]
-    header = ["period", *by, report["kpi"]["name"]]
+    points = report["points"]
+    keys = [[_local(p["period"], zone, shown), *(p["group"].get(k, "") for k in by)] for p in points]
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerow(["period", *by, name, "previous", "year_ago", "health"])
+        writer.writerows(
+            [*key, p["value"], p["previous"], p["year_ago"], _verdict(p["healthy"], "")]
+            for key, p in zip(keys, points, strict=True)
+        )
         return
     unit = report["kpi"]["unit"]
     print(f"{report['kpi']['title']} ({unit or 'no unit'}), per {report['grain']}, {report['timezone']}")
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
-    for row in [header, *rows]:
-        cells = ["-" if c is None else f"{c:,.2f}" if isinstance(c, float) else str(c) for c in row]
-        print("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False)))
+    table = [["period", *by, name, "vs previous", "vs year ago", "health"]]
+    table += [
+        [
+            *key,
+            _number(p["value"]),
+            _change(p["change"]),
+            _change(p["year_change"]),
+            _verdict(p["healthy"], ""),
+        ]
+        for key, p in zip(keys, points, strict=True)
+    ]
+    widths = [max(len(c) for c in column) for column in zip(*table, strict=True)]
+    for row in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    if report["health"] and report["health"]["band"]["grain"] != report["grain"]:
+        band = report["health"]["band"]
+        for period in report["health"]["periods"]:
+            group = "".join(f" {k}={v}" for k, v in period["group"].items())
+            local = _local(period["period"], zone, "%Y-%m-%d")
+            verdict = _verdict(period["healthy"], "no value")
+            print(f"health per {band['grain']} from {local}{group}: {_number(period['value'])} {verdict}")
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _verdict(healthy: bool | None, unjudged: str) -> str:
+    return unjudged if healthy is None else "healthy" if healthy else "UNHEALTHY"
+
+
+def _change(value: float | None) -> str:
+    return "" if value is None else f"{value:+.1%}"
 
 
 def _local(period: str, zone: ZoneInfo, shown: str | None) -> str:

@@ -9,10 +9,9 @@ next apply drops the leftovers and builds again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -27,8 +26,13 @@ from schemas import (
     KpiCatalog,
     KpiDefinition,
     KpiPlan,
+    KpiReading,
+    Settings,
+    in_context,
+    period_start,
     plan_kpis,
     ratio_value,
+    year_earlier,
 )
 
 from .clickhouse import (
@@ -43,7 +47,9 @@ from .clickhouse import (
     rollup_table,
 )
 from .clickhouse.kpi_rollup_ddl import DropKpiRollup
+from .clickhouse.kpi_values_view import CreateKpiValuesView
 from .clickhouse.kpi_versions import (
+    CreateKpiDefinitionsView,
     CreateKpiVersions,
     KpiHistory,
     KpiVersion,
@@ -56,7 +62,18 @@ from .clickhouse.kpi_versions import (
 CUTOFF_LEAD = timedelta(seconds=1)
 INSERT_SETTLE = timedelta(seconds=2)
 
-Progress = Callable[[str], None]
+
+class Progress(Protocol):
+    """Told how far a KPI's backfill has come, in events, after each month is written."""
+
+    def __call__(self, kpi: str, done: int, total: int) -> None: ...
+
+
+def text_progress(kpi: str, done: int, total: int) -> None:
+    """A progress line per backfilled month, for logs; the CLI draws a bar instead."""
+    width = 20
+    filled = width * done // total if total else width
+    print(f"{kpi}: backfilled [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} events", flush=True)
 
 
 def applied_kpis(client: Client, database: str) -> dict[str, KpiDefinition]:
@@ -70,36 +87,50 @@ def applied_kpis(client: Client, database: str) -> dict[str, KpiDefinition]:
 
 def apply_kpis(
     client: Client,
-    database: str,
+    settings: Settings,
     catalog: KpiCatalog,
     applied_by: str,
-    dedup_window: int,
     dry_run: bool = False,
-    progress: Progress = print,
+    progress: Progress = text_progress,
 ) -> KpiPlan:
+    """Bring the store to `catalog`; the plan says what was (or, dry run, would be) done.
+
+    The BI views are replaced on every apply, so a changed time zone setting reaches them too.
+    """
+    database = settings.clickhouse_database
     before = applied_kpis(client, database)
     plan = plan_kpis(catalog, before)
-    if dry_run or plan.empty:
+    if dry_run:
         return plan
+    if not plan.empty:
+        _record(client, settings, plan, before, applied_by, progress)
+    execute(client, CreateKpiDefinitionsView(database))
+    execute(client, CreateKpiValuesView(database, catalog.kpis, settings.timezone))
+    for kpi in plan.changed:  # the new version is in force and no view reads the old objects: they go
+        _drop(client, database, before[kpi.name])
+    for name in plan.removed:
+        _drop(client, database, before[name])
+    return plan
+
+
+def _record(
+    client: Client,
+    settings: Settings,
+    plan: KpiPlan,
+    before: dict[str, KpiDefinition],
+    applied_by: str,
+    progress: Progress,
+) -> None:
+    """Build what is new, then record the versions: from then on they are in force."""
+    stored = [k for k in (*plan.created, *plan.changed) if k.aggregation is not Aggregation.RATIO]
+    _build(client, settings.clickhouse_database, stored, settings.dedup_block_window, progress)
     now = datetime.now(UTC)
-    _build(
-        client,
-        database,
-        [k for k in (*plan.created, *plan.changed) if k.aggregation is not Aggregation.RATIO],
-        dedup_window,
-        progress,
-    )
     versions = [_version(kpi, "created", now, applied_by) for kpi in plan.created]
     versions += [_version(kpi, "changed", now, applied_by) for kpi in plan.changed]
     versions += [_version(kpi, "changed", now, applied_by) for kpi in plan.relabelled]
     for name in plan.removed:
         versions.append(_version(before[name], "removed", now, applied_by))
-    RecordKpiVersions(database, versions).run(client)
-    for kpi in plan.changed:  # the new version is in force: the old objects go
-        _drop(client, database, before[kpi.name])
-    for name in plan.removed:
-        _drop(client, database, before[name])
-    return plan
+    RecordKpiVersions(settings.clickhouse_database, versions).run(client)
 
 
 def _version(kpi: KpiDefinition, change: str, at: datetime, by: str) -> KpiVersion:
@@ -133,12 +164,7 @@ def _build(
         for month, events in months:
             execute(client, BackfillKpiRollup(database, kpi, cutoff, month))
             done += events
-            progress(f"{kpi.name}: backfilled {month // 100}-{month % 100:02d}, {_bar(done, total)}")
-
-
-def _bar(done: int, total: int, width: int = 20) -> str:
-    filled = width * done // total if total else width
-    return f"[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} events"
+            progress(kpi.name, done, total)
 
 
 def kpi_series(
@@ -213,6 +239,32 @@ def kpi_listing(client: Client, database: str) -> list[dict[str, Any]]:
     return [kpis[name].model_dump(mode="json", include=set(fields)) for name in sorted(kpis)]
 
 
+def kpi_readings(
+    client: Client,
+    database: str,
+    kpis: dict[str, KpiDefinition],
+    name: str,
+    start: datetime,
+    end: datetime,
+    grain: Grain = Grain.DAY,
+    timezone: str = "UTC",
+    by: tuple[str, ...] = (),
+) -> list[KpiReading]:
+    """A KPI's values per period, each beside the period before, a year earlier, and its health.
+
+    The earlier values come from a second read of whole periods, from a year before the first
+    period up to `end`; both reads merge the rollups, so a year more costs little.
+    """
+    zone = ZoneInfo(timezone)
+    points = kpi_series(client, database, kpis, name, start, end, grain, timezone, by)
+    since = year_earlier(period_start(start, grain, zone), grain, zone)
+    earlier = {
+        (p.period, tuple(p.group.items())): p.value
+        for p in kpi_series(client, database, kpis, name, since, end, grain, timezone, by)
+    }
+    return in_context(((p.period, p.group, p.value) for p in points), earlier, grain, zone, kpis[name].health)
+
+
 def kpi_report(
     client: Client,
     database: str,
@@ -223,20 +275,63 @@ def kpi_report(
     timezone: str,
     by: tuple[str, ...] = (),
 ) -> dict[str, Any]:
+    """What `kpi show` and `GET /v1/kpis/{name}` answer: the readings, and the health band's verdicts.
+
+    A band is judged per period of its own grain; when the read's grain differs, `health` lists
+    the verdicts of the band's periods over the same window.
+    """
     kpis = applied_kpis(client, database)
-    points = kpi_series(client, database, kpis, name, start, end, grain, timezone, by)
+    readings = kpi_readings(client, database, kpis, name, start, end, grain, timezone, by)
+    kpi = kpis[name]
+    health = None
+    if kpi.health is not None:
+        judged = readings
+        if kpi.health.grain is not grain:
+            zone = ZoneInfo(timezone)
+            judged = kpi_readings(
+                client,
+                database,
+                kpis,
+                name,
+                period_start(start, kpi.health.grain, zone),
+                end,
+                kpi.health.grain,
+                timezone,
+                by,
+            )
+        health = {
+            "band": kpi.health.model_dump(mode="json", exclude_none=True),
+            "periods": [
+                {"period": _utc(r.period), "group": r.group, "value": r.value, "healthy": r.healthy}
+                for r in judged
+            ],
+        }
     return {
-        "kpi": kpis[name].model_dump(mode="json", include={"name", "title", "unit", "aggregation"}),
+        "kpi": kpi.model_dump(mode="json", include={"name", "title", "unit", "aggregation"}),
         "from": start.isoformat(),
         "to": end.isoformat(),
         "grain": grain.value,
         "timezone": timezone,
         "by": list(by),
         "points": [
-            {"period": p.period.isoformat().replace("+00:00", "Z"), "group": p.group, "value": p.value}
-            for p in points
+            {
+                "period": _utc(r.period),
+                "group": r.group,
+                "value": r.value,
+                "previous": r.previous,
+                "change": r.change,
+                "year_ago": r.year_ago,
+                "year_change": r.year_change,
+                "healthy": r.healthy,
+            }
+            for r in readings
         ],
+        "health": health,
     }
+
+
+def _utc(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def series_window(

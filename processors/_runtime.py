@@ -83,9 +83,7 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
     kpis = Path(settings.kpis_file).read_text(encoding="utf-8") if settings.kpis_file else None
     if kpis or demo_rate:
         catalog = read_catalog(kpis or shipped_kpis(), registry)
-        plan = apply_kpis(
-            client, settings.clickhouse_database, catalog, "okrstream run", settings.dedup_block_window
-        )
+        plan = apply_kpis(client, settings, catalog, "okrstream run")
         print(f"KPIs: {plan.summary()}", flush=True)
     dead_letters = EventProducer(broker.bootstrap_servers, settings)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.client import Client
 
 
@@ -19,3 +21,18 @@ def execute(client: Client, statement: Statement) -> None:
 def fetch(client: Client, statement: Statement) -> list[tuple[Any, ...]]:
     sql, params = statement.to_sql()
     return client.query(sql, parameters=params).result_rows
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """A database or table name bound client-side (`%(name)s`), quoted by the driver.
+
+    ClickHouse takes a plain view whose body holds `{name:Type}` for a parameterized view, read
+    with its parameters; so view bodies use `%(name)s` placeholders, which clickhouse-connect
+    fills with quoted literals (`format_query_value`) and these quoted names.
+    """
+
+    name: str
+
+    def __str__(self) -> str:
+        return quote_identifier(self.name)

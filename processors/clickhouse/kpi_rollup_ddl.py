@@ -41,8 +41,32 @@ _DISTINCT: dict[bool, tuple[str, StateOf, str]] = {
 _QUANTILE: tuple[str, StateOf, str] = (
     "AggregateFunction(quantile({level:Float64}), Float64)",
     lambda v: f"quantileState({{level:Float64}})({v})",
-    "quantileMerge({level:Float64})",
+    "quantileMerge",  # with the level: see merge_of
 )
+
+
+def merge_of(
+    kpi: KpiDefinition, level: str = "level", client_bound: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """The -Merge function that finalizes a stored KPI's states, and the quantile level bound as `level`.
+
+    Statements merging several KPIs give each its own `level`; views bind it client-side.
+    """
+    merge = _states(kpi)[2]
+    if kpi.aggregation is Aggregation.QUANTILE:
+        marker = f"%({level})s" if client_bound else f"{{{level}:Float64}}"
+        return f"{merge}({marker})", {level: kpi.quantile}
+    return merge, {}
+
+
+def _states(kpi: KpiDefinition) -> tuple[str, StateOf, str]:
+    if kpi.aggregation is Aggregation.RATIO:
+        raise ValueError(f"KPI {kpi.name!r} is a ratio: computed from its inputs, it has no rollup")
+    if kpi.aggregation is Aggregation.COUNT_DISTINCT:
+        return _DISTINCT[kpi.approximate]
+    return _QUANTILE if kpi.aggregation is Aggregation.QUANTILE else _STATES[kpi.aggregation]
+
+
 _MEASURE = "measures[{measure:String}]"
 
 
@@ -66,23 +90,18 @@ def dimension_column(kpi: KpiDefinition, key: str) -> str:
 
 def state_of(kpi: KpiDefinition) -> tuple[str, str, str, dict[str, Any]]:
     """(column type, state expression, merge function, parameters) for a stored KPI."""
-    if kpi.aggregation is Aggregation.RATIO:
-        raise ValueError(f"KPI {kpi.name!r} is a ratio: computed from its inputs, it has no rollup")
-    params: dict[str, Any] = {}
+    column_type, state_over, _ = _states(kpi)
+    merge, params = merge_of(kpi)
     if kpi.aggregation is Aggregation.COUNT_DISTINCT:
-        kind, states = kpi.of or "subject", _DISTINCT[kpi.approximate]
+        kind = kpi.of or "subject"
         if kind == "subject":
             value = "subject"
         else:
             value, params["of_key"] = "dimensions[{of_key:String}]", kind.partition(".")[2]
-    elif kpi.aggregation is Aggregation.QUANTILE:
-        states, value = _QUANTILE, _MEASURE
-        params |= {"level": kpi.quantile, "measure": kpi.measure}
     else:
-        states, value = _STATES[kpi.aggregation], _MEASURE
+        value = _MEASURE
         if kpi.measure is not None:
             params["measure"] = kpi.measure
-    column_type, state_over, merge = states
     return column_type, state_over(value), merge, params
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from ._statement import Identifier
+
 
 @dataclass(frozen=True)
 class CreateKpiVersions:
@@ -80,3 +82,32 @@ def current_versions(history: list[KpiVersion]) -> dict[str, KpiVersion]:
     for version in history:
         current[version.name] = version
     return {name: v for name, v in current.items() if v.change != "removed"}
+
+
+@dataclass(frozen=True)
+class CreateKpiDefinitionsView:
+    """`kpi_definitions`: the KPIs in force, one row each, for BI tools to label `kpi_values` with."""
+
+    database: str
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        sql = (
+            "CREATE OR REPLACE VIEW %(database)s.kpi_definitions AS\n"
+            "SELECT\n"
+            "    name,\n"
+            "    JSONExtractString(definition, 'title') AS title,\n"
+            "    JSONExtractString(definition, 'description') AS description,\n"
+            "    JSONExtractString(definition, 'unit') AS unit,\n"
+            "    JSONExtractString(definition, 'aggregation') AS aggregation,\n"
+            "    JSONExtract(definition, 'dimensions', 'Array(String)') AS dimensions,\n"
+            "    JSONExtractRaw(definition, 'health') AS health,\n"
+            "    fingerprint,\n"
+            "    applied_at,\n"
+            "    applied_by\n"
+            "FROM %(database)s.kpi_versions\n"
+            "WHERE (name, applied_at) IN (\n"
+            "    SELECT name, max(applied_at) FROM %(database)s.kpi_versions GROUP BY name\n"
+            ")\n"
+            "  AND change != 'removed'"
+        )
+        return sql, {"database": Identifier(self.database)}  # a view: bound client-side

@@ -12,7 +12,13 @@ from schemas import env_name
 
 ORDERS = """
 kpis:
-  orders: {title: Orders, unit: orders, events: order.placed, aggregation: count, dimensions: [region]}
+  orders:
+    title: Orders
+    unit: orders
+    events: order.placed
+    aggregation: count
+    dimensions: [region]
+    health: {at_or_above: 4, grain: day}
 """
 
 
@@ -52,7 +58,9 @@ def test_apply_list_and_show(cli, tmp_path) -> None:
         0,
         "dry run, nothing changed: create: orders\n",
     )
-    assert cli("kpi", "apply", str(path))[:2] == (0, "applied: create: orders\n")
+    code, out, err = cli("kpi", "apply", str(path))
+    assert (code, out) == (0, "applied: create: orders\n")
+    assert "backfill orders: 100%" in err and "8/8" in err  # the progress bar, on stderr
     assert cli("kpi", "apply", str(path))[1] == "applied: nothing to do: every KPI is applied as defined\n"
     assert cli("kpi", "list")[1].split() == ["orders", "count", "Orders", "(orders)", "by", "region"]
     code, out, _ = cli(
@@ -70,8 +78,22 @@ def test_apply_list_and_show(cli, tmp_path) -> None:
     )
     assert (code, out.splitlines()) == (
         0,
-        ["period,orders", "2026-11-01T00:00:00+01:00,4.0", "2026-11-02T00:00:00+01:00,4.0"],
+        [
+            "period,orders,previous,year_ago,health",
+            "2026-11-01T00:00:00+01:00,4.0,,,healthy",
+            "2026-11-02T00:00:00+01:00,4.0,4.0,,healthy",
+        ],
     )
+    code, out, _ = cli(
+        "kpi", "show", "orders", "--from", "2026-11-01", "--to", "2026-11-03", "--by", "region"
+    )
+    assert out.splitlines() == [
+        "Orders (orders), per day, UTC",
+        "period                  region  orders  vs previous  vs year ago  health",
+        "2026-11-01 00:00 +0000  EU      2.00                              UNHEALTHY",
+        "2026-11-01 00:00 +0000  NA      2.00                              UNHEALTHY",
+        "2026-11-02 00:00 +0000  EU      4.00    +100.0%                   healthy",
+    ]
 
 
 def test_bad_definitions_and_names_are_refused_with_reasons(cli, tmp_path) -> None:

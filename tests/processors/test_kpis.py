@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from processors._kpis import applied_kpis, apply_kpis, kpi_series
+from processors._kpis import applied_kpis, apply_kpis, kpi_readings, kpi_report, kpi_series
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch, rollup_table
 from processors.clickhouse.kpi_versions import KpiHistory
 from schemas import EventTypeRegistry, Grain, KpiCatalog
@@ -82,17 +84,9 @@ def series(client, database, name: str):
 
 
 def apply(client, settings, cat: KpiCatalog, **kwargs):
-    lines: list[str] = []
-    plan = apply_kpis(
-        client,
-        settings.clickhouse_database,
-        cat,
-        "tester",
-        settings.dedup_block_window,
-        progress=lines.append,
-        **kwargs,
-    )
-    return plan, lines
+    steps: list[tuple[str, int, int]] = []
+    plan = apply_kpis(client, settings, cat, "tester", progress=lambda *step: steps.append(step), **kwargs)
+    return plan, steps
 
 
 def test_apply_builds_backfills_and_is_idempotent(store, settings) -> None:
@@ -104,7 +98,7 @@ def test_apply_builds_backfills_and_is_idempotent(store, settings) -> None:
 
     plan, lines = apply(store, settings, catalog())
     assert plan.summary() == "create: orders, sessions, conversion"
-    assert any(line.startswith("orders: backfilled 2026-11, [####################] 30/30") for line in lines)
+    assert ("orders", 30, 30) in lines  # progress, in events, after each backfilled month
     assert by_region(series(store, db, "orders")) == {"EU": 20.0, "NA": 10.0}
     assert by_region(series(store, db, "conversion")) == {"EU": 20 / 60, "NA": 10 / 30}
 
@@ -112,30 +106,65 @@ def test_apply_builds_backfills_and_is_idempotent(store, settings) -> None:
     assert plan.empty and plan.summary() == "nothing to do: every KPI is applied as defined"
 
 
-def test_events_landing_during_a_backfill_are_counted_once(store, settings) -> None:
-    db = settings.clickhouse_database
-    land(store, db, events("order.placed", 200), 0)
+def stream_while(store, db: str, action) -> list[dict]:
+    """Run `action` while a sink keeps landing orders; returns the orders landed meanwhile."""
     stop = threading.Event()
-    landed = Counter()
+    landed: list[dict] = []
 
-    def stream() -> None:  # the sink keeps landing while the KPI is added
+    def stream() -> None:
         offset = 1
         while not stop.is_set():
             batch = events("order.placed", 20, start=offset * 20 + 1000)
             land(store, db, batch, offset)
-            landed.update(e["dimensions"]["region"] for e in batch)
+            landed.extend(batch)
             offset += 1
             stop.wait(0.05)
 
     streamer = threading.Thread(target=stream)
     streamer.start()
     try:
-        apply(store, settings, catalog(sessions=None, conversion=None))
+        action()
     finally:
         stop.set()
         streamer.join()
-    landed.update(e["dimensions"]["region"] for e in events("order.placed", 200))
-    assert sum(landed.values()) > 400  # events really arrived on both sides of the cutoff
+    return landed
+
+
+def test_events_landing_during_a_backfill_are_counted_once(store, settings) -> None:
+    db = settings.clickhouse_database
+    land(store, db, events("order.placed", 200), 0)
+    streamed = stream_while(
+        store, db, lambda: apply(store, settings, catalog(sessions=None, conversion=None))
+    )
+    assert len(streamed) > 200  # events really arrived on both sides of the cutoff
+    landed = Counter(e["dimensions"]["region"] for e in events("order.placed", 200) + streamed)
+    assert by_region(series(store, db, "orders")) == {k: float(v) for k, v in landed.items()}
+
+
+def test_events_landing_while_a_kpi_changes_are_counted_once_by_the_new_definition(store, settings) -> None:
+    db = settings.clickhouse_database
+    land(store, db, events("order.placed", 200), 0)
+    apply(store, settings, catalog(sessions=None, conversion=None))
+    changed = catalog(
+        orders={
+            "title": "Orders of 15 or more",
+            "events": "order.placed",
+            "aggregation": "count",
+            "dimensions": ["region"],
+            "filters": [{"field": "measures.amount", "op": "gte", "value": 15}],
+        },
+        sessions=None,
+        conversion=None,
+    )
+    plans = []
+    streamed = stream_while(store, db, lambda: plans.append(apply(store, settings, changed)[0]))
+    assert plans[0].summary() == "change and rebuild: orders"
+    assert len(streamed) > 200  # events really arrived on both sides of the new cutoff
+    landed = Counter(
+        e["dimensions"]["region"]
+        for e in events("order.placed", 200) + streamed
+        if e["measures"]["amount"] >= 15
+    )
     assert by_region(series(store, db, "orders")) == {k: float(v) for k, v in landed.items()}
 
 
@@ -178,3 +207,132 @@ def test_change_relabel_and_remove_are_recorded_and_clean_up(store, settings) ->
     ]
     with pytest.raises(KeyError, match="no KPI named 'conversion'"):
         series(store, db, "conversion")
+
+
+def readme_queries() -> list[str]:
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = text.split("```sql\n", 1)[1].split("```", 1)[0]
+    return [sql for sql in block.split(";") if sql.strip()]
+
+
+def view_rows(client, db: str, kpi: str) -> dict[tuple, tuple]:
+    rows = client.query(
+        "SELECT grain, period, dimension, dimension_value, value, healthy"
+        " FROM {db:Identifier}.kpi_values WHERE kpi = {kpi:String}",
+        parameters={"db": db, "kpi": kpi},
+    ).result_rows
+    return {tuple(row[:4]): tuple(row[4:]) for row in rows}
+
+
+def test_the_bi_view_holds_every_kpi_by_grain_and_dimension_as_the_series_do(store, settings) -> None:
+    settings = settings.model_copy(update={"timezone": "Europe/Oslo"})
+    db, zone = settings.clickhouse_database, ZoneInfo("Europe/Oslo")
+    sessions = events("session.started", 90)
+    land(store, db, events("order.placed", 30) + sessions, 0)
+    late = [
+        dict(e, event_id=f"late-{i}", occurred_at="2025-12-31T23:30:00+00:00") for i, e in enumerate(sessions)
+    ]
+    land(store, db, late[:7], 1)  # local 2026-01-01 in Oslo, 2025 in UTC
+    banded = {
+        "title": "Conversion",
+        "aggregation": "ratio",
+        "numerator": "orders",
+        "denominator": "sessions",
+        "dimensions": ["region"],
+        "health": {"at_or_above": 0.3, "grain": "month"},
+    }
+    apply(store, settings, catalog(conversion=banded))
+    kpis = applied_kpis(store, db)
+    for name in ("orders", "sessions", "conversion"):
+        rows = view_rows(store, db, name)
+        expected = {}
+        for grain in (Grain.DAY, Grain.WEEK, Grain.MONTH, Grain.QUARTER, Grain.YEAR):
+            for by in ((), ("region",)):
+                start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+                for p in kpi_series(store, db, kpis, name, start, end, grain, "Europe/Oslo", by):
+                    dimension, value = (by[0], p.group[by[0]]) if by else ("", "")
+                    healthy = (
+                        kpis[name].health.healthy(p.value)
+                        if grain == "month" and name == "conversion"
+                        else None
+                    )
+                    expected[(grain.value, p.period.astimezone(zone).date(), dimension, value)] = (
+                        p.value,
+                        healthy,
+                    )
+        assert rows.keys() == expected.keys(), name
+        for key, (value, healthy) in expected.items():
+            assert rows[key][0] == pytest.approx(value, rel=1e-12), (name, key)
+            assert rows[key][1] == healthy, (name, key)
+    assert rows[("year", datetime(2026, 1, 1).date(), "", "")][0] == 30 / 97  # the late sessions, local time
+    definitions = store.query(
+        "SELECT name, title, aggregation FROM {db:Identifier}.kpi_definitions ORDER BY name",
+        parameters={"db": db},
+    ).result_rows
+    assert definitions == [
+        ("conversion", "Conversion", "ratio"),
+        ("orders", "Orders", "count"),
+        ("sessions", "Sessions", "count"),
+    ]
+
+    for sql in readme_queries():  # the README's examples run as written
+        store.query(sql.replace("okrstream.", f"{db}."))
+
+    apply(store, settings, catalog(conversion=None))  # removed: gone from both views, which still read
+    assert view_rows(store, db, "conversion") == {}
+    assert view_rows(store, db, "orders")
+    names = store.query("SELECT name FROM {db:Identifier}.kpi_definitions", parameters={"db": db}).result_rows
+    assert sorted(names) == [("orders",), ("sessions",)]
+
+
+def test_readings_carry_the_previous_period_a_year_earlier_and_health(store, settings) -> None:
+    db = settings.clickhouse_database
+
+    def orders_at(at: datetime, count: int, tag: str) -> list[dict]:
+        return [
+            dict(e, event_id=f"{tag}-{i}", occurred_at=at.isoformat())
+            for i, e in enumerate(events("order.placed", count))
+        ]
+
+    oct_last_year, sep, octo = (datetime(y, m, 5, tzinfo=UTC) for y, m in ((2025, 10), (2026, 9), (2026, 10)))
+    land(store, db, orders_at(oct_last_year, 8, "a") + orders_at(sep, 12, "b") + orders_at(octo, 10, "c"), 0)
+    banded = {
+        "title": "Orders",
+        "events": "order.placed",
+        "aggregation": "count",
+        "dimensions": ["region"],
+        "health": {"at_or_above": 11, "grain": "month"},
+    }
+    apply(store, settings, catalog(orders=banded))
+    kpis = applied_kpis(store, db)
+    readings = kpi_readings(
+        store,
+        db,
+        kpis,
+        "orders",
+        datetime(2026, 9, 1, tzinfo=UTC),
+        datetime(2026, 11, 1, tzinfo=UTC),
+        Grain.MONTH,
+    )
+    assert [(r.period.month, r.value, r.previous, r.year_ago, r.healthy) for r in readings] == [
+        (9, 12.0, None, None, True),
+        (10, 10.0, 12.0, 8.0, False),
+    ]
+    assert readings[1].change == pytest.approx(-1 / 6) and readings[1].year_change == pytest.approx(0.25)
+
+    report = kpi_report(
+        store,
+        db,
+        "orders",
+        datetime(2026, 10, 1, tzinfo=UTC),
+        datetime(2026, 10, 8, tzinfo=UTC),
+        Grain.DAY,
+        "UTC",
+    )
+    assert [(p["period"], p["value"], p["previous"], p["healthy"]) for p in report["points"]] == [
+        ("2026-10-05T00:00:00Z", 10.0, None, None)  # the band judges months, not days
+    ]
+    assert report["health"]["band"] == {"at_or_above": 11.0, "grain": "month"}
+    assert [(p["period"], p["value"], p["healthy"]) for p in report["health"]["periods"]] == [
+        ("2026-10-01T00:00:00Z", 10.0, False)
+    ]
