@@ -4,7 +4,8 @@ The producer is paced by the kills: before each kill it may send only the next s
 stream, and the kill comes just after the worker landed some of that share. So every kill falls
 mid-stream however slow the machine is, and with small batches and a one-second commit interval
 some batches have landed in ClickHouse without their offsets committed: the restarted worker
-must replay them under the same insert tokens. The test checks that this path really ran.
+must replay them under the same insert tokens. The test checks that this path really ran, and
+that every KPI fed by materialized views from raw_events counts each event once as well.
 """
 
 from __future__ import annotations
@@ -18,12 +19,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest import EventProducer
-from schemas import validate_event
+from processors._kpis import applied_kpis, kpi_series
+from schemas import Grain, validate_event
 
 pytestmark = pytest.mark.slow
 
 KILLS = 4
 EVENTS = 30_000
+KPIS = """
+kpis:
+  revenue: {title: Revenue, events: order.placed, aggregation: sum, measure: amount, dimensions: [region]}
+  orders: {title: Orders, events: order.placed, aggregation: count, dimensions: [region]}
+  deals: {title: Deals, events: deal.closed, aggregation: count, dimensions: [region]}
+  sessions: {title: Sessions, events: session.started, aggregation: count, dimensions: [region]}
+  conversion:
+    {title: Conversion, aggregation: ratio, numerator: orders, denominator: sessions, dimensions: [region]}
+"""
 
 
 def make_events(count: int, rng: random.Random) -> list[dict]:
@@ -85,9 +96,31 @@ def wait_for_progress(worker, beyond: int, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(settings, make_worker, open_store):
+def expected_kpis(events: list[dict]) -> dict[str, dict[tuple, float]]:
+    """Each KPI of KPIS per UTC day and region, in plain Python."""
+    values: dict[str, dict[tuple, float]] = defaultdict(lambda: defaultdict(float))
+    kpi_of = {"order.placed": "orders", "deal.closed": "deals", "session.started": "sessions"}
+    for e in events:
+        key = (e["occurred_at"][:10], e["dimensions"]["region"])
+        values[kpi_of[e["type"]]][key] += 1
+        if e["type"] == "order.placed":
+            values["revenue"][key] += e["measures"]["amount"]
+    values["conversion"] = {k: n / values["sessions"][k] for k, n in values["orders"].items()}
+    return values
+
+
+def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
+    settings, make_worker, open_store, tmp_path
+):
+    kpis_file = tmp_path / "kpis.yaml"
+    kpis_file.write_text(KPIS)
     settings = settings.model_copy(
-        update={"batch_max_records": 3, "record_max_events": 40, "batch_max_seconds": 0.2}
+        update={
+            "batch_max_records": 3,
+            "record_max_events": 40,
+            "batch_max_seconds": 0.2,
+            "kpis_file": str(kpis_file),
+        }
     )
     rng = random.Random(11)
     events = make_events(EVENTS, rng)
@@ -133,4 +166,19 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(settings, mak
             "SELECT count(), uniqExact(source, event_id) FROM {db:Identifier}.raw_events",
             parameters={"db": settings.clickhouse_database},
         ).result_rows[0]
+        kpis = applied_kpis(client, settings.clickhouse_database)
+        start, end = datetime(2026, 10, 28, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC)
+        actual = {
+            name: {
+                (p.period.date().isoformat(), p.group["region"]): p.value
+                for p in kpi_series(
+                    client, settings.clickhouse_database, kpis, name, start, end, Grain.DAY, by=("region",)
+                )
+            }
+            for name in kpis
+        }
     assert (rows, identities) == (EVENTS, EVENTS)
+    expected_values = expected_kpis(events)
+    assert sorted(actual) == sorted(expected_values)
+    for name, values in expected_values.items():
+        assert actual[name] == pytest.approx(values, rel=1e-12), name

@@ -50,6 +50,18 @@ KPIS = KpiCatalog.from_mapping(
             "regions": on_orders("count_distinct", of="dimensions.region"),
             "p90_order": on_orders("quantile", quantile=0.9, measure="amount"),
             "last_order": on_orders("latest", measure="amount"),
+            # one KPI per filter operator, each against the same filter in plain Python (FILTERED)
+            "eu_orders": on_orders(
+                "count", filters=[{"field": "dimensions.region", "op": "eq", "value": "EU"}]
+            ),
+            "web_orders": on_orders(
+                "count", filters=[{"field": "dimensions.channel", "op": "ne", "value": "app"}]
+            ),
+            "small_sum": on_orders(
+                "sum", measure="amount", filters=[{"field": "measures.amount", "op": "lt", "value": 250}]
+            ),
+            "upto_250": on_orders("count", filters=[{"field": "measures.amount", "op": "lte", "value": 250}]),
+            "from_250": on_orders("count", filters=[{"field": "measures.amount", "op": "gte", "value": 250}]),
             "big_deals": {
                 "title": "Big deals",
                 "events": "deal.closed",
@@ -170,7 +182,7 @@ def test_a_series_refuses_a_break_down_the_kpi_does_not_allow() -> None:
 
 # -- against the engine -------------------------------------------------------------------------
 
-ZONES = [UTC, ZoneInfo("Europe/Oslo"), ZoneInfo("America/New_York")]
+ZONES = [UTC, ZoneInfo("Europe/Oslo"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")]  # +05:30
 
 
 def make_events(rng: random.Random, count: int) -> list[dict]:
@@ -184,7 +196,8 @@ def make_events(rng: random.Random, count: int) -> list[dict]:
         dims = {"region": rng.choice(["EU", "NA", "APAC"])}
         if kind == "order.placed":
             dims["channel"] = rng.choice(["web", "app"])
-        events.append(
+        amount = 250 if i % 50 == 1 else rng.choice([rng.randint(1, 500), rng.randint(50_000, 250_000)])
+        events.append(  # 250: every filter boundary below is met exactly, now and then
             {
                 "event_id": f"e{i}",
                 "type": kind,
@@ -192,7 +205,7 @@ def make_events(rng: random.Random, count: int) -> list[dict]:
                 "occurred_at": at.astimezone(rng.choice(ZONES)).isoformat(),
                 "subject": f"c{rng.randint(1, 40)}",
                 "dimensions": dims,
-                "measures": {"amount": rng.choice([rng.randint(1, 500), rng.randint(50_000, 250_000)])},
+                "measures": {"amount": amount},
             }
         )
     return events
@@ -207,12 +220,16 @@ def land(client, database: str, events: list[dict], first_offset: int) -> None:
 
 def period_start(at: datetime, grain: Grain, zone: ZoneInfo) -> datetime:
     local = at.astimezone(zone)
+    if grain in (Grain.MINUTE, Grain.HOUR):  # local clock time: Kolkata's hours start at :30 UTC
+        minute = local.replace(second=0, microsecond=0)
+        return (minute if grain is Grain.MINUTE else minute.replace(minute=0)).astimezone(UTC)
     day = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
     start = {
         Grain.DAY: day,
         Grain.WEEK: day - timedelta(days=day.weekday()),
         Grain.MONTH: day.replace(day=1),
         Grain.QUARTER: day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1),
+        Grain.YEAR: day.replace(month=1, day=1),
     }[grain]
     return start.replace(tzinfo=zone).astimezone(UTC)
 
@@ -276,7 +293,7 @@ def kpi_store(store, settings):
 
 def test_every_aggregation_grain_and_zone_matches_plain_python(kpi_store) -> None:
     client, database, events = kpi_store
-    for grain in (Grain.DAY, Grain.WEEK, Grain.MONTH, Grain.QUARTER):
+    for grain in Grain:
         for zone in ZONES:
             for name, value in EXPECTED.items():
                 expected = expected_series(events, "order.placed", grain, zone, value)
@@ -284,6 +301,30 @@ def test_every_aggregation_grain_and_zone_matches_plain_python(kpi_store) -> Non
                 assert actual.keys() == expected.keys(), (name, grain, zone)
                 for key, number in expected.items():  # float sums may add up in another order
                     assert actual[key] == pytest.approx(number, rel=1e-9), (name, grain, zone, key)
+
+
+FILTERED: dict[str, tuple[Callable[[dict], bool], Callable[[list[dict]], float]]] = {
+    "eu_orders": (lambda e: e["dimensions"]["region"] == "EU", len),
+    "web_orders": (lambda e: e["dimensions"]["channel"] != "app", len),
+    "small_sum": (
+        lambda e: e["measures"]["amount"] < 250,
+        lambda es: sum(e["measures"]["amount"] for e in es),
+    ),
+    "upto_250": (lambda e: e["measures"]["amount"] <= 250, len),
+    "from_250": (lambda e: e["measures"]["amount"] >= 250, len),
+}
+
+
+def test_every_filter_operator_matches_plain_python(kpi_store) -> None:
+    client, database, events = kpi_store
+    assert any(e["measures"]["amount"] == 250 for e in events if e["type"] == "order.placed")  # the boundary
+    for name, (keep, value) in FILTERED.items():
+        for grain in (Grain.DAY, Grain.MONTH):
+            kept = [e for e in events if e["type"] == "order.placed" and keep(e)]
+            expected = expected_series(kept, "order.placed", grain, UTC, value)
+            assert actual_series(client, database, KPIS.kpis[name], grain, UTC) == pytest.approx(expected), (
+                name
+            )
 
 
 def test_sums_by_dimensions_and_filtered_counts_match_plain_python(kpi_store) -> None:
