@@ -20,6 +20,7 @@ from pathlib import Path
 
 from schemas import Settings, env_name
 
+from ._kpi_catalog import kpi_catalog
 from ._trial import Timing
 
 READY_POLL_S = 0.02  # how finely the start of the clock is found
@@ -45,6 +46,20 @@ def settings_for(
         http_port=0,
         consumer_session_timeout_s=session_timeout_s,
         record_max_events=record_events,
+    )
+
+
+def with_kpis(settings: Settings, contestant: str, run_dir: Path) -> Settings:
+    """`okrstream+50kpis`: its own store and consumer group, and a file of 50 KPIs applied at start."""
+    count = int(contestant.removeprefix("okrstream+").removesuffix("kpis"))
+    kpis_file = run_dir / f"kpis-{count}.yaml"
+    kpis_file.write_text(kpi_catalog(count), encoding="utf-8")
+    return settings.model_copy(
+        update={
+            "data_dir": run_dir / contestant,
+            "worker_id": f"{settings.worker_id}-{count}kpis",
+            "kpis_file": str(kpis_file),
+        }
     )
 
 

@@ -11,7 +11,9 @@ process with its own chDB store, reads a topic from the start in a fresh consume
 - okrstream:      `okrstream run` (faust worker + RawEventsSink) on okrstream's topic;
 - floor:          bare aiokafka consumer, no validation, on the JSON topic;
 - floor-records:  the same bare consumer on okrstream's topic (decodes the log records);
-- quix:           Quix Streams with a batching ClickHouse sink, on the JSON topic.
+- quix:           Quix Streams with a batching ClickHouse sink, on the JSON topic;
+- okrstream+10kpis, okrstream+50kpis (on request): okrstream with that many KPIs applied before
+  the clock starts, each a materialized view that every insert into raw_events feeds.
 
 Timed, for every contestant alike: from the moment its consumer has its partitions (the group
 join is over) until the last insert is stamped by ClickHouse (`raw_events.landed_at`);
@@ -50,7 +52,8 @@ from . import _okrstream
 from ._events import make_events
 from ._trial import Timing, TrialSpec, parse_result
 
-CONTESTANTS = ("okrstream", "floor", "floor-records", "quix")
+CONTESTANTS = ("okrstream", "floor", "floor-records", "quix")  # the default set
+WITH_KPIS = ("okrstream+10kpis", "okrstream+50kpis")  # okrstream with N KPIs defined
 CHILD_MODULES = {
     "floor": "benchmarks._floor",
     "floor-records": "benchmarks._floor",
@@ -86,9 +89,10 @@ class Produced:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     contestants = [c for c in args.contestants.split(",") if c]
-    unknown = set(contestants) - set(CONTESTANTS)
+    unknown = set(contestants) - set(CONTESTANTS) - set(WITH_KPIS)
     if unknown:
-        raise SystemExit(f"unknown contestants {sorted(unknown)}; choose from {', '.join(CONTESTANTS)}")
+        choices = ", ".join(CONTESTANTS + WITH_KPIS)
+        raise SystemExit(f"unknown contestants {sorted(unknown)}; choose from {choices}")
     if "quix" in contestants and importlib.util.find_spec("quixstreams") is None:
         print("quixstreams is not installed: skipping the quix contestant", file=sys.stderr)
         contestants.remove("quix")
@@ -166,7 +170,7 @@ def _one_run(
             spec = TrialSpec(
                 contestant=contestant,
                 bootstrap_servers=bootstrap,
-                topic=okr.raw_topic if contestant in ("okrstream", "floor-records") else json_topic,
+                topic=json_topic if contestant in CHILD_MODULES else okr.raw_topic,
                 events=args.events,
                 batch_size=args.batch_size,
                 record_events=args.record_events,
@@ -177,7 +181,8 @@ def _one_run(
                 timeout_s=args.timeout,
             )
             wrap = _profiler(args.profile, f"{contestant}-run{run}", args.profile_gil)
-            trial = _trial(spec, run, okr, run_dir / f"{contestant}.log", wrap)
+            worker = _okrstream.with_kpis(okr, contestant, run_dir) if contestant in WITH_KPIS else okr
+            trial = _trial(spec, run, worker, run_dir / f"{contestant}.log", wrap)
             trials.append(trial)
             status = "" if trial.rows == trial.events else f"  INCOMPLETE: {trial.rows:,} rows"
             print(
@@ -296,7 +301,7 @@ def _trial(spec: TrialSpec, run: int, okr: Settings, log_path: Path, wrap: list[
     load = os.getloadavg()[0]
     busy = _busy_cpus()
     spawned = time.time()
-    if spec.contestant == "okrstream":
+    if spec.contestant not in CHILD_MODULES:
         timing = _okrstream.run_worker(okr, spec.events, log_path, spec.timeout_s, wrap)
     else:
         timing = _child(spec, log_path, wrap)

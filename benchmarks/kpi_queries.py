@@ -1,0 +1,178 @@
+"""KPI read latency: a quarter by day for one KPI, from its rollup and by scanning raw_events.
+
+    .venv/bin/python -m benchmarks.kpi_queries --sizes 1000000,10000000 --repeats 20
+
+One chDB store (this process owns it) grows to each size in turn. Rows are generated in
+ClickHouse (`INSERT ... SELECT FROM numbers`): three quarters orders, a quarter sessions, spread
+over 2026, with regions, channels, amounts and 20,000 customers. Once the first size is in, the
+KPI `revenue` (sum of amount by region and channel) is applied, so those rows are backfilled; the
+rows added for later sizes reach the rollup through its materialized view, as live events do.
+
+At each size, in one run: `KpiSeries` (what `kpi show` and the API run) for Q4 2026 by day in
+Europe/Oslo, and the same answer computed from raw_events with the same conditions. Both run
+`--repeats` times after one warm-up; the answers are checked to agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from processors._kpis import apply_kpis, read_catalog
+from processors._runtime import load_registry
+from processors.clickhouse import KpiSeries, connect, ensure_schema, execute, fetch
+from processors.clickhouse._filters import kpi_conditions
+from schemas import Grain, KpiDefinition, Settings
+
+KPI = """
+kpis:
+  revenue:
+    title: Revenue
+    events: order.placed
+    aggregation: sum
+    measure: amount
+    dimensions: [region, channel]
+"""
+ZONE = "Europe/Oslo"
+Q4 = (datetime(2026, 10, 1, tzinfo=ZoneInfo(ZONE)), datetime(2027, 1, 1, tzinfo=ZoneInfo(ZONE)))
+CHUNK = 1_000_000  # rows per generating insert
+
+
+@dataclass(frozen=True)
+class GenerateRawEvents:
+    """Rows first .. first+count-1 of a deterministic event stream over 2026."""
+
+    database: str
+    first: int
+    count: int
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        sql = (
+            "INSERT INTO {database:Identifier}.raw_events (\n"
+            "    event_id, source, type, occurred_at, received_at, subject, dimensions, measures,\n"
+            "    payload, kafka_log, kafka_partition, kafka_offset,\n"
+            "    batch_first_offset, batch_last_offset, batch_epoch\n"
+            ")\n"
+            "SELECT\n"
+            "    concat('gen-', toString(number)) AS event_id,\n"
+            "    'shop' AS source,\n"
+            "    if(number % 4 = 3, 'session.started', 'order.placed') AS type,\n"
+            "    toDateTime64('2026-01-01 00:00:00', 6, 'UTC')\n"
+            "        + toIntervalMicrosecond(cityHash64(number, 1) % (365 * 86400000000)) AS occurred_at,\n"
+            "    occurred_at AS received_at,\n"
+            "    concat('customer-', toString(cityHash64(number, 2) % 20000)) AS subject,\n"
+            "    map('region', ['EU', 'NA', 'APAC'][cityHash64(number, 3) % 3 + 1],\n"
+            "        'channel', ['web', 'app'][number % 2 + 1]) AS dimensions,\n"
+            "    if(type = 'order.placed', map('amount', toFloat64(cityHash64(number, 4) % 900 + 5)),\n"
+            "       CAST(map(), 'Map(String, Float64)')) AS measures,\n"
+            "    '' AS payload, 'bench' AS kafka_log, 0 AS kafka_partition, number AS kafka_offset,\n"
+            "    number AS batch_first_offset, number AS batch_last_offset, 0 AS batch_epoch\n"
+            "FROM numbers({first:UInt64}, {count:UInt64})"
+        )
+        return sql, {"database": self.database, "first": self.first, "count": self.count}
+
+
+@dataclass(frozen=True)
+class ScanRawEvents:
+    """The answer KpiSeries gives for a `sum` KPI by day, aggregated from raw_events at query time."""
+
+    database: str
+    kpi: KpiDefinition
+    start: datetime
+    end: datetime
+    timezone: str
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        where, params = kpi_conditions(self.kpi)
+        sql = (
+            "SELECT\n"
+            "    toUnixTimestamp(toStartOfDay(toTimeZone(occurred_at, {tz:String}))) AS period,\n"
+            "    sum(measures[{measure:String}]) AS value\n"
+            "FROM {database:Identifier}.raw_events\n"
+            f"WHERE {where}\n"
+            "  AND occurred_at >= {start:DateTime64(6, 'UTC')} AND occurred_at < {end:DateTime64(6, 'UTC')}\n"
+            "GROUP BY period\n"
+            "ORDER BY period"
+        )
+        return sql, {
+            **params,
+            "database": self.database,
+            "tz": self.timezone,
+            "start": self.start.astimezone(UTC),
+            "end": self.end.astimezone(UTC),
+        }
+
+
+def timed(client, statement, repeats: int) -> tuple[list[float], list[tuple]]:
+    """Latencies in ms (after one warm-up) and the rows of the last run."""
+    rows = fetch(client, statement)
+    latencies = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        rows = fetch(client, statement)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies, rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.kpi_queries", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--sizes", default="1000000,10000000", help="raw_events sizes, ascending")
+    parser.add_argument("--repeats", type=int, default=20, help="timed runs of each query per size")
+    parser.add_argument("--work-dir", help="where the store goes (default: a fresh temporary dir)")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    settings = Settings(
+        data_dir=Path(args.work_dir or tempfile.mkdtemp(prefix="okrstream-kpi-bench-")),
+        clickhouse_database="bench",
+        timezone=ZONE,
+    )
+    client = connect(settings)
+    ensure_schema(client, settings)
+    catalog = read_catalog(KPI, load_registry(settings))
+    kpi = catalog.kpis["revenue"]
+    print(
+        f"store {settings.data_dir}; KPI revenue (sum of amount by region, channel); Q4 2026 by day, {ZONE}"
+    )
+    print(f"{'events':>12}  {'fill s':>7}  {'rollup ms p50/p95':>18}  {'raw scan ms p50/p95':>20}  speed-up")
+    filled = 0
+    for size in sizes:
+        started = time.perf_counter()
+        while filled < size:
+            count = min(CHUNK, size - filled)
+            execute(client, GenerateRawEvents(settings.clickhouse_database, filled, count))
+            filled += count
+        if size == sizes[0]:  # the first size's rows are backfilled; later rows go through the view
+            apply_started = time.perf_counter()
+            apply_kpis(client, settings, catalog, "benchmark", progress=lambda *_: None)
+            applied_s = time.perf_counter() - apply_started
+            print(f"  applied revenue over {size:,} events (backfill included) in {applied_s:.1f}s")
+        fill_s = time.perf_counter() - started
+        series = KpiSeries(settings.clickhouse_database, kpi, *Q4, Grain.DAY, ZONE)
+        scan = ScanRawEvents(settings.clickhouse_database, kpi, *Q4, ZONE)
+        rollup_ms, rollup_rows = timed(client, series, args.repeats)
+        scan_ms, scan_rows = timed(client, scan, args.repeats)
+        assert len(rollup_rows) == len(scan_rows) == 92, (len(rollup_rows), len(scan_rows))
+        for (p1, v1), (p2, v2) in zip(rollup_rows, scan_rows, strict=True):
+            assert p1 == p2 and abs(v1 - v2) <= 1e-9 * abs(v2), (p1, v1, p2, v2)
+        r50, s50 = statistics.median(rollup_ms), statistics.median(scan_ms)
+        rollup, scanned = f"{r50:>8.1f} / {_p95(rollup_ms):>7.1f}", f"{s50:>9.1f} / {_p95(scan_ms):>8.1f}"
+        print(f"{size:>12,}  {fill_s:>7.1f}  {rollup}  {scanned}  {s50 / r50:>6.1f}x", flush=True)
+    client.close()
+    return 0
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
