@@ -1,7 +1,31 @@
-"""Streaming events from the log into ClickHouse, and the process that runs it all."""
+"""Streaming events from the log into ClickHouse, KPIs computed there, and the process that runs it all.
 
+The KPI functions are the Python API behind `okrstream kpi` and `/v1/kpis`:
+
+    with open_store(Settings()) as client:
+        kpis = applied_kpis(client, "okrstream")
+        for reading in kpi_readings(client, "okrstream", kpis, "revenue", start, end, Grain.MONTH):
+            print(reading.period, reading.value, reading.change, reading.healthy)
+"""
+
+from ._kpis import applied_kpis, apply_kpis, kpi_readings, kpi_series, read_catalog
 from ._raw_sink import RawEventsSink, SinkStats
 from ._sink import BatchingSink, LogRecord, SinkBatch, SinkError
+from ._store import open_store
 from ._worker import build_app
 
-__all__ = ["BatchingSink", "LogRecord", "RawEventsSink", "SinkBatch", "SinkError", "SinkStats", "build_app"]
+__all__ = [
+    "BatchingSink",
+    "LogRecord",
+    "RawEventsSink",
+    "SinkBatch",
+    "SinkError",
+    "SinkStats",
+    "applied_kpis",
+    "apply_kpis",
+    "build_app",
+    "kpi_readings",
+    "kpi_series",
+    "open_store",
+    "read_catalog",
+]

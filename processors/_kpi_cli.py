@@ -15,16 +15,16 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from clickhouse_connect.driver.client import Client
 from tqdm import tqdm
 
 from schemas import ConfigError, Grain, Settings
+
+from ._store import open_store
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -74,7 +74,7 @@ def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -
     from ._runtime import load_registry
 
     catalog = read_catalog(text, load_registry(settings))
-    with _store(settings) as client, _BackfillBars() as bars:
+    with open_store(settings) as client, _BackfillBars() as bars:
         plan = apply_kpis(client, settings, catalog, getpass.getuser(), args.dry_run, progress=bars)
     return plan_report(plan)
 
@@ -84,7 +84,7 @@ def _list(settings: Settings, running: dict | None) -> list[dict[str, Any]]:
         return _call(running, "/v1/kpis")["kpis"]
     from ._kpis import kpi_listing
 
-    with _store(settings) as client:
+    with open_store(settings) as client:
         return kpi_listing(client, settings.clickhouse_database)
 
 
@@ -98,7 +98,7 @@ def _show(settings: Settings, args: argparse.Namespace, running: dict | None) ->
 
     start, end = series_window(args.start, args.end, timezone)
     by = tuple(key for key in args.by.split(",") if key)
-    with _store(settings) as client:
+    with open_store(settings) as client:
         return kpi_report(
             client, settings.clickhouse_database, args.name, start, end, Grain(args.grain), timezone, by
         )
@@ -121,19 +121,6 @@ class _BackfillBars(contextlib.AbstractContextManager["_BackfillBars"]):
     def __exit__(self, *exc: object) -> None:
         for bar in self._bars.values():
             bar.close()
-
-
-@contextlib.contextmanager
-def _store(settings: Settings) -> Iterator[Client]:
-    """The store opened directly, with okrstream's schema, closed afterwards."""
-    from .clickhouse import connect, ensure_schema
-
-    client = connect(settings)
-    try:
-        ensure_schema(client, settings)
-        yield client
-    finally:
-        client.close()
 
 
 def _call(running: dict, path: str, body: bytes | None = None, headers: dict | None = None) -> Any:

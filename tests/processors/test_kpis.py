@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from processors._kpis import applied_kpis, apply_kpis, kpi_readings, kpi_report, kpi_series
+from processors import applied_kpis, apply_kpis, kpi_readings, kpi_series
+from processors._kpis import kpi_report
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch, rollup_table
 from processors.clickhouse.kpi_versions import KpiHistory
 from schemas import EventTypeRegistry, Grain, KpiCatalog
