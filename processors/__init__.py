@@ -2,9 +2,10 @@
 
 The KPI functions are the Python API behind `okrstream kpi` and `/v1/kpis`:
 
-    with open_store(Settings()) as client:
-        kpis = applied_kpis(client, "okrstream")
-        for reading in kpi_readings(client, "okrstream", kpis, "revenue", start, end, Grain.MONTH):
+    settings = Settings()
+    with open_store(settings) as client:
+        kpis = applied_kpis(client, settings.clickhouse_database)
+        for reading in kpi_readings(client, settings.clickhouse_database, kpis, "revenue", start, end):
             print(reading.period, reading.value, reading.change, reading.healthy)
 """
 

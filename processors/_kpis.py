@@ -29,9 +29,11 @@ from schemas import (
     KpiReading,
     Settings,
     in_context,
-    period_start,
+    periods,
     plan_kpis,
+    previous_period,
     ratio_value,
+    shift_period,
     year_earlier,
 )
 
@@ -249,20 +251,36 @@ def kpi_readings(
     grain: Grain = Grain.DAY,
     timezone: str = "UTC",
     by: tuple[str, ...] = (),
+    now: datetime | None = None,
 ) -> list[KpiReading]:
-    """A KPI's values per period, each beside the period before, a year earlier, and its health.
+    """Every whole period holding [start, end), each beside the period before, a year earlier, and health.
 
-    The earlier values come from a second read of whole periods, from a year before the first
-    period up to `end`; both reads merge the rollups, so a year more costs little.
+    Unlike a series, readings list periods without events too (0 for a count or a sum, no value
+    for an average), since a day without orders is the one a health band is there to flag. The
+    first period is read whole; the last, if `end` cuts it, only up to `end`, and a period that
+    has not ended by `now` is not judged.
     """
     zone = ZoneInfo(timezone)
-    points = kpi_series(client, database, kpis, name, start, end, grain, timezone, by)
-    since = year_earlier(period_start(start, grain, zone), grain, zone)
-    earlier = {
-        (p.period, tuple(p.group.items())): p.value
-        for p in kpi_series(client, database, kpis, name, since, end, grain, timezone, by)
-    }
-    return in_context(((p.period, p.group, p.value) for p in points), earlier, grain, zone, kpis[name].health)
+    kpi = kpis.get(name)
+    if kpi is None:
+        raise KeyError(f"no KPI named {name!r}; applied: {', '.join(sorted(kpis)) or 'none'}")
+
+    def read(
+        begin: datetime, stop: datetime
+    ) -> dict[tuple[datetime, tuple[tuple[str, str], ...]], float | None]:
+        points = kpi_series(client, database, kpis, name, begin, stop, grain, timezone, by)
+        return {(p.period, tuple(p.group.items())): p.value for p in points}
+
+    if start >= end:
+        return []
+    starts = periods(start, end, grain, zone)
+    current = read(starts[0], end)
+    year_ago = year_earlier(starts[0], grain, zone)
+    earlier = read(previous_period(starts[0], grain, zone), starts[0]) | current
+    earlier |= read(year_ago, shift_period(year_earlier(starts[-1], grain, zone), grain, zone, 1))
+    groups = sorted({group for _, group in current}) if by else [()]
+    points = [(p, dict(g), current.get((p, g), kpi.empty_value)) for p in starts for g in groups]
+    return in_context(points, earlier, grain, zone, kpi.health, kpi.empty_value, now or datetime.now(UTC))
 
 
 def kpi_report(
@@ -278,7 +296,7 @@ def kpi_report(
     """What `kpi show` and `GET /v1/kpis/{name}` answer: the readings, and the health band's verdicts.
 
     A band is judged per period of its own grain; when the read's grain differs, `health` lists
-    the verdicts of the band's periods over the same window.
+    the verdicts of the band's periods that hold the window.
     """
     kpis = applied_kpis(client, database)
     readings = kpi_readings(client, database, kpis, name, start, end, grain, timezone, by)
@@ -287,18 +305,7 @@ def kpi_report(
     if kpi.health is not None:
         judged = readings
         if kpi.health.grain is not grain:
-            zone = ZoneInfo(timezone)
-            judged = kpi_readings(
-                client,
-                database,
-                kpis,
-                name,
-                period_start(start, kpi.health.grain, zone),
-                end,
-                kpi.health.grain,
-                timezone,
-                by,
-            )
+            judged = kpi_readings(client, database, kpis, name, start, end, kpi.health.grain, timezone, by)
         health = {
             "band": kpi.health.model_dump(mode="json", exclude_none=True),
             "periods": [

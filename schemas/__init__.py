@@ -12,7 +12,16 @@ from ._event import MAX_YEAR, MIN_YEAR, RawEvent, event_to_json_dict
 from ._event_types import DimensionSpec, EventTypeRegistry, EventTypeSchema, MeasureSpec, UnknownTypePolicy
 from ._kpi import KPI_NAME_PATTERN, Aggregation, Grain, HealthBand, KpiCatalog, KpiDefinition, ratio_value
 from ._kpi_filters import Filter, FilterOp
-from ._kpi_periods import KpiReading, in_context, period_start, previous_period, relative_change, year_earlier
+from ._kpi_periods import (
+    KpiReading,
+    in_context,
+    period_start,
+    periods,
+    previous_period,
+    relative_change,
+    shift_period,
+    year_earlier,
+)
 from ._kpi_plan import KpiPlan, plan_kpis
 from ._records import RECORD_FORMAT, chunk, decode_record, encode_record, partition_for
 from ._settings import Settings, env_name
@@ -54,10 +63,12 @@ __all__ = [
     "in_context",
     "partition_for",
     "period_start",
+    "periods",
     "plan_kpis",
     "previous_period",
     "ratio_value",
     "relative_change",
+    "shift_period",
     "validate_event",
     "year_earlier",
 ]

@@ -234,6 +234,12 @@ class KpiDefinition(BaseModel):
         """The KPIs a ratio divides (numerator first); empty for every other aggregation."""
         return (self.numerator, self.denominator) if self.numerator and self.denominator else ()
 
+    @property
+    def empty_value(self) -> float | None:
+        """A period without events: 0 counted or summed; no average, extreme, quantile or ratio."""
+        additive = (Aggregation.COUNT, Aggregation.SUM, Aggregation.COUNT_DISTINCT)
+        return 0.0 if self.aggregation in additive else None
+
     def fingerprint(self) -> str:
         """A short stable hash of what changes the numbers, so an apply can skip unchanged KPIs.
 

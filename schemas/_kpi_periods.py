@@ -36,17 +36,31 @@ def period_start(at: datetime, grain: Grain, zone: ZoneInfo) -> datetime:
     return _midnight(day, zone)
 
 
-def previous_period(start: datetime, grain: Grain, zone: ZoneInfo) -> datetime:
-    """The start of the period just before the one starting at `start`."""
+def shift_period(start: datetime, grain: Grain, zone: ZoneInfo, steps: int) -> datetime:
+    """The start of the period `steps` periods after (or, negative, before) the one at `start`."""
     if grain in _FIXED:
-        return period_start(start - _FIXED[grain], grain, zone)
+        return period_start(start + steps * _FIXED[grain], grain, zone)
     day = start.astimezone(zone).date()
     if grain is Grain.DAY:
-        return _midnight(day - timedelta(days=1), zone)
+        return _midnight(day + timedelta(days=steps), zone)
     if grain is Grain.WEEK:
-        return _midnight(day - timedelta(days=7), zone)
-    month = day.year * 12 + day.month - 1 - _MONTHS[grain]
+        return _midnight(day + timedelta(weeks=steps), zone)
+    month = day.year * 12 + day.month - 1 + steps * _MONTHS[grain]
     return _midnight(date(month // 12, month % 12 + 1, 1), zone)
+
+
+def previous_period(start: datetime, grain: Grain, zone: ZoneInfo) -> datetime:
+    """The start of the period just before the one starting at `start`."""
+    return shift_period(start, grain, zone, -1)
+
+
+def periods(start: datetime, end: datetime, grain: Grain, zone: ZoneInfo) -> list[datetime]:
+    """The starts of every period from the one holding `start` to the last that begins before `end`."""
+    found, at = [], period_start(start, grain, zone)
+    while at < end:
+        found.append(at)
+        at = shift_period(at, grain, zone, 1)
+    return found
 
 
 def year_earlier(start: datetime, grain: Grain, zone: ZoneInfo) -> datetime:
@@ -101,24 +115,28 @@ def in_context(
     grain: Grain,
     zone: ZoneInfo,
     band: HealthBand | None = None,
+    empty: float | None = None,
+    now: datetime | None = None,
 ) -> list[KpiReading]:
     """Readings for `points` (period, group, value); `earlier` holds values of whole past periods.
 
-    A missing earlier period has no value (None), not zero: a KPI that was not measured then
-    cannot have changed since. The band judges only values of its own grain.
+    A period missing from `earlier` had no events: its value is `empty` (0 for a count or a sum,
+    None for an average). The band judges only values of its own grain, and only periods that
+    have ended by `now`: a day is not unhealthy at breakfast for what it has not yet sold.
     """
-    judge = band is not None and band.grain is grain
     readings = []
     for period, group, value in points:
         key = tuple(group.items())
+        ended = now is None or shift_period(period, grain, zone, 1) <= now
+        verdict = band.healthy(value) if band is not None and band.grain is grain and ended else None
         readings.append(
             KpiReading(
                 period,
                 dict(group),
                 value,
-                earlier.get((previous_period(period, grain, zone), key)),
-                earlier.get((year_earlier(period, grain, zone), key)),
-                band.healthy(value) if judge and band is not None else None,
+                earlier.get((previous_period(period, grain, zone), key), empty),
+                earlier.get((year_earlier(period, grain, zone), key), empty),
+                verdict,
             )
         )
     return readings

@@ -177,8 +177,16 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
             }
             for name in kpis
         }
+        in_view: dict[str, dict[tuple, float]] = defaultdict(dict)  # the BI view, over the same rollups
+        for name, day, region, value in client.query(
+            "SELECT kpi, toString(period), dimension_value, value FROM {db:Identifier}.kpi_values"
+            " WHERE grain = 'day' AND dimension = 'region'",
+            parameters={"db": settings.clickhouse_database},
+        ).result_rows:
+            in_view[name][(day, region)] = value
     assert (rows, identities) == (EVENTS, EVENTS)
     expected_values = expected_kpis(events)
     assert sorted(actual) == sorted(expected_values)
     for name, values in expected_values.items():
         assert actual[name] == pytest.approx(values, rel=1e-12), name
+        assert in_view[name] == pytest.approx(values, rel=1e-12), name

@@ -80,8 +80,8 @@ def test_apply_list_and_show(cli, tmp_path) -> None:
         0,
         [
             "period,orders,previous,year_ago,health",
-            "2026-11-01T00:00:00+01:00,4.0,,,healthy",
-            "2026-11-02T00:00:00+01:00,4.0,4.0,,healthy",
+            "2026-11-01T00:00:00+01:00,4.0,0.0,0.0,healthy",  # no orders then: 0, not unknown
+            "2026-11-02T00:00:00+01:00,4.0,4.0,0.0,healthy",
         ],
     )
     code, out, _ = cli(
@@ -93,6 +93,7 @@ def test_apply_list_and_show(cli, tmp_path) -> None:
         "2026-11-01 00:00 +0000  EU      2.00                              UNHEALTHY",
         "2026-11-01 00:00 +0000  NA      2.00                              UNHEALTHY",
         "2026-11-02 00:00 +0000  EU      4.00    +100.0%                   healthy",
+        "2026-11-02 00:00 +0000  NA      0.00    -100.0%                   UNHEALTHY",  # a day without orders
     ]
 
 

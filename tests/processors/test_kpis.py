@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -137,7 +137,7 @@ def test_events_landing_during_a_backfill_are_counted_once(store, settings) -> N
     streamed = stream_while(
         store, db, lambda: apply(store, settings, catalog(sessions=None, conversion=None))
     )
-    assert len(streamed) > 200  # events really arrived on both sides of the cutoff
+    assert len(streamed) > 200  # the stream ran through the apply, which spans its cutoff by seconds
     landed = Counter(e["dimensions"]["region"] for e in events("order.placed", 200) + streamed)
     assert by_region(series(store, db, "orders")) == {k: float(v) for k, v in landed.items()}
 
@@ -160,7 +160,7 @@ def test_events_landing_while_a_kpi_changes_are_counted_once_by_the_new_definiti
     plans = []
     streamed = stream_while(store, db, lambda: plans.append(apply(store, settings, changed)[0]))
     assert plans[0].summary() == "change and rebuild: orders"
-    assert len(streamed) > 200  # events really arrived on both sides of the new cutoff
+    assert len(streamed) > 200  # the stream ran through the apply, which spans its cutoff by seconds
     landed = Counter(
         e["dimensions"]["region"]
         for e in events("order.placed", 200) + streamed
@@ -276,8 +276,13 @@ def test_the_bi_view_holds_every_kpi_by_grain_and_dimension_as_the_series_do(sto
         ("sessions", "Sessions", "count"),
     ]
 
-    for sql in readme_queries():  # the README's examples run as written
-        store.query(sql.replace("okrstream.", f"{db}."))
+    results = [  # the README's examples, on this test's database and with a KPI it has
+        store.query(sql.replace("okrstream.", f"{db}.").replace("'revenue'", "'orders'")).result_rows
+        for sql in readme_queries()
+    ]
+    assert len(results) == 4
+    assert results[1] == [(date(2026, 10, 1), "EU", 20.0), (date(2026, 10, 1), "NA", 10.0)]
+    assert (date(2026, 11, 1), 30.0, None, None) in results[3]  # no orders a year before
 
     apply(store, settings, catalog(conversion=None))  # removed: gone from both views, which still read
     assert view_rows(store, db, "conversion") == {}
@@ -316,10 +321,25 @@ def test_readings_carry_the_previous_period_a_year_earlier_and_health(store, set
         Grain.MONTH,
     )
     assert [(r.period.month, r.value, r.previous, r.year_ago, r.healthy) for r in readings] == [
-        (9, 12.0, None, None, True),
+        (9, 12.0, 0.0, 0.0, True),  # no orders in August, nor in September a year before: 0
         (10, 10.0, 12.0, 8.0, False),
     ]
     assert readings[1].change == pytest.approx(-1 / 6) and readings[1].year_change == pytest.approx(0.25)
+    assert readings[0].change is None  # from nothing: no relative change
+    mid_october = datetime(2026, 10, 15, tzinfo=UTC)
+    readings = kpi_readings(store, db, kpis, "orders", mid_october, mid_october, Grain.MONTH)
+    assert readings == []
+    so_far = kpi_readings(
+        store,
+        db,
+        kpis,
+        "orders",
+        datetime(2026, 10, 1, tzinfo=UTC),
+        mid_october,
+        Grain.MONTH,
+        now=mid_october,
+    )
+    assert [(r.value, r.healthy) for r in so_far] == [(10.0, None)]  # October has not ended: not judged
 
     report = kpi_report(
         store,
@@ -330,9 +350,13 @@ def test_readings_carry_the_previous_period_a_year_earlier_and_health(store, set
         Grain.DAY,
         "UTC",
     )
-    assert [(p["period"], p["value"], p["previous"], p["healthy"]) for p in report["points"]] == [
-        ("2026-10-05T00:00:00Z", 10.0, None, None)  # the band judges months, not days
+    days = [(p["period"][:10], p["value"], p["previous"], p["healthy"]) for p in report["points"]]
+    assert days[3:6] == [  # every day of the window, those without orders too
+        ("2026-10-04", 0.0, 0.0, None),
+        ("2026-10-05", 10.0, 0.0, None),  # the band judges months, not days
+        ("2026-10-06", 0.0, 10.0, None),
     ]
+    assert len(days) == 7 and sum(value for _, value, _, _ in days) == 10.0
     assert report["health"]["band"] == {"at_or_above": 11.0, "grain": "month"}
     assert [(p["period"], p["value"], p["healthy"]) for p in report["health"]["periods"]] == [
         ("2026-10-01T00:00:00Z", 10.0, False)

@@ -12,8 +12,10 @@ from schemas import (
     HealthBand,
     in_context,
     period_start,
+    periods,
     previous_period,
     relative_change,
+    shift_period,
     year_earlier,
 )
 
@@ -67,3 +69,20 @@ def test_readings_in_context_find_earlier_periods_per_group_and_judge_their_own_
     assert (na_reading.previous, na_reading.year_ago, na_reading.healthy) == (10.0, None, None)
     weekly = in_context(points, earlier, Grain.WEEK, OSLO, band)
     assert [r.healthy for r in weekly] == [None, None]  # a monthly band does not judge weeks
+
+
+def test_periods_cover_a_window_from_the_period_holding_its_start() -> None:
+    months = periods(utc("2026-09-15T00:00Z"), utc("2026-11-30T23:00Z"), Grain.MONTH, OSLO)  # to 1 Dec
+    assert months == [utc("2026-08-31T22:00Z"), utc("2026-09-30T22:00Z"), utc("2026-10-31T23:00Z")]
+    hours = periods(utc("2026-10-25T00:30Z"), utc("2026-10-25T02:00Z"), Grain.HOUR, OSLO)
+    assert hours == [utc("2026-10-25T00:00Z"), utc("2026-10-25T01:00Z")]  # 02:00 twice in Oslo, both kept
+    assert shift_period(utc("2026-10-31T23:00Z"), Grain.QUARTER, OSLO, 1) == utc("2027-01-31T23:00Z")
+
+
+def test_missing_periods_read_as_empty_and_unfinished_periods_are_not_judged() -> None:
+    oct1, sep1 = utc("2026-09-30T22:00Z"), utc("2026-08-31T22:00Z")
+    band = HealthBand(at_or_above=5, grain=Grain.MONTH)
+    points = [(sep1, {}, 3.0), (oct1, {}, 9.0)]
+    early, late = in_context(points, {}, Grain.MONTH, OSLO, band, empty=0.0, now=utc("2026-10-15T00:00Z"))
+    assert (early.previous, early.year_ago, early.healthy) == (0.0, 0.0, False)
+    assert late.healthy is None  # October has not ended on the 15th

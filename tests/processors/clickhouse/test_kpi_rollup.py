@@ -62,6 +62,7 @@ KPIS = KpiCatalog.from_mapping(
             ),
             "upto_250": on_orders("count", filters=[{"field": "measures.amount", "op": "lte", "value": 250}]),
             "from_250": on_orders("count", filters=[{"field": "measures.amount", "op": "gte", "value": 250}]),
+            "above_250": on_orders("count", filters=[{"field": "measures.amount", "op": "gt", "value": 250}]),
             "big_deals": {
                 "title": "Big deals",
                 "events": "deal.closed",
@@ -312,6 +313,7 @@ FILTERED: dict[str, tuple[Callable[[dict], bool], Callable[[list[dict]], float]]
     ),
     "upto_250": (lambda e: e["measures"]["amount"] <= 250, len),
     "from_250": (lambda e: e["measures"]["amount"] >= 250, len),
+    "above_250": (lambda e: e["measures"]["amount"] > 250, len),
 }
 
 

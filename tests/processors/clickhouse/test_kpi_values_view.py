@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from clickhouse_connect.driver.binding import bind_query
 
 from processors.clickhouse._statement import Identifier
 from processors.clickhouse.kpi_rollup_ddl import rollup_table
@@ -166,3 +167,11 @@ def test_every_value_reaches_sql_as_a_placeholder() -> None:
     for value in ("orders", "region", "Europe/Oslo", "kpi_orders", "0.9"):
         assert value not in sql
     assert set(params) == {name for name in params if f"%({name})s" in sql}
+
+
+def test_identifiers_are_quoted_by_the_driver_when_bound_client_side() -> None:
+    sql, server_params = bind_query(
+        "SELECT 1 FROM %(db)s.%(t)s WHERE k = %(k)s",
+        {"db": Identifier("bench"), "t": Identifier("odd`name"), "k": "it's"},
+    )
+    assert sql == "SELECT 1 FROM `bench`.`odd\\`name` WHERE k = 'it\\'s'" and server_params == {}
