@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schemas import utc_iso
+
 REGIONS = ("EU", "NA", "APAC", "LATAM")
 CHANNELS = ("web", "app", "store")
 PLANS = ("free", "team", "business", "enterprise")
@@ -50,7 +52,7 @@ class DemoFeed:
             weights=(40, 20, 8, 8, 7, 3, 2, 2),
         )[0]
         region = rng.choice(REGIONS)
-        base = {"event_id": str(uuid.UUID(int=rng.getrandbits(128))), "occurred_at": _iso(at)}
+        base = {"event_id": str(uuid.UUID(int=rng.getrandbits(128))), "occurred_at": utc_iso(at)}
         if kind == "session":
             return base | _ev(
                 "session.started", "web-analytics", {"region": region, "channel": rng.choice(CHANNELS)}
@@ -128,7 +130,3 @@ def _ev(
     if subject:
         event["subject"] = subject
     return event
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -34,6 +34,7 @@ from schemas import (
     previous_period,
     ratio_value,
     shift_period,
+    utc_iso,
     year_earlier,
 )
 
@@ -309,7 +310,7 @@ def kpi_report(
         health = {
             "band": kpi.health.model_dump(mode="json", exclude_none=True),
             "periods": [
-                {"period": _utc(r.period), "group": r.group, "value": r.value, "healthy": r.healthy}
+                {"period": utc_iso(r.period), "group": r.group, "value": r.value, "healthy": r.healthy}
                 for r in judged
             ],
         }
@@ -322,7 +323,7 @@ def kpi_report(
         "by": list(by),
         "points": [
             {
-                "period": _utc(r.period),
+                "period": utc_iso(r.period),
                 "group": r.group,
                 "value": r.value,
                 "previous": r.previous,
@@ -335,10 +336,6 @@ def kpi_report(
         ],
         "health": health,
     }
-
-
-def _utc(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def series_window(

@@ -8,7 +8,7 @@ from ._errors import (
     InvalidFieldsError,
     field_errors_from_pydantic,
 )
-from ._event import MAX_YEAR, MIN_YEAR, RawEvent, event_to_json_dict
+from ._event import MAX_YEAR, MIN_YEAR, RawEvent, event_to_json_dict, utc_iso
 from ._event_types import DimensionSpec, EventTypeRegistry, EventTypeSchema, MeasureSpec, UnknownTypePolicy
 from ._kpi import KPI_NAME_PATTERN, Aggregation, Grain, HealthBand, KpiCatalog, KpiDefinition, ratio_value
 from ._kpi_filters import Filter, FilterOp
@@ -69,6 +69,7 @@ __all__ = [
     "ratio_value",
     "relative_change",
     "shift_period",
+    "utc_iso",
     "validate_event",
     "year_earlier",
 ]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ._errors import FieldError
+from ._event import utc_iso
 
 OKRSTREAM_VERSION = "0.1.0"
 
@@ -27,7 +28,7 @@ def dead_letter_record(
     if failed_at.tzinfo is None:
         raise ValueError("failed_at must be timezone-aware")
     record: dict[str, Any] = {
-        "failed_at": failed_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "failed_at": utc_iso(failed_at),
         "origin": origin,
         "errors": [{"path": e.path, "message": e.message, "rule": e.rule} for e in errors],
         "raw": raw,

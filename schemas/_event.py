@@ -122,6 +122,11 @@ class RawEvent(BaseModel):
         return None if value is None else value.strftime(TIME_FORMAT)
 
 
+def utc_iso(at: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`, as okrstream's JSON answers and records show times."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def event_to_json_dict(event: RawEvent) -> dict[str, Any]:
     """JSON-ready dict (UTC `Z` times, None fields omitted) that validate_event reads back unchanged."""
     return {k: v for k, v in event.model_dump(mode="json").items() if v is not None}
