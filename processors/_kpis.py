@@ -23,6 +23,7 @@ from schemas import (
     EventTypeRegistry,
     FieldError,
     Grain,
+    GroupKey,
     KpiCatalog,
     KpiDefinition,
     KpiPlan,
@@ -170,6 +171,12 @@ def _build(
             progress(kpi.name, done, total)
 
 
+def _applied(kpis: dict[str, KpiDefinition], name: str) -> KpiDefinition:
+    if name not in kpis:
+        raise KeyError(f"no KPI named {name!r}; applied: {', '.join(sorted(kpis)) or 'none'}")
+    return kpis[name]
+
+
 def kpi_series(
     client: Client,
     database: str,
@@ -182,9 +189,7 @@ def kpi_series(
     by: tuple[str, ...] = (),
 ) -> list[KpiPoint]:
     """A KPI's values per period; a ratio is divided per period and group from its inputs."""
-    kpi = kpis.get(name)
-    if kpi is None:
-        raise KeyError(f"no KPI named {name!r}; applied: {', '.join(sorted(kpis)) or 'none'}")
+    kpi = _applied(kpis, name)
     if kpi.aggregation is not Aggregation.RATIO:
         query = KpiSeries(database, kpi, start, end, grain, timezone, by)
         return query.parse(fetch(client, query))
@@ -262,13 +267,9 @@ def kpi_readings(
     has not ended by `now` is not judged.
     """
     zone = ZoneInfo(timezone)
-    kpi = kpis.get(name)
-    if kpi is None:
-        raise KeyError(f"no KPI named {name!r}; applied: {', '.join(sorted(kpis)) or 'none'}")
+    kpi = _applied(kpis, name)
 
-    def read(
-        begin: datetime, stop: datetime
-    ) -> dict[tuple[datetime, tuple[tuple[str, str], ...]], float | None]:
+    def read(begin: datetime, stop: datetime) -> dict[tuple[datetime, GroupKey], float | None]:
         points = kpi_series(client, database, kpis, name, begin, stop, grain, timezone, by)
         return {(p.period, tuple(p.group.items())): p.value for p in points}
 
@@ -276,9 +277,9 @@ def kpi_readings(
         return []
     starts = periods(start, end, grain, zone)
     current = read(starts[0], end)
-    year_ago = year_earlier(starts[0], grain, zone)
     earlier = read(previous_period(starts[0], grain, zone), starts[0]) | current
-    earlier |= read(year_ago, shift_period(year_earlier(starts[-1], grain, zone), grain, zone, 1))
+    year_ago = year_earlier(starts[0], grain, zone), year_earlier(starts[-1], grain, zone)
+    earlier |= read(year_ago[0], shift_period(year_ago[1], grain, zone, 1))
     groups = sorted({group for _, group in current}) if by else [()]
     points = [(p, dict(g), current.get((p, g), kpi.empty_value)) for p in starts for g in groups]
     return in_context(points, earlier, grain, zone, kpi.health, kpi.empty_value, now or datetime.now(UTC))

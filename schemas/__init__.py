@@ -13,6 +13,7 @@ from ._event_types import DimensionSpec, EventTypeRegistry, EventTypeSchema, Mea
 from ._kpi import KPI_NAME_PATTERN, Aggregation, Grain, HealthBand, KpiCatalog, KpiDefinition, ratio_value
 from ._kpi_filters import Filter, FilterOp
 from ._kpi_periods import (
+    GroupKey,
     KpiReading,
     in_context,
     period_start,
@@ -43,6 +44,7 @@ __all__ = [
     "Filter",
     "FilterOp",
     "Grain",
+    "GroupKey",
     "HealthBand",
     "InvalidFieldsError",
     "KpiCatalog",
