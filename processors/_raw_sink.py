@@ -36,8 +36,12 @@ from .clickhouse import (
     event_row,
     fetch,
 )
+from .clickhouse.raw_events_insert import COLUMN_NAMES
 
 log = logging.getLogger(__name__)
+
+# where event_row puts what the sink reads back from a row
+_EVENT_ID, _SOURCE, _RECEIVED_AT = (COLUMN_NAMES.index(c) for c in ("event_id", "source", "received_at"))
 
 DeadLetterWriter = Callable[[list[dict[str, Any]]], None]
 
@@ -172,24 +176,25 @@ class RawEventsSink(BatchingSink):
         duplicates = 0
         for record in group.records:
             received = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
-            origin = f"{self._settings.raw_topic}[{state.partition}]@{record.offset}"
             try:
                 events = decode_record(record.value)
             except ValueError as e:
                 error = FieldError(path="$", message=str(e), rule="malformed_record")
+                origin = self._origin(state, record)
                 rejected.append(self._dead_letter(origin, [error], record.value))
                 continue
             for index, event in enumerate(events):
                 try:
                     row = event_row(event, record.offset, received, position)
                 except InvalidFieldsError as e:
-                    rejected.append(self._dead_letter(f"{origin}#{index}", e.errors, event))
+                    origin = f"{self._origin(state, record)}#{index}"
+                    rejected.append(self._dead_letter(origin, e.errors, event))
                     continue
-                identity = (row[1], row[0])
+                identity = (row[_SOURCE], row[_EVENT_ID])
                 if identity in state.seen or identity in fresh:
                     duplicates += 1
                     continue
-                fresh[identity] = int(row[4].timestamp() * 1_000_000)
+                fresh[identity] = int(row[_RECEIVED_AT].timestamp() * 1_000_000)
                 rows.append(row)
         if rejected:
             self._dead_letters(rejected)  # durable before the insert and the acknowledgement
@@ -222,7 +227,7 @@ class RawEventsSink(BatchingSink):
             db, position.log, position.partition, position.first_offset, position.last_offset
         )
         present = LandedIdentities.parse(fetch(self._client, query))
-        missing = [row for row in rows if (row[1], row[0]) not in present]
+        missing = [row for row in rows if (row[_SOURCE], row[_EVENT_ID]) not in present]
         if missing:
             log.warning(
                 "batch %s was incomplete in ClickHouse: restoring %s rows", position.token, len(missing)
@@ -235,6 +240,10 @@ class RawEventsSink(BatchingSink):
         horizon = self._clock() - timedelta(days=self._settings.dedup_window_days)
         cutoff = int(horizon.timestamp() * 1_000_000)
         state.seen = {k: v for k, v in state.seen.items() if v >= cutoff}
+
+    def _origin(self, state: _PartitionState, record: LogRecord) -> str:
+        """Where a rejected record sits in the log, for its dead letter."""
+        return f"{self._settings.raw_topic}[{state.partition}]@{record.offset}"
 
     def _dead_letter(self, origin: str, errors: Sequence[FieldError], raw: Any) -> dict[str, Any]:
         text = raw.decode(errors="replace") if isinstance(raw, bytes) else _json_text(raw)
