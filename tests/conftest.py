@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver.client import Client
 
+import processors
 from ingest import ensure_topics, start_embedded_broker
-from processors.clickhouse import connect
 from schemas import Settings, env_name
 
 
@@ -132,33 +132,20 @@ def topics(settings: Settings) -> dict[str, str]:
     return ensure_topics(settings.kafka_bootstrap_servers or "", settings)
 
 
-@contextlib.contextmanager
-def _open_store(settings: Settings) -> Iterator[Client]:
-    """A ClickHouse client for the test's store, closed afterwards.
+@pytest.fixture
+def open_store():
+    """`with open_store(settings) as client:` a briefly opened store.
 
     chDB allows one data path per process at a time, and a worker subprocess owns the path while
     it runs, so tests open the store only briefly and never while their worker runs.
     """
-    client = connect(settings)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def open_store():
-    """`with open_store(settings) as client:` a briefly opened store (see _open_store)."""
-    return _open_store
+    return processors.open_store
 
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Client]:
     """A client on the test's store, with okrstream's schema created."""
-    from processors.clickhouse import ensure_schema
-
-    with _open_store(settings) as client:
-        ensure_schema(client, settings)
+    with processors.open_store(settings) as client:
         yield client
 
 
