@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from schemas import ConfigError, Grain, Settings
 
+from ._local_api import call_running
 from ._store import open_store
 
 
@@ -69,7 +70,8 @@ def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -
     text = args.file.read_text(encoding="utf-8")
     if running:
         query = "?dry_run=1" if args.dry_run else ""
-        return _call(running, f"/v1/kpis/apply{query}", text.encode(), {"X-Applied-By": getpass.getuser()})
+        applied_by = {"X-Applied-By": getpass.getuser()}
+        return call_running(running, f"/v1/kpis/apply{query}", text.encode(), applied_by)
     from ._kpis import apply_kpis, plan_report, read_catalog
     from ._runtime import load_registry
 
@@ -81,7 +83,7 @@ def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -
 
 def _list(settings: Settings, running: dict | None) -> list[dict[str, Any]]:
     if running:
-        return _call(running, "/v1/kpis")["kpis"]
+        return call_running(running, "/v1/kpis")["kpis"]
     from ._kpis import kpi_listing
 
     with open_store(settings) as client:
@@ -93,7 +95,7 @@ def _show(settings: Settings, args: argparse.Namespace, running: dict | None) ->
     if running:
         params = {"from": args.start, "to": args.end, "grain": args.grain, "by": args.by, "tz": timezone}
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v})
-        return _call(running, f"/v1/kpis/{urllib.parse.quote(args.name)}?{query}")
+        return call_running(running, f"/v1/kpis/{urllib.parse.quote(args.name)}?{query}")
     from ._kpis import kpi_report, series_window
 
     start, end = series_window(args.start, args.end, timezone)
@@ -121,20 +123,6 @@ class _BackfillBars(contextlib.AbstractContextManager["_BackfillBars"]):
     def __exit__(self, *exc: object) -> None:
         for bar in self._bars.values():
             bar.close()
-
-
-def _call(running: dict, path: str, body: bytes | None = None, headers: dict | None = None) -> Any:
-    request = urllib.request.Request(f"{running['api_url']}{path}", data=body, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=600) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as e:
-        answer = json.load(e)
-        if answer.get("errors"):
-            from schemas import FieldError
-
-            raise ConfigError(FieldError(**error) for error in answer["errors"]) from None
-        raise ValueError(answer.get("error", str(e))) from None
 
 
 def _print_list(kpis: list[dict[str, Any]]) -> None:
