@@ -1,5 +1,7 @@
 """okrstream's pure data contracts: the event model, per-type schemas, validation errors and settings."""
 
+from ._api_keys import Access, ApiKey, KeyRing, Unauthenticated, api_key_json, new_api_key, parse_token
+from ._cloudevents import cloudevent_from_headers, validate_cloudevent
 from ._dead_letter import OKRSTREAM_VERSION, dead_letter_record
 from ._errors import (
     ConfigError,
@@ -7,6 +9,7 @@ from ._errors import (
     FieldError,
     InvalidFieldsError,
     field_errors_from_pydantic,
+    json_type_name,
 )
 from ._event import MAX_YEAR, MIN_YEAR, RawEvent, event_to_json_dict, utc_iso
 from ._event_types import DimensionSpec, EventTypeRegistry, EventTypeSchema, MeasureSpec, UnknownTypePolicy
@@ -24,8 +27,9 @@ from ._kpi_periods import (
     year_earlier,
 )
 from ._kpi_plan import KpiPlan, plan_kpis
+from ._mappings import FieldSource, Mapping, MappingCatalog, PayloadPolicy, TimeFormat, map_event
 from ._records import RECORD_FORMAT, chunk, decode_record, encode_record, partition_for
-from ._settings import Settings, env_name
+from ._settings import AuthMode, Settings, env_name
 from ._validate import validate_event
 
 __all__ = [
@@ -34,28 +38,40 @@ __all__ = [
     "MIN_YEAR",
     "OKRSTREAM_VERSION",
     "RECORD_FORMAT",
+    "Access",
     "Aggregation",
+    "ApiKey",
+    "AuthMode",
     "ConfigError",
     "DimensionSpec",
     "EventTypeRegistry",
     "EventTypeSchema",
     "EventValidationError",
     "FieldError",
+    "FieldSource",
     "Filter",
     "FilterOp",
     "Grain",
     "GroupKey",
     "HealthBand",
     "InvalidFieldsError",
+    "KeyRing",
     "KpiCatalog",
     "KpiDefinition",
     "KpiPlan",
     "KpiReading",
+    "Mapping",
+    "MappingCatalog",
     "MeasureSpec",
+    "PayloadPolicy",
     "RawEvent",
     "Settings",
+    "TimeFormat",
+    "Unauthenticated",
     "UnknownTypePolicy",
+    "api_key_json",
     "chunk",
+    "cloudevent_from_headers",
     "dead_letter_record",
     "decode_record",
     "encode_record",
@@ -63,6 +79,10 @@ __all__ = [
     "event_to_json_dict",
     "field_errors_from_pydantic",
     "in_context",
+    "json_type_name",
+    "map_event",
+    "new_api_key",
+    "parse_token",
     "partition_for",
     "period_start",
     "periods",
@@ -72,6 +92,7 @@ __all__ = [
     "relative_change",
     "shift_period",
     "utc_iso",
+    "validate_cloudevent",
     "validate_event",
     "year_earlier",
 ]

@@ -19,11 +19,15 @@ def dead_letter_record(
     raw: str,
     failed_at: datetime,
     line: int | None = None,
+    source: str | None = None,
+    request: dict[str, Any] | None = None,
     processor: str = "okrstream",
 ) -> dict[str, Any]:
     """A JSON-ready rejection, modelled on Snowplow's failed events: enough to fix and replay it.
 
-    `origin` names where the input came from (a file path, an HTTP source, a log position).
+    `origin` names where the input came from (a file path, an HTTP endpoint, a log position);
+    `source` is the event's own source when it could be read; `request` says how it arrived
+    over HTTP (content type, API key id, position in the body).
     """
     if failed_at.tzinfo is None:
         raise ValueError("failed_at must be timezone-aware")
@@ -36,4 +40,8 @@ def dead_letter_record(
     }
     if line is not None:
         record["line"] = line
+    if source is not None:
+        record["source"] = source
+    if request is not None:
+        record["request"] = request
     return record

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,6 +28,14 @@ Retention = Annotated[int, Field(ge=-1)]  # -1 keeps records forever
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 _PLAIN_ENV = {"kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS", "clickhouse_url": "CLICKHOUSE_URL"}
 _DAY_MS = 24 * 3600 * 1000
+RATE_PATTERN = r"^[1-9][0-9]*/(second|minute|hour)$"
+
+
+class AuthMode(StrEnum):
+    """Whether the HTTP API asks for API keys; turning it off must be said explicitly."""
+
+    REQUIRED = "required"
+    DISABLED = "disabled"
 
 
 def env_name(field: str) -> str:
@@ -51,6 +60,14 @@ class Settings(BaseModel):
     clickhouse_database: Identifier = "okrstream"
     http_host: Annotated[str, StringConstraints(min_length=1)] = "127.0.0.1"
     http_port: int = Field(8181, ge=0, le=65535)  # 0 lets the OS pick a free port
+    auth: AuthMode = AuthMode.REQUIRED  # API keys on every /v1 endpoint (`okrstream keys create`)
+    http_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)  # after gzip decompression
+    http_max_events: int = Field(10_000, ge=1)  # events (or NDJSON lines) in one request
+    # events one API key may send, e.g. 50000/second, 1000/minute
+    http_rate_limit: Annotated[str, StringConstraints(pattern=RATE_PATTERN)] = "50000/second"
+    http_request_timeout_s: float = Field(30.0, gt=0)  # to receive a whole request body
+    http_broker_timeout_s: float = Field(10.0, gt=0)  # to have events acknowledged, else 503
+    mappings_file: Path | None = None  # declarative mappings; default: the shipped examples
     batch_max_records: int = Field(200, ge=1)  # log records the sink takes per batch
     batch_max_seconds: float = Field(0.5, gt=0)
     # How long the broker waits for a silent sink before giving its partitions to another one;
