@@ -84,9 +84,10 @@ def ingest(settings: Settings, ndjson: Path, log_path: Path) -> float:
     return time.monotonic() - started
 
 
-def _get(url: str) -> tuple[int, dict]:
+def _get(url: str, token: str | None = None) -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as e:
         return e.code, {}
@@ -117,12 +118,13 @@ def run_worker(
         while not run_json.exists():
             _check(worker, deadline, log_path)
             time.sleep(0.05)
-        api = json.loads(run_json.read_text())["api_url"]
+        info = json.loads(run_json.read_text())
+        api, token = info["api_url"], info.get("admin_token")
         while _get(f"{api}/ready")[0] != 200:
             _check(worker, deadline, log_path)
             time.sleep(READY_POLL_S)
         assigned = time.time()
-        while _get(f"{api}/v1/counts")[1].get("total_events", 0) < events:
+        while _get(f"{api}/v1/counts", token)[1].get("total_events", 0) < events:
             _check(worker, deadline, log_path)
             time.sleep(COUNTS_POLL_S)
     finally:

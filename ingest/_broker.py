@@ -27,6 +27,11 @@ class Broker:
     embedded: bool = False
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
+    @property
+    def pid(self) -> int | None:
+        """The embedded broker's process id (None for an external broker)."""
+        return self._process.pid if self._process else None
+
     def close(self) -> None:
         if self._process is None or self._process.poll() is not None:
             return

@@ -70,6 +70,26 @@ def read_csv(
             yield SourceLine(number, text, event)
 
 
+def read_csv_rows(path: Path) -> Iterator[SourceLine]:
+    """CSV records as `{column: cell}` for a declarative mapping to read, each with its line and text.
+
+    The header row names the keys; cells stay strings (the mapping converts them) and empty cells
+    are left out, so a mapping's `default` applies. Cells beyond the header are ignored.
+    """
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
+        lines = _Lines(f)
+        reader = csv.reader(lines)
+        header = next(reader, None)
+        lines.take()
+        if header is None:
+            return
+        for row in reader:
+            number, text = lines.take()
+            if not any(cell.strip() for cell in row):
+                continue
+            yield SourceLine(number, text, {c: v for c, v in zip(header, row, strict=False) if v != ""})
+
+
 def csv_fields(header: list[str], columns: Mapping[str, str]) -> dict[str, list[str]]:
     """Column name -> the canonical fields it fills; a column may fill several."""
     fields: dict[str, list[str]] = {}

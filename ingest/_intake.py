@@ -38,12 +38,14 @@ class EventIntake:
         *,
         send_every: int = 5000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        convert: Callable[[Any, datetime], RawEvent] | None = None,
     ) -> None:
+        """`convert` turns a decoded input into an event (default: it is a canonical event already)."""
         self._producer = producer
-        self._registry = registry
         self._origin = origin
         self._send_every = send_every
         self._clock = clock
+        self._convert = convert or (lambda data, now: validate_event(data, registry, received_at=now))
         self._seen: set[tuple[str, str]] = set()
         self._pending: list[RawEvent] = []
         self.summary = IngestSummary()
@@ -52,7 +54,7 @@ class EventIntake:
         """Validate one decoded event; returns it when accepted (None when rejected or a duplicate)."""
         now = self._clock()
         try:
-            event = validate_event(data, self._registry, received_at=now)
+            event = self._convert(data, now)
         except EventValidationError as e:
             self.reject(e.errors, raw, line)
             return None

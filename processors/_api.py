@@ -1,7 +1,7 @@
-"""The small HTTP API of a running okrstream: health, readiness, counts and KPIs.
+"""The query and admin routes of the HTTP API: health, readiness, counts, KPIs and API keys.
 
-In embedded mode this process owns the chDB store, so other commands (`okrstream status`)
-read the data through here.
+In embedded mode the running process owns the chDB store, so other commands (`okrstream
+status`, `kpi`, `keys`) read and change it through here, with the admin token of `run.json`.
 """
 
 from __future__ import annotations
@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aiohttp import web
 from clickhouse_connect.driver.client import Client
-from mode import Service
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
 
-from schemas import ConfigError, EventTypeRegistry, Grain, Settings
+from ingest import ApiError, Authenticator, json_response
+from schemas import Access, ConfigError, EventTypeRegistry, Grain, Settings, api_key_json
 
+from ._api_keys import ApiKeyStore
 from ._kpis import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
 from ._raw_sink import SinkStats
 from .clickhouse import EventCounts, fetch
@@ -32,120 +35,130 @@ def event_counts(client: Client, database: str) -> dict[str, Any]:
     }
 
 
-class HttpApi(Service):
-    def __init__(
-        self,
-        settings: Settings,
-        client: Client,
-        registry: EventTypeRegistry,
-        stats: SinkStats,
-        assigned: Callable[[], bool],
-        on_listening: Callable[[str], None],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._settings = settings
-        self._client = client
-        self._registry = registry
-        self._stats = stats
-        self._assigned = assigned
-        self._on_listening = on_listening
-        self._runner: web.AppRunner | None = None
-        self.url = ""
+class NewKey(BaseModel):
+    name: str
+    access: Access
+    sources: list[str] = Field(default_factory=list)
+    types: list[str] = Field(default_factory=list)
 
-    async def on_start(self) -> None:
-        app = web.Application()
-        app.add_routes(
-            [
-                web.get("/health", self._health),
-                web.get("/ready", self._ready),
-                web.get("/v1/counts", self._counts),
-                web.get("/v1/kpis", self._kpis),
-                web.get("/v1/kpis/{name}", self._kpi),
-                web.post("/v1/kpis/apply", self._apply),
-            ]
-        )
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._settings.http_host, self._settings.http_port)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        self._on_listening(self.url)
 
-    async def on_stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+@dataclass
+class QueryApi:
+    """What the query routes need; `stats` and `assigned` are None where no sink runs (`okrstream serve`)."""
 
-    async def _health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+    settings: Settings
+    client: Client
+    registry: EventTypeRegistry
+    auth: Authenticator
+    keys: ApiKeyStore
+    keys_changed: Callable[[], None]  # refresh the key ring after a create or revoke
+    stats: SinkStats | None = None
+    assigned: Callable[[], bool] | None = None
 
-    async def _ready(self, request: web.Request) -> web.Response:
+
+def query_router(api: QueryApi) -> APIRouter:
+    router = APIRouter()
+    reader, admin = api.auth.depends(Access.READ), api.auth.depends(Access.ADMIN)
+    database = api.settings.clickhouse_database
+
+    @router.get("/health", tags=["service"], summary="The process answers")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/ready", tags=["service"], summary="The store answers and the sink has its partitions")
+    async def ready() -> Response:
         problems = []
-        if not self._assigned():
+        if api.assigned is not None and not api.assigned():
             problems.append("the sink has no partitions assigned yet")
         try:
-            await asyncio.to_thread(self._client.command, "SELECT 1")
+            await asyncio.to_thread(api.client.command, "SELECT 1")
         except Exception as e:
             problems.append(f"ClickHouse does not answer: {e}")
-        status = 503 if problems else 200
-        return web.json_response({"ready": not problems, "problems": problems}, status=status)
+        return json_response({"ready": not problems, "problems": problems}, 503 if problems else 200)
 
-    async def _counts(self, request: web.Request) -> web.Response:
-        counts = await asyncio.to_thread(event_counts, self._client, self._settings.clickhouse_database)
-        return web.json_response(counts | {"sink": dataclasses.asdict(self._stats)})
+    @router.get("/v1/counts", tags=["query"], dependencies=[reader], summary="Landed events per type")
+    async def counts() -> Response:
+        body = await asyncio.to_thread(event_counts, api.client, database)
+        if api.stats is not None:
+            body["sink"] = dataclasses.asdict(api.stats)
+        return json_response(body)
 
-    async def _kpis(self, request: web.Request) -> web.Response:
-        listing = await asyncio.to_thread(kpi_listing, self._client, self._settings.clickhouse_database)
-        return web.json_response({"kpis": listing})
+    @router.get("/v1/kpis", tags=["query"], dependencies=[reader], summary="The KPIs in force")
+    async def kpis() -> Response:
+        return json_response({"kpis": await asyncio.to_thread(kpi_listing, api.client, database)})
 
-    async def _kpi(self, request: web.Request) -> web.Response:
-        query = request.query
+    @router.get("/v1/kpis/{name}", tags=["query"], dependencies=[reader], summary="A KPI per period")
+    async def kpi(
+        name: str,
+        grain: str = "day",
+        by: str = "",
+        tz: str | None = None,
+        start: str | None = Query(None, alias="from"),
+        end: str | None = Query(None, alias="to"),
+    ) -> Response:
         try:
-            timezone = query.get("tz") or self._settings.timezone
+            timezone = tz or api.settings.timezone
             ZoneInfo(timezone)
-            grain_name = query.get("grain", "day")
-            if grain_name not in Grain.__members__.values():
-                raise ValueError(f"grain: must be one of {', '.join(Grain)}, got {grain_name!r}")
-            grain = Grain(grain_name)
-            start, end = series_window(query.get("from"), query.get("to"), timezone)
-            by = tuple(key for key in query.get("by", "").split(",") if key)
+            if grain not in Grain.__members__.values():
+                raise ValueError(f"grain: must be one of {', '.join(Grain)}, got {grain!r}")
+            window = series_window(start, end, timezone)
+            dimensions = tuple(key for key in by.split(",") if key)
             report = await asyncio.to_thread(
-                kpi_report,
-                self._client,
-                self._settings.clickhouse_database,
-                request.match_info["name"],
-                start,
-                end,
-                grain,
-                timezone,
-                by,
+                kpi_report, api.client, database, name, *window, Grain(grain), timezone, dimensions
             )
         except KeyError as e:
-            return web.json_response({"error": e.args[0]}, status=404)
+            raise ApiError(404, e.args[0], "unknown_kpi") from None
         except (ValueError, ZoneInfoNotFoundError) as e:
-            return web.json_response({"error": str(e)}, status=400)
-        return web.json_response(report)
+            raise ApiError(400, str(e), "bad_query") from None
+        return json_response(report)
 
-    async def _apply(self, request: web.Request) -> web.Response:
-        """POST a KPI catalog as YAML; `?dry_run=1` only plans. Answers with the plan."""
-        text = await request.text()
-        dry_run = request.query.get("dry_run", "") in ("1", "true", "yes")
+    @router.post("/v1/kpis/apply", tags=["admin"], dependencies=[admin], summary="Apply a KPI catalog (YAML)")
+    async def apply(request: Request, dry_run: bool = False) -> Response:
+        text = (await request.body()).decode("utf-8", errors="replace")
         try:
-            catalog = read_catalog(text, self._registry)
+            catalog = read_catalog(text, api.registry)
         except ConfigError as e:
             errors = [dataclasses.asdict(error) for error in e.errors]
-            return web.json_response({"error": "invalid KPI definitions", "errors": errors}, status=422)
+            return json_response({"error": "invalid KPI definitions", "errors": errors}, 422)
+        applied_by = request.headers.get("X-Applied-By", "api")
         plan = await asyncio.to_thread(
-            apply_kpis,
-            self._client,
-            self._settings,
-            catalog,
-            request.headers.get("X-Applied-By", "api"),
-            dry_run,
-            _quiet,
+            apply_kpis, api.client, api.settings, catalog, applied_by, dry_run, _quiet
         )
-        return web.json_response(plan_report(plan) | {"dry_run": dry_run})
+        return json_response(plan_report(plan) | {"dry_run": dry_run})
+
+    @router.post(
+        "/v1/keys", tags=["admin"], dependencies=[admin], status_code=201, summary="Create an API key"
+    )
+    async def create_key(new: NewKey) -> Response:
+        try:
+            token, key = await asyncio.to_thread(
+                api.keys.create, new.name, new.access, new.sources, new.types
+            )
+        except ConfigError as e:
+            errors = [dataclasses.asdict(error) for error in e.errors]
+            return json_response({"error": "invalid API key", "errors": errors}, 422)
+        api.keys_changed()
+        return json_response({"token": token, "key": api_key_json(key)}, 201)
+
+    @router.get(
+        "/v1/keys", tags=["admin"], dependencies=[admin], summary="The API keys (never their secrets)"
+    )
+    async def list_keys() -> Response:
+        keys = await asyncio.to_thread(api.keys.list)
+        return json_response({"keys": [api_key_json(key) for key in keys]})
+
+    @router.post(
+        "/v1/keys/{key_id}/revoke", tags=["admin"], dependencies=[admin], summary="Revoke an API key"
+    )
+    async def revoke_key(key_id: str) -> Response:
+        try:
+            key = await asyncio.to_thread(api.keys.revoke, key_id)
+        except KeyError as e:
+            raise ApiError(404, e.args[0], "unknown_key") from None
+        api.keys_changed()
+        return json_response({"key": api_key_json(key)})
+
+    return router
 
 
 def _quiet(kpi: str, done: int, total: int) -> None:

@@ -20,15 +20,25 @@ from zoneinfo import ZoneInfo
 
 import faust
 import orjson
+import uvicorn
 import yaml
 from clickhouse_connect.driver.client import Client
 from mode import Service
 
-from ingest import Broker, EventIntake, EventProducer, ensure_topics, resolve_broker
-from schemas import ConfigError, EventTypeRegistry, Settings
+from ingest import Broker, EventIntake, EventProducer, KafkaLogWriter, ensure_topics, resolve_broker
+from schemas import AuthMode, ConfigError, EventTypeRegistry, MappingCatalog, Settings
 
-from ._api import HttpApi
+from ._api_keys import ApiKeyStore
 from ._demo import DemoFeed
+from ._http_server import (
+    HttpService,
+    KeyRingCache,
+    bind,
+    build_http_app,
+    local_admin_key,
+    server_config,
+    url_of,
+)
 from ._kpis import applied_kpis, apply_kpis, kpi_series, read_catalog, shipped_kpis
 from ._raw_sink import RawEventsSink
 from ._worker import build_app
@@ -48,8 +58,35 @@ def load_registry(settings: Settings) -> EventTypeRegistry:
     return EventTypeRegistry.from_mapping(data)
 
 
+def load_mappings(settings: Settings) -> MappingCatalog:
+    """Declarative mappings from the configured file, else the examples shipped with okrstream."""
+    if settings.mappings_file:
+        text = Path(settings.mappings_file).read_text(encoding="utf-8")
+    else:
+        text = resources.files("schemas").joinpath("mappings.yaml").read_text(encoding="utf-8")
+    return MappingCatalog.from_mapping(yaml.safe_load(text) or {})
+
+
 def run_file(settings: Settings) -> Path:
     return Path(settings.data_dir) / "run.json"
+
+
+def write_run_file(settings: Settings, info: dict[str, Any]) -> None:
+    """run.json, readable by its owner only: it may hold the run's admin token."""
+    path = run_file(settings)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(info, f)
+
+
+def auth_warning(settings: Settings) -> str | None:
+    if settings.auth is AuthMode.DISABLED:
+        return (
+            "WARNING: OKRSTREAM_AUTH=disabled: the HTTP API asks for no API key; anyone who reaches"
+            f" {settings.http_host}:{settings.http_port} may write events and read KPIs"
+        )
+    return None
 
 
 def read_run_file(settings: Settings) -> dict[str, Any] | None:
@@ -69,10 +106,62 @@ def run(settings: Settings, demo_rate: float | None = None) -> int:
     try:
         return _serve(settings, broker, registry, demo_rate)
     except ConfigError as e:
-        print("okrstream: invalid KPI definitions:", *e.errors, sep="\n  ", file=sys.stderr)
+        print("okrstream: invalid definitions:", *e.errors, sep="\n  ", file=sys.stderr)
         return 2
     finally:
         run_file(settings).unlink(missing_ok=True)
+        broker.close()
+
+
+def serve(settings: Settings) -> int:
+    """`okrstream serve`: the HTTP API alone, without the sink, e.g. to scale ingest apart from workers."""
+    running = read_run_file(settings)
+    if running and not settings.clickhouse_url:
+        print(
+            f"okrstream serve: okrstream runs (pid {running['pid']}) and owns the embedded store;"
+            f" its HTTP API at {running['api_url']} already serves everything",
+            file=sys.stderr,
+        )
+        return 2
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        registry, mappings = load_registry(settings), load_mappings(settings)
+    except ConfigError as e:
+        print("okrstream: invalid definitions:", *e.errors, sep="\n  ", file=sys.stderr)
+        return 2
+    broker = resolve_broker(settings)
+    try:
+        ensure_topics(broker.bootstrap_servers, settings)
+        client = connect(settings)
+        ensure_schema(client, settings)
+        token, admin = local_admin_key() if settings.auth is AuthMode.REQUIRED else (None, None)
+        keys = KeyRingCache(ApiKeyStore(client, settings.clickhouse_database), admin)
+        keys.refresh()
+        log_writer = KafkaLogWriter(broker.bootstrap_servers, settings, settings.http_broker_timeout_s)
+        app = build_http_app(settings, client, registry, mappings, log_writer, keys)
+        sock = bind(settings)
+        url = url_of(sock)
+        if not running:
+            info = {"pid": os.getpid(), "api_url": url, "kafka_bootstrap_servers": broker.bootstrap_servers}
+            write_run_file(settings, info | ({"admin_token": token} if token else {}))
+        print(f"okrstream serve: HTTP API at {url} (/v1/events, /docs); Kafka {broker.bootstrap_servers}")
+        if warning := auth_warning(settings):
+            print(warning)
+        print("Ctrl-C stops it", flush=True)
+
+        async def main() -> None:
+            refresh = asyncio.create_task(keys.keep_fresh())
+            try:
+                await uvicorn.Server(server_config(app)).serve(sockets=[sock])
+            finally:
+                refresh.cancel()
+
+        asyncio.run(main())
+        log_writer.close()
+        return 0
+    finally:
+        if not running:
+            run_file(settings).unlink(missing_ok=True)
         broker.close()
 
 
@@ -101,6 +190,21 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
     )
     app = build_app(settings, broker.bootstrap_servers, sink)
 
+    token, admin = local_admin_key() if settings.auth is AuthMode.REQUIRED else (None, None)
+    reader = connect(settings)
+    keys = KeyRingCache(ApiKeyStore(reader, settings.clickhouse_database), admin)
+    log_writer = KafkaLogWriter(broker.bootstrap_servers, settings, settings.http_broker_timeout_s)
+    http_app = build_http_app(
+        settings,
+        reader,
+        registry,
+        load_mappings(settings),
+        log_writer,
+        keys,
+        sink.stats,
+        lambda: bool(app.consumer.assignment()),
+    )
+
     def listening(url: str) -> None:
         info = {
             "pid": os.getpid(),
@@ -108,19 +212,23 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
             "kafka_bootstrap_servers": broker.bootstrap_servers,
             "clickhouse": describe(settings),
         }
-        run_file(settings).write_text(json.dumps(info))
+        write_run_file(settings, info | ({"admin_token": token} if token else {}))
         kafka = f"{broker.bootstrap_servers} ({'embedded Tansu' if broker.embedded else 'external'})"
         lines = [
             f"okrstream {'demo' if demo_rate else 'run'} is up (Ctrl-C stops it)",
-            f"  HTTP API    {url}  (/health /ready /v1/counts /v1/kpis)",
+            f"  HTTP API    {url}  (/v1/events /v1/webhooks/{{mapping}} /v1/counts /v1/kpis /docs)",
             f"  Kafka       {kafka}, topics {settings.raw_topic} and {settings.dead_letter_topic}",
             f"  ClickHouse  {describe(settings)}, table {settings.clickhouse_database}.raw_events",
         ]
+        if warning := auth_warning(settings):
+            lines.append(warning)
+        else:
+            lines.append(
+                "  API keys    okrstream keys create --help  (the local CLI uses run.json's admin token)"
+            )
         print("\n".join(lines), flush=True)
 
-    reader = connect(settings)
-    api = HttpApi(settings, reader, registry, sink.stats, lambda: bool(app.consumer.assignment()), listening)
-    services: list[Service] = [api]
+    services: list[Service] = [HttpService(http_app, settings, keys, listening)]
     demo = DemoProducer(broker.bootstrap_servers, settings, registry, demo_rate) if demo_rate else None
     if demo:
         services.append(demo)
@@ -160,6 +268,7 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
         return int(e.code or 0)
     finally:
         dead_letters.close()
+        log_writer.close()
     return 0
 
 

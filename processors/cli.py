@@ -1,16 +1,18 @@
-"""The `okrstream` command: run, demo, ingest, status, kpi."""
+"""The `okrstream` command: run, serve, demo, ingest, status, kpi, keys."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import os
 import sys
-import urllib.request
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from schemas import ConfigError, Settings
+from schemas import ConfigError, EventTypeRegistry, Mapping, RawEvent, Settings, map_event
 
+from . import _keys_cli as keys_cli
 from . import _kpi_cli as kpi_cli
 
 
@@ -22,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
         "run", help="start the pipeline: broker and store if not given, the worker, the API"
     )
     run.add_argument("--port", type=int, help="HTTP API port (default 8181, 0 picks a free one)")
+    serve = commands.add_parser("serve", help="the HTTP API alone (ingest, queries), without the sink")
+    serve.add_argument("--port", type=int, help="HTTP API port (default 8181, 0 picks a free one)")
     demo = commands.add_parser("demo", help="like run, plus a realistic stream of business events")
     demo.add_argument("--port", type=int, help="HTTP API port (default 8181, 0 picks a free one)")
     demo.add_argument("--rate", type=float, default=50.0, help="demo events per second (default 50)")
@@ -29,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     ingest = commands.add_parser("ingest", help="validate a file of events and send it to the log")
     ingest.add_argument("file", type=Path)
     ingest.add_argument("--format", choices=("ndjson", "csv"), help="default: from the file name")
+    ingest.add_argument(
+        "--mapping",
+        metavar="NAME",
+        help="turn each line or CSV row into an event with a declarative mapping (OKRSTREAM_MAPPINGS_FILE)",
+    )
     ingest.add_argument(
         "--map",
         action="append",
@@ -46,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("status", help="events landed per type, from the running process or the store")
     kpi_cli.add_commands(commands)
+    keys_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -60,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         from ._runtime import run as run_pipeline
 
         return run_pipeline(settings, demo_rate=args.rate if args.command == "demo" else None)
+    if args.command == "serve":
+        from ._runtime import serve
+
+        return serve(settings)
+    if args.command == "keys":
+        return keys_cli.run(settings, args)
     if args.command == "ingest":
         return _ingest(settings, args)
     if args.command == "kpi":
@@ -78,9 +94,9 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 
 def _ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from ingest import EventIntake, EventProducer, ensure_topics, read_csv, read_ndjson
+    from ingest import EventIntake, EventProducer, ensure_topics, read_csv, read_csv_rows, read_ndjson
 
-    from ._runtime import load_registry, read_run_file
+    from ._runtime import load_mappings, load_registry, read_run_file
 
     bootstrap = settings.kafka_bootstrap_servers or (read_run_file(settings) or {}).get(
         "kafka_bootstrap_servers"
@@ -95,7 +111,16 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         print(f"okrstream ingest: no such file: {args.file}", file=sys.stderr)
         return 2
     fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "ndjson")
-    if fmt == "csv":
+    registry = load_registry(settings)
+    convert = None
+    if args.mapping:
+        mapping = load_mappings(settings).mappings.get(args.mapping)
+        if mapping is None:
+            print(f"okrstream ingest: no mapping named {args.mapping!r}", file=sys.stderr)
+            return 2
+        convert = functools.partial(_mapped, mapping, registry)
+        lines = read_csv_rows(args.file) if fmt == "csv" else read_ndjson(args.file)
+    elif fmt == "csv":
         lines = read_csv(args.file, _pairs(args.map, "--map"), _pairs(args.set, "--set"))
     else:
         lines = read_ndjson(args.file)
@@ -104,7 +129,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     # unknown topics on first use (Tansu, Kafka with auto-create) makes them with its defaults.
     ensure_topics(bootstrap, settings)
     with EventProducer(bootstrap, settings) as producer:
-        intake = EventIntake(producer, load_registry(settings), origin=f"file:{args.file}")
+        intake = EventIntake(producer, registry, origin=f"file:{args.file}", convert=convert)
         for line in lines:
             if line.error is not None:
                 intake.reject([line.error], line.text, line.line)
@@ -123,15 +148,19 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if summary.rejected == 0 else 1
 
 
+def _mapped(mapping: Mapping, registry: EventTypeRegistry, data: Any, now: datetime) -> RawEvent:
+    return map_event(mapping, data, registry, received_at=now)
+
+
 def _status(settings: Settings) -> int:
     from ._api import event_counts
+    from ._local_api import call_running
     from ._runtime import read_run_file
     from .clickhouse import connect, describe
 
     running = read_run_file(settings)
     if running:
-        with urllib.request.urlopen(f"{running['api_url']}/v1/counts", timeout=10) as response:
-            counts = json.load(response)
+        counts = call_running(running, "/v1/counts")
         print(f"okrstream runs (pid {running['pid']}, API {running['api_url']})")
     else:
         counts = event_counts(connect(settings), settings.clickhouse_database)

@@ -157,6 +157,7 @@ class WorkerProcess:
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         self.api_url = ""
+        self.admin_token: str | None = None  # the run's local admin key, from run.json
         self.starts = 0
 
     def env(self) -> dict[str, str]:
@@ -184,13 +185,16 @@ class WorkerProcess:
             if self.process.poll() is not None:
                 raise AssertionError(f"worker exited with {self.process.returncode}; see {self.log_path}")
             if run_json.exists():
-                self.api_url = json.loads(run_json.read_text())["api_url"]
+                info = json.loads(run_json.read_text())
+                self.api_url, self.admin_token = info["api_url"], info.get("admin_token")
                 return
             time.sleep(0.1)
         raise AssertionError(f"worker did not start within {timeout}s; see {self.log_path}")
 
     def counts(self) -> dict:
-        with urllib.request.urlopen(f"{self.api_url}/v1/counts", timeout=30) as response:
+        headers = {"Authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
+        request = urllib.request.Request(f"{self.api_url}/v1/counts", headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
 
     def wait_for_total(self, expected: int, timeout: float = 240.0) -> dict:
@@ -241,3 +245,120 @@ def make_worker(tmp_path: Path) -> Iterator[Callable[[Settings], WorkerProcess]]
         if process.process is not None and process.process.poll() is None:
             process.process.kill()
             process.process.wait()
+
+
+class RunningApi:
+    """okrstream's HTTP API served by uvicorn on a thread of the test process, on real services.
+
+    It speaks real HTTP on a loopback port, writes to the test's Kafka topics and reads keys and
+    landed identities from the test's store.
+    """
+
+    def __init__(self, settings: Settings, client: Client) -> None:
+        import threading
+
+        import uvicorn
+
+        from ingest import KafkaLogWriter
+        from processors._api_keys import ApiKeyStore
+        from processors._http_server import KeyRingCache, bind, build_http_app, local_admin_key, url_of
+        from processors._runtime import load_mappings, load_registry
+
+        self.settings = settings
+        self.admin_token, admin = local_admin_key()
+        self.keys = KeyRingCache(ApiKeyStore(client, settings.clickhouse_database), admin)
+        self.keys.refresh()
+        self.log_writer = KafkaLogWriter(
+            settings.kafka_bootstrap_servers or "", settings, settings.http_broker_timeout_s
+        )
+        app = build_http_app(
+            settings, client, load_registry(settings), load_mappings(settings), self.log_writer, self.keys
+        )
+        sock = bind(settings)
+        self.url = url_of(sock)
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            assert time.monotonic() < deadline, "the HTTP API did not start"
+            time.sleep(0.02)
+
+    def request(self, method: str, path: str, token: str | None = None, **kwargs):
+        import httpx
+
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
+
+    def create_key(self, access: str = "write", sources=("*",), types=("*",), name: str = "test") -> str:
+        scoped = access == "write"
+        body = {
+            "name": name,
+            "access": access,
+            "sources": list(sources) if scoped else [],
+            "types": list(types) if scoped else [],
+        }
+        answer = self.request("POST", "/v1/keys", self.admin_token, json=body)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["token"]
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=20)
+        self.log_writer.close()
+
+
+@pytest.fixture
+def start_api() -> Iterator[Callable[[Settings, Client], RunningApi]]:
+    """`start_api(settings, client)`: the HTTP API on given services; stopped after the test."""
+    started: list[RunningApi] = []
+
+    def start(settings: Settings, client: Client) -> RunningApi:
+        api = RunningApi(settings, client)
+        started.append(api)
+        return api
+
+    yield start
+    for api in started:
+        api.stop()
+
+
+@pytest.fixture
+def serve_api(settings: Settings, topics, store: Client, start_api) -> Callable[..., RunningApi]:
+    """`serve_api(**setting_overrides)`: the HTTP API on this test's services."""
+    return lambda **overrides: start_api(settings.model_copy(update=overrides), store)
+
+
+def read_topic(settings: Settings, topic: str) -> list:
+    """Every message of `topic`, read by partition assignment (no consumer group: see README)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False, consumer_timeout_ms=2000
+    )
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(settings.topic_partitions)])
+        consumer.seek_to_beginning()
+        return list(consumer)
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def logged(settings: Settings) -> Callable[[str], list]:
+    """`logged("raw")`: the events in the raw topic; `logged("deadletter")`: the dead-letter records.
+
+    `logged(which, other_settings)` reads the topics of other settings.
+    """
+    import orjson
+
+    from schemas import decode_record
+
+    def read(which: str, on: Settings = settings) -> list:
+        if which == "raw":
+            return [e for m in read_topic(on, on.raw_topic) for e in decode_record(m.value)]
+        return [orjson.loads(m.value) for m in read_topic(on, on.dead_letter_topic)]
+
+    return read

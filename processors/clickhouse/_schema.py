@@ -7,9 +7,12 @@ from clickhouse_connect.driver.client import Client
 from schemas import Settings
 
 from ._statement import execute
-from .raw_events_ddl import CreateDatabase, CreateRawEvents
+from .api_keys_ddl import CreateApiKeysTable
+from .raw_events_ddl import AddEventIdIndex, CreateDatabase, CreateRawEvents
 
 
 def ensure_schema(client: Client, settings: Settings) -> None:
     execute(client, CreateDatabase(settings.clickhouse_database))
     execute(client, CreateRawEvents(settings.clickhouse_database, settings.dedup_block_window))
+    execute(client, AddEventIdIndex(settings.clickhouse_database))
+    execute(client, CreateApiKeysTable(settings.clickhouse_database))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import SourceLine, read_csv, read_ndjson
+from ingest import SourceLine, read_csv, read_csv_rows, read_ndjson
 from schemas import EventTypeRegistry, EventValidationError, FieldError, validate_event
 
 
@@ -225,3 +225,38 @@ def test_ndjson_errors_name_the_line_and_the_field(tmp_path: Path) -> None:
     assert [(line.line, line.error.path) for line in lines if line.error] == [(4, "$")]
     decoded = [line for line in lines if line.error is None]
     assert [(n, e.path, e.rule) for n, e in errors_by_line(decoded)] == [(3, "measures.amount", "type")]
+
+
+# -- CSV rows for declarative mappings ------------------------------------------------------------
+
+
+def test_csv_rows_are_column_to_cell_with_exact_lines_and_text(tmp_path: Path) -> None:
+    content = (
+        "order_id,created,country,note,total_cents\n"
+        'A-1,2026-10-01T12:00:00Z,DE,"two\nlines",4990\n'
+        "\n"
+        "A-2,,FR,,1200,extra\r\n"
+        " , ,\n"
+        "A-3,2026-10-01T13:00:00Z\n"
+    )
+    path = write(tmp_path, "orders.csv", "\ufeff" + content)
+    assert list(read_csv_rows(path)) == [
+        SourceLine(
+            2,
+            'A-1,2026-10-01T12:00:00Z,DE,"two\nlines",4990',
+            {
+                "order_id": "A-1",
+                "created": "2026-10-01T12:00:00Z",
+                "country": "DE",
+                "note": "two\nlines",
+                "total_cents": "4990",  # cells stay text: the mapping converts them
+            },
+        ),
+        SourceLine(5, "A-2,,FR,,1200,extra", {"order_id": "A-2", "country": "FR", "total_cents": "1200"}),
+        SourceLine(7, "A-3,2026-10-01T13:00:00Z", {"order_id": "A-3", "created": "2026-10-01T13:00:00Z"}),
+    ]
+
+
+def test_csv_rows_of_an_empty_file_or_a_lone_header(tmp_path: Path) -> None:
+    assert list(read_csv_rows(write(tmp_path, "empty.csv", ""))) == []
+    assert list(read_csv_rows(write(tmp_path, "header.csv", "a,b\n"))) == []

@@ -8,6 +8,7 @@ import pytest
 
 from processors.clickhouse import (
     RAW_EVENTS_COLUMNS,
+    AddEventIdIndex,
     CreateDatabase,
     CreateRawEvents,
     Statement,
@@ -32,7 +33,8 @@ RAW_EVENTS_DDL = """CREATE TABLE IF NOT EXISTS {database:Identifier}.raw_events 
     batch_first_offset UInt64,
     batch_last_offset UInt64,
     batch_epoch UInt64,
-    landed_at DateTime64(6, 'UTC') MATERIALIZED now64(6)
+    landed_at DateTime64(6, 'UTC') MATERIALIZED now64(6),
+    INDEX event_id_bloom event_id TYPE bloom_filter(0.01) GRANULARITY 4
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(occurred_at)
 ORDER BY (type, occurred_at)
@@ -60,6 +62,13 @@ SETTINGS non_replicated_deduplication_window = {dedup_window:UInt64}"""
             {"database": "analytics", "dedup_window": 5},
             id="create-raw-events-small-window",
         ),
+        pytest.param(
+            AddEventIdIndex("okrstream"),
+            "ALTER TABLE {database:Identifier}.raw_events ADD INDEX IF NOT EXISTS"
+            " event_id_bloom event_id TYPE bloom_filter(0.01) GRANULARITY 4",
+            {"database": "okrstream"},
+            id="add-event-id-index",
+        ),
     ],
 )
 def test_to_sql(statement: Statement, sql: str, params: dict[str, Any]) -> None:
@@ -79,6 +88,17 @@ def test_ensure_schema_applies_the_dedup_window_and_ordering(store, settings) ->
     assert f"non_replicated_deduplication_window = {settings.dedup_block_window}" in ddl
     assert "PARTITION BY toYYYYMM(occurred_at)" in ddl
     assert "ORDER BY (type, occurred_at)" in ddl
+
+
+def test_ensure_schema_indexes_event_ids_also_on_a_table_made_without_the_index(store, settings) -> None:
+    db = settings.clickhouse_database
+    execute(store, _Query("DROP INDEX event_id_bloom ON {db:Identifier}.raw_events", db))
+    ensure_schema(store, settings)
+    [(indexes,)] = fetch(
+        store,
+        _Query("SELECT groupArray(name) FROM system.data_skipping_indices WHERE database = {db:String}", db),
+    )
+    assert indexes == ["event_id_bloom"]
 
 
 def test_ensure_schema_is_idempotent_and_keeps_rows(store, settings, land, make_event) -> None:

@@ -1,0 +1,64 @@
+"""Who is calling: the API key in `Authorization: Bearer` or `X-API-Key`, checked against a key ring.
+
+The ring (hashes only) comes from a callable, so the process can refresh it from the store
+without this module knowing where keys live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from schemas import Access, ApiKey, KeyRing, Unauthenticated
+
+from ._http_errors import ApiError
+
+_bearer = HTTPBearer(auto_error=False, description="an okrstream API key: `okrstream keys create`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key, as a header")
+
+
+class Authenticator:
+    """Resolves a request's key; with `ring=None` auth is off and every caller is anonymous (None)."""
+
+    def __init__(self, ring: Callable[[], KeyRing] | None) -> None:
+        self._ring = ring
+
+    @property
+    def enabled(self) -> bool:
+        return self._ring is not None
+
+    def caller(self, token: str | None) -> ApiKey | None:
+        if self._ring is None:
+            return None
+        try:
+            return self._ring().authenticate(token)
+        except Unauthenticated as e:
+            raise ApiError(401, str(e), "unauthenticated", headers={"WWW-Authenticate": "Bearer"}) from None
+
+    def requires(self, access: Access) -> Callable[..., ApiKey | None]:
+        """A FastAPI dependency: the caller's key, which must allow `access` (write keys: see scope)."""
+
+        def dependency(
+            bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+            header: Annotated[str | None, Security(_header)] = None,
+        ) -> ApiKey | None:
+            key = self.caller(bearer.credentials if bearer else header)
+            if key is None or key.is_admin:
+                return key
+            if access is Access.READ and not key.may_read():
+                raise ApiError(403, "this API key may not read: it is a write key", "forbidden")
+            if access is Access.WRITE and key.access is not Access.WRITE:
+                raise ApiError(
+                    403, f"this API key may not write events: it is a {key.access} key", "forbidden"
+                )
+            if access is Access.ADMIN:
+                raise ApiError(403, "this needs an admin API key", "forbidden")
+            return key
+
+        return dependency
+
+    def depends(self, access: Access) -> object:
+        return Depends(self.requires(access))

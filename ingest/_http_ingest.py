@@ -1,0 +1,233 @@
+"""The HTTP ingest decision, per event: accepted, duplicate, or rejected with the field and the reason.
+
+Nothing here speaks HTTP: it takes a request's split items and answers with results, so the
+rules (scope before anything is written, duplicates answered, dead letters, durable before
+acknowledged) read in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from schemas import ApiKey, EventValidationError, FieldError, RawEvent, dead_letter_record
+
+from ._bodies import BodyItem
+from ._http_errors import ApiError
+from ._log_writer import LogWriter
+
+Identity = tuple[str, str]
+Convert = Callable[[Any, datetime], RawEvent]  # raises EventValidationError
+
+
+class IdentityLookup(Protocol):
+    """Which of these identities already landed, within the dedup window (the store answers)."""
+
+    async def landed(self, identities: Collection[Identity]) -> set[Identity]: ...
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass
+class EventResult:
+    index: int
+    status: Outcome
+    event_id: str | None = None
+    source: str | None = None
+    errors: tuple[FieldError, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"index": self.index, "status": self.status.value}
+        if self.event_id is not None:
+            body |= {"event_id": self.event_id, "source": self.source}
+        if self.errors:
+            body["errors"] = [{"path": e.path, "message": e.message, "rule": e.rule} for e in self.errors]
+        return body
+
+
+@dataclass
+class IngestResult:
+    results: list[EventResult] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.status is outcome)
+
+    @property
+    def status_code(self) -> int:
+        """200 when nothing was rejected, 422 when everything was, 207 (Multi-Status) in between."""
+        rejected = self.count(Outcome.REJECTED)
+        if rejected == 0:
+            return 200
+        return 422 if rejected == len(self.results) else 207
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.count(Outcome.ACCEPTED),
+            "duplicates": self.count(Outcome.DUPLICATE),
+            "rejected": self.count(Outcome.REJECTED),
+            "results": [r.to_json() for r in self.results],
+        }
+
+
+class RecentIdentities:
+    """Identities this process acknowledged lately: they may not have landed in the store yet."""
+
+    def __init__(self, ttl_s: float = 600.0, capacity: int = 500_000) -> None:
+        self._ttl = ttl_s
+        self._capacity = capacity
+        self._seen: OrderedDict[Identity, float] = OrderedDict()
+
+    def __contains__(self, identity: Identity) -> bool:
+        return identity in self._seen
+
+    def add(self, identities: Collection[Identity]) -> None:
+        now = time.monotonic()
+        for identity in identities:
+            self._seen[identity] = now
+            self._seen.move_to_end(identity)
+        while self._seen and (
+            len(self._seen) > self._capacity or next(iter(self._seen.values())) < now - self._ttl
+        ):
+            self._seen.popitem(last=False)
+
+
+class EventIngest:
+    """Validates, deduplicates and appends one request's events; rejected ones go to dead letters.
+
+    Duplicates are answered from three places: earlier in the same request, acknowledged by this
+    process lately, or landed in the store. Two requests carrying the same identity at once are
+    serialized on it, so exactly one of them answers `accepted`.
+    """
+
+    def __init__(
+        self,
+        log: LogWriter,
+        landed: IdentityLookup,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._log = log
+        self._landed = landed
+        self._clock = clock
+        self._recent = RecentIdentities()
+        self._in_flight: dict[Identity, asyncio.Future[bool]] = {}
+
+    async def ingest(
+        self,
+        items: Sequence[BodyItem],
+        convert: Convert,
+        key: ApiKey | None,
+        origin: str,
+        request: dict[str, Any],
+    ) -> IngestResult:
+        """Raises ApiError(403) before writing anything when an event is outside the key's scope."""
+        now = self._clock()
+        result = IngestResult()
+        valid: list[tuple[EventResult, RawEvent]] = []
+        rejected: list[tuple[EventResult, BodyItem]] = []
+        for item in items:
+            try:
+                if item.error is not None:
+                    raise EventValidationError([item.error])
+                event = convert(item.data, now)
+            except EventValidationError as e:
+                entry = EventResult(item.index, Outcome.REJECTED, errors=e.errors)
+                entry.event_id, entry.source = _claimed_identity(item.data)
+                rejected.append((entry, item))
+            else:
+                entry = EventResult(item.index, Outcome.ACCEPTED, event.event_id, event.source)
+                valid.append((entry, event))
+            result.results.append(entry)
+        _check_scope(key, valid)
+
+        fresh = await self._reserve(valid)
+        try:
+            landed = await self._landed.landed({event.identity for _, event in fresh})
+            new = []
+            for entry, event in fresh:
+                if event.identity in landed:
+                    entry.status = Outcome.DUPLICATE
+                else:
+                    new.append(event)
+            letters = [
+                dead_letter_record(
+                    origin=origin,
+                    errors=entry.errors,
+                    raw=item.raw,
+                    failed_at=now,
+                    source=entry.source,
+                    request=request | {"index": item.index},
+                )
+                for entry, item in rejected
+            ]
+            await asyncio.gather(self._log.append(new), self._log.dead_letter(letters, key=origin))
+            self._recent.add([event.identity for event in new])
+            self._release(fresh, True)
+        except BaseException:
+            self._release(fresh, False)
+            raise
+        return result
+
+    async def _reserve(self, valid: list[tuple[EventResult, RawEvent]]) -> list[tuple[EventResult, RawEvent]]:
+        """Mark duplicates known in memory; claim the other identities for this request."""
+        while waiting := {f for _, e in valid if (f := self._in_flight.get(e.identity)) is not None}:
+            await asyncio.wait(waiting)
+        # no await from here to the end: checking and claiming is one step for the event loop
+        fresh, claimed = [], set()
+        for entry, event in valid:
+            if event.identity in claimed or event.identity in self._recent:
+                entry.status = Outcome.DUPLICATE
+                continue
+            claimed.add(event.identity)
+            fresh.append((entry, event))
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        for identity in claimed:
+            self._in_flight[identity] = future
+        return fresh
+
+    def _release(self, fresh: list[tuple[EventResult, RawEvent]], appended: bool) -> None:
+        futures = {
+            self._in_flight.pop(event.identity) for _, event in fresh if event.identity in self._in_flight
+        }
+        for future in futures:
+            if not future.done():
+                future.set_result(appended)
+
+
+def _claimed_identity(data: Any) -> tuple[str | None, str | None]:
+    """The event_id and source a rejected item claims, when they are plain strings, for its result."""
+    if not isinstance(data, dict):
+        return None, None
+    event_id = data.get("event_id", data.get("id"))
+    source = data.get("source")
+    return (
+        event_id if isinstance(event_id, str) else None,
+        source if isinstance(source, str) else None,
+    )
+
+
+def _check_scope(key: ApiKey | None, valid: list[tuple[EventResult, RawEvent]]) -> None:
+    if key is None or key.is_admin:
+        return
+    outside = [
+        {"index": entry.index, "source": event.source, "type": event.type}
+        for entry, event in valid
+        if not key.may_write(event.source, event.type)
+    ]
+    if outside:
+        raise ApiError(
+            403,
+            f"this API key may not write {len(outside)} of these events (source or type out of scope);"
+            " nothing was written",
+            "out_of_scope",
+            extra={"events": outside[:100]},
+        )

@@ -1,0 +1,264 @@
+"""`POST /v1/events` and `POST /v1/webhooks/{mapping}`: the HTTP face of `EventIngest`.
+
+Checks run cheapest first, and all before anything is written: the key (401/403), the content
+type (415), the body's size (413) and shape (400), the number of events (413), the key's rate
+(429). A 2xx then means every accepted event is in the log; a broker that does not acknowledge
+in time gives 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from schemas import (
+    Access,
+    ApiKey,
+    EventTypeRegistry,
+    MappingCatalog,
+    RawEvent,
+    Settings,
+    cloudevent_from_headers,
+    map_event,
+    validate_cloudevent,
+    validate_event,
+)
+
+from ._bodies import BodyError, BodyFormat, BodyItem, body_format, decode_content, split_body
+from ._http_auth import Authenticator
+from ._http_errors import ApiError, ErrorBody, json_response
+from ._http_ingest import Convert, EventIngest
+from ._log_writer import LogUnavailable
+from ._rate_limit import RateLimiter
+
+RETRY_AFTER_S = 5  # what a client is asked to wait when the log is unavailable
+
+
+class ErrorOut(BaseModel):
+    path: str
+    message: str
+    rule: str
+
+
+class EventResultOut(BaseModel):
+    index: int
+    status: Literal["accepted", "duplicate", "rejected"]
+    event_id: str | None = None
+    source: str | None = None
+    errors: list[ErrorOut] = []
+
+
+class IngestResponse(BaseModel):
+    """Counts and, in request order, what became of each event."""
+
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[EventResultOut]
+
+
+@dataclass
+class IngestApi:
+    """What the ingest routes need; the process that serves them builds it."""
+
+    settings: Settings
+    registry: EventTypeRegistry
+    mappings: MappingCatalog
+    ingest: EventIngest
+    auth: Authenticator
+    limiter: RateLimiter
+
+
+def ingest_router(api: IngestApi) -> APIRouter:
+    router = APIRouter(tags=["ingest"])
+    writer = api.auth.depends(Access.WRITE)
+
+    @router.post(
+        "/v1/events",
+        summary="Send events: JSON, NDJSON or CloudEvents (structured, batch, binary), optionally gzip",
+        response_model=IngestResponse,
+        responses=_RESPONSES,
+        openapi_extra={"requestBody": {"required": True, "content": _event_bodies()}},
+    )
+    async def post_events(request: Request, key: ApiKey | None = writer) -> Response:
+        fmt = _format(request)
+        items = await _items(api, request, fmt)
+        if fmt is BodyFormat.CLOUDEVENT_BINARY:
+            headers = dict(request.headers)
+            convert: Convert = lambda data, now: validate_cloudevent(  # noqa: E731
+                cloudevent_from_headers(headers, data), api.registry, received_at=now
+            )
+        elif fmt in (BodyFormat.CLOUDEVENT, BodyFormat.CLOUDEVENT_BATCH):
+            convert = lambda data, now: validate_cloudevent(data, api.registry, received_at=now)  # noqa: E731
+        else:
+            convert = lambda data, now: validate_event(data, api.registry, received_at=now)  # noqa: E731
+        return await _ingest(api, request, items, convert, key, "http:/v1/events")
+
+    @router.post(
+        "/v1/webhooks/{mapping}",
+        summary="Send a foreign payload (JSON object, array or NDJSON), turned into events by a mapping",
+        response_model=IngestResponse,
+        responses=_RESPONSES | {404: {"model": ErrorBody, "description": "no mapping of that name"}},
+        openapi_extra={"requestBody": {"required": True, "content": _foreign_bodies()}},
+    )
+    async def post_webhook(mapping: str, request: Request, key: ApiKey | None = writer) -> Response:
+        chosen = api.mappings.mappings.get(mapping)
+        if chosen is None:
+            known = ", ".join(sorted(api.mappings.mappings)) or "none"
+            raise ApiError(404, f"no mapping named {mapping!r}; known: {known}", "unknown_mapping")
+        fmt = _format(request)
+        if fmt not in (BodyFormat.EVENTS, BodyFormat.NDJSON):
+            raise ApiError(415, "a webhook takes application/json or application/x-ndjson", "content_type")
+        items = await _items(api, request, fmt)
+        convert: Convert = lambda data, now: map_event(chosen, data, api.registry, received_at=now)  # noqa: E731
+        return await _ingest(api, request, items, convert, key, f"http:/v1/webhooks/{mapping}")
+
+    return router
+
+
+def _format(request: Request) -> BodyFormat:
+    try:
+        return body_format(request.headers.get("content-type"), request.headers)
+    except BodyError as e:
+        raise ApiError(e.status, e.message, e.rule) from None
+
+
+async def _items(api: IngestApi, request: Request, fmt: BodyFormat) -> list[BodyItem]:
+    limit = api.settings.http_max_body_bytes
+    body = await _read_body(request, limit, api.settings.http_request_timeout_s)
+    try:
+        items = split_body(decode_content(body, request.headers.get("content-encoding"), limit), fmt)
+    except BodyError as e:
+        extra = {"limit_bytes": limit} if e.status == 413 else None
+        raise ApiError(e.status, e.message, e.rule, extra=extra) from None
+    if not items:
+        raise ApiError(400, "the body holds no events", "empty")
+    if len(items) > api.settings.http_max_events:
+        raise ApiError(
+            413,
+            f"{len(items)} events in one request; at most {api.settings.http_max_events} allowed",
+            "too_many_events",
+            extra={"limit_events": api.settings.http_max_events},
+        )
+    return items
+
+
+async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(
+            413,
+            f"the body is {declared} bytes; at most {limit} allowed",
+            "body_size",
+            extra={"limit_bytes": limit},
+        )
+    chunks, size = [], 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ApiError(
+                        413, f"the body is over {limit} bytes", "body_size", extra={"limit_bytes": limit}
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(408, f"the body did not arrive within {timeout_s:g} s", "timeout") from None
+    return b"".join(chunks)
+
+
+async def _ingest(
+    api: IngestApi,
+    request: Request,
+    items: list[BodyItem],
+    convert: Callable[[Any, datetime], RawEvent],
+    key: ApiKey | None,
+    origin: str,
+) -> Response:
+    who = key.key_id if key else "anonymous"
+    wait = api.limiter.take(who, len(items))
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"rate limit of {api.limiter.rate} events per key reached; retry after {wait:g} s",
+            "rate_limited",
+            headers={"Retry-After": f"{wait:g}"},
+        )
+    context = {"content_type": request.headers.get("content-type", ""), "api_key": who}
+    try:
+        result = await api.ingest.ingest(items, convert, key, origin, context)
+    except LogUnavailable as e:
+        raise ApiError(
+            503,
+            f"{e}; nothing of this request was acknowledged, retry it",
+            "log_unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from None
+    return json_response(result.to_json(), result.status_code)
+
+
+_ERROR = {"model": ErrorBody}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "every event accepted or a duplicate: accepted ones are in the log"},
+    207: {
+        "model": IngestResponse,
+        "description": "some events rejected (see results), the others in the log",
+    },
+    400: _ERROR | {"description": "the body cannot be read: malformed JSON, gzip or UTF-8"},
+    401: _ERROR | {"description": "no API key, or an invalid or revoked one"},
+    403: _ERROR | {"description": "the key may not write these events (nothing was written)"},
+    408: _ERROR | {"description": "the body did not arrive in time"},
+    413: _ERROR | {"description": "the body or the number of events is over the limit named in the body"},
+    415: _ERROR | {"description": "unsupported Content-Type, charset or Content-Encoding"},
+    422: {"model": IngestResponse, "description": "every event rejected (see results)"},
+    429: _ERROR | {"description": "the key's rate limit is reached: see Retry-After"},
+    503: _ERROR | {"description": "the event log did not acknowledge: nothing was accepted, see Retry-After"},
+}
+
+
+def _event_schema() -> dict[str, Any]:
+    schema = RawEvent.model_json_schema()
+    schema["properties"].pop("received_at", None)
+    return schema
+
+
+_CLOUDEVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "CloudEvent",
+    "description": "CloudEvents 1.0, JSON format; `time` is required by okrstream",
+    "required": ["specversion", "id", "source", "type", "time"],
+    "properties": {
+        "specversion": {"type": "string", "enum": ["1.0"]},
+        "id": {"type": "string"},
+        "source": {"type": "string"},
+        "type": {"type": "string"},
+        "time": {"type": "string", "format": "date-time"},
+        "subject": {"type": "string"},
+        "datacontenttype": {"type": "string"},
+        "data": {"type": "object"},
+    },
+    "additionalProperties": True,
+}
+
+
+def _event_bodies() -> dict[str, Any]:
+    event = _event_schema()
+    return {
+        "application/json": {"schema": {"oneOf": [event, {"type": "array", "items": event}]}},
+        "application/x-ndjson": {"schema": {"type": "string", "description": "one JSON event per line"}},
+        "application/cloudevents+json": {"schema": _CLOUDEVENT_SCHEMA},
+        "application/cloudevents-batch+json": {"schema": {"type": "array", "items": _CLOUDEVENT_SCHEMA}},
+    }
+
+
+def _foreign_bodies() -> dict[str, Any]:
+    return {
+        "application/json": {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {}}]}},
+        "application/x-ndjson": {"schema": {"type": "string", "description": "one JSON payload per line"}},
+    }

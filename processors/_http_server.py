@@ -1,0 +1,201 @@
+"""The HTTP API as one FastAPI app, served by uvicorn inside `okrstream run` or alone (`okrstream serve`).
+
+It joins the ingest routes (from `ingest`) with the query and admin routes (from here), and
+gives them what lives in the store: the API keys and the identities that already landed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Callable, Collection, Iterator
+from datetime import UTC, datetime, timedelta
+
+import uvicorn
+from clickhouse_connect.driver.client import Client
+from fastapi import FastAPI
+from mode import Service
+
+from ingest import (
+    Authenticator,
+    EventIngest,
+    IngestApi,
+    LogWriter,
+    RateLimiter,
+    ingest_router,
+    install_error_handler,
+)
+from schemas import (
+    OKRSTREAM_VERSION,
+    Access,
+    ApiKey,
+    AuthMode,
+    EventTypeRegistry,
+    KeyRing,
+    MappingCatalog,
+    Settings,
+    new_api_key,
+)
+
+from ._api import QueryApi, query_router
+from ._api_keys import ApiKeyStore
+from ._raw_sink import SinkStats
+from .clickhouse import KnownIdentities, fetch
+
+log = logging.getLogger(__name__)
+
+
+class StoreIdentities:
+    """The store's answer to "did these land?", within the sink's dedup window."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self._client = client
+        self._settings = settings
+
+    async def landed(self, identities: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        if not identities:
+            return set()
+        since = datetime.now(UTC) - timedelta(days=self._settings.dedup_window_days)
+        query = KnownIdentities(self._settings.clickhouse_database, identities, since)
+        return KnownIdentities.parse(await asyncio.to_thread(fetch, self._client, query))
+
+
+class KeyRingCache:
+    """The key ring as last read from the store, plus this run's local admin key (never stored).
+
+    Reread every few seconds, so a key created or revoked by another process takes effect here
+    within `refresh_s`; one changed through this process takes effect at once.
+    """
+
+    def __init__(self, store: ApiKeyStore, local_admin: ApiKey | None, refresh_s: float = 5.0) -> None:
+        self.store = store
+        self._extra = [local_admin] if local_admin else []
+        self._ring = KeyRing(self._extra)
+        self._lock = threading.Lock()
+        self.refresh_s = refresh_s
+
+    def ring(self) -> KeyRing:
+        return self._ring
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._ring = KeyRing([*self.store.list(), *self._extra])
+
+    async def keep_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_s)
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:  # the store may be briefly away; the last ring stays in force
+                log.warning("could not reread API keys", exc_info=True)
+
+
+def local_admin_key() -> tuple[str, ApiKey]:
+    """A per-run admin key for commands on this machine; its token goes into run.json only."""
+    return new_api_key("local admin (run.json)", Access.ADMIN, (), (), now=datetime.now(UTC))
+
+
+def build_http_app(
+    settings: Settings,
+    client: Client,
+    registry: EventTypeRegistry,
+    mappings: MappingCatalog,
+    log_writer: LogWriter,
+    keys: KeyRingCache,
+    stats: SinkStats | None = None,
+    assigned: Callable[[], bool] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="okrstream",
+        version=OKRSTREAM_VERSION,
+        summary="Business events in, live KPIs and OKR scores out",
+    )
+    install_error_handler(app)
+    auth = Authenticator(keys.ring if settings.auth is AuthMode.REQUIRED else None)
+    ingest = EventIngest(log_writer, StoreIdentities(client, settings))
+    app.include_router(
+        ingest_router(
+            IngestApi(settings, registry, mappings, ingest, auth, RateLimiter(settings.http_rate_limit))
+        )
+    )
+    app.include_router(
+        query_router(QueryApi(settings, client, registry, auth, keys.store, keys.refresh, stats, assigned))
+    )
+    return app
+
+
+def bind(settings: Settings) -> socket.socket:
+    """The listening socket, bound before serving so that port 0 resolves to a known port."""
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.http_host, settings.http_port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside a process whose owner (the faust worker) handles signals itself."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def server_config(app: FastAPI) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_keep_alive=30,
+        limit_concurrency=1000,  # beyond this, 503 instead of unbounded memory
+    )
+
+
+class HttpService(Service):
+    """The HTTP API as a service of the faust worker: started with it, stopped with it."""
+
+    def __init__(
+        self,
+        app: FastAPI,
+        settings: Settings,
+        keys: KeyRingCache,
+        on_listening: Callable[[str], None],
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._app = app
+        self._settings = settings
+        self._keys = keys
+        self._on_listening = on_listening
+        self._server: EmbeddedServer | None = None
+        self._serving: asyncio.Future[None] | None = None
+        self.url = ""
+
+    async def on_start(self) -> None:
+        await asyncio.to_thread(self._keys.refresh)
+        sock = bind(self._settings)
+        self._server = EmbeddedServer(server_config(self._app))
+        self._serving = self.add_future(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            await asyncio.sleep(0.02)
+        self.url = url_of(sock)
+        self._on_listening(self.url)
+
+    @Service.task
+    async def _refresh_keys(self) -> None:
+        await self._keys.keep_fresh()
+
+    async def on_stop(self) -> None:
+        if self._server is not None and self._serving is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._serving), 10)

@@ -1,0 +1,361 @@
+"""The HTTP ingest API over real HTTP, on the real broker and store: formats, results, dead letters,
+duplicates, keys, limits, webhooks and the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import signal
+import socket
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
+from schemas import OKRSTREAM_VERSION, validate_event
+
+NDJSON = "application/x-ndjson"
+CE = "application/cloudevents+json"
+CE_BATCH = "application/cloudevents-batch+json"
+
+
+def order(event_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "type": "order.placed",
+        "source": "shop",
+        "occurred_at": "2026-11-20T09:15:00+01:00",
+        "dimensions": {"region": "EU", "channel": "web"},
+        "measures": {"amount": 120.5, "items": 3},
+    } | fields
+
+
+def cloud_order(event_id: str, **attributes: Any) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "shop",
+        "type": "order.placed",
+        "time": "2026-11-20T08:15:00Z",
+        "data": {"region": "EU", "channel": "app", "amount": 99.0, "items": 1},
+    } | attributes
+
+
+def post(api, body: Any, content_type: str = "application/json", key: str | None = None, **headers: str):
+    data = (
+        body if isinstance(body, bytes) else (body.encode() if isinstance(body, str) else orjson.dumps(body))
+    )
+    return api.request(
+        "POST", "/v1/events", key, content=data, headers={"Content-Type": content_type} | headers
+    )
+
+
+@pytest.fixture
+def api(serve_api):
+    return serve_api()
+
+
+@pytest.fixture
+def key(api) -> str:
+    return api.create_key()
+
+
+def test_every_format_lands_its_events_in_the_log(api, key, logged) -> None:
+    ndjson = "\n".join(orjson.dumps(order(f"nd-{i}")).decode() for i in range(3)) + "\n"
+    binary = {"ce-specversion": "1.0", "ce-id": "bin-1", "ce-source": "shop", "ce-type": "order.placed"}
+    binary |= {"ce-time": "2026-11-20T10%3A00%3A00Z", "ce-subject": "customer%2042"}
+    answers = {
+        "json one": post(api, order("one"), key=key),
+        "json array": post(api, [order("arr-1"), order("arr-2")], key=key),
+        "ndjson": post(api, ndjson, NDJSON, key=key),
+        "cloudevent": post(api, cloud_order("ce-1"), CE, key=key),
+        "cloudevent batch": post(api, [cloud_order("ceb-1"), cloud_order("ceb-2")], CE_BATCH, key=key),
+        "cloudevent binary": post(
+            api, {"region": "EU", "channel": "web", "amount": 5, "items": 1}, key=key, **binary
+        ),
+        "gzip": post(
+            api, gzip.compress(orjson.dumps([order("gz-1")])), key=key, **{"Content-Encoding": "gzip"}
+        ),
+    }
+    for name, answer in answers.items():
+        assert answer.status_code == 200, (name, answer.text)
+        assert answer.json()["rejected"] == 0 and answer.json()["duplicates"] == 0, name
+    logged_events = {e["event_id"]: e for e in logged("raw")}
+    expected = {"one", "arr-1", "arr-2", "nd-0", "nd-1", "nd-2", "ce-1", "ceb-1", "ceb-2", "bin-1", "gz-1"}
+    assert set(logged_events) == expected
+    assert logged_events["one"]["occurred_at"] == "2026-11-20T08:15:00.000000Z"
+    assert logged_events["ce-1"]["dimensions"] == {"region": "EU", "channel": "app"}
+    assert logged_events["ce-1"]["measures"] == {"amount": 99.0, "items": 1.0}
+    assert logged_events["bin-1"]["subject"] == "customer 42"
+    assert logged_events["bin-1"]["occurred_at"] == "2026-11-20T10:00:00.000000Z"
+    for event in logged_events.values():
+        assert validate_event(event).received_at is not None
+
+
+def test_a_partial_batch_accepts_the_good_events_and_dead_letters_the_bad_ones(api, key, logged) -> None:
+    bad_amount = order("bad-1", measures={"amount": "a lot", "items": 1})
+    answer = post(api, [order("good-1"), bad_amount, order("good-2")], key=key)
+    assert answer.status_code == 207
+    body = answer.json()
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (2, 0, 1)
+    assert body["results"][1] == {
+        "index": 1,
+        "status": "rejected",
+        "event_id": "bad-1",
+        "source": "shop",
+        "errors": [{"path": "measures.amount", "message": "must be a number, got string", "rule": "type"}],
+    }
+    assert [r["status"] for r in body["results"]] == ["accepted", "rejected", "accepted"]
+    assert sorted(e["event_id"] for e in logged("raw")) == ["good-1", "good-2"]
+    [letter] = logged("deadletter")
+    assert letter["origin"] == "http:/v1/events"
+    assert letter["source"] == "shop"
+    assert letter["errors"] == body["results"][1]["errors"]
+    assert orjson.loads(letter["raw"]) == bad_amount
+    assert letter["processor"] == {"name": "okrstream", "version": OKRSTREAM_VERSION}
+    assert letter["request"]["index"] == 1 and letter["request"]["content_type"] == "application/json"
+    assert datetime.fromisoformat(letter["failed_at"]).tzinfo is not None
+
+    all_bad = post(
+        api, "\n".join(["{not json", orjson.dumps(order("x", type="Order")).decode()]), NDJSON, key=key
+    )
+    assert all_bad.status_code == 422
+    errors = [r["errors"][0] for r in all_bad.json()["results"]]
+    assert [(e["path"], e["rule"]) for e in errors] == [("$", "json"), ("type", "pattern")]
+    assert len(logged("deadletter")) == 3
+
+
+def test_a_resent_event_is_answered_duplicate_and_logged_once(api, key, logged) -> None:
+    assert post(api, order("o-1"), key=key).json()["accepted"] == 1
+    again = post(api, [order("o-1"), order("o-2"), order("o-2")], key=key).json()
+    assert [r["status"] for r in again["results"]] == ["duplicate", "accepted", "duplicate"]
+    other_source = post(api, order("o-1", source="pos"), key=key).json()
+    assert other_source["accepted"] == 1  # the identity is (source, event_id)
+    assert sorted((e["source"], e["event_id"]) for e in logged("raw")) == [
+        ("pos", "o-1"),
+        ("shop", "o-1"),
+        ("shop", "o-2"),
+    ]
+
+
+def test_copies_sent_at_once_are_accepted_once(api, key, logged) -> None:
+    async def burst() -> list[dict]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            requests = [
+                client.post(
+                    f"{api.url}/v1/events",
+                    content=orjson.dumps(order("same")),
+                    headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+                )
+                for _ in range(20)
+            ]
+            return [r.json() for r in await asyncio.gather(*requests)]
+
+    answers = asyncio.run(burst())
+    assert sorted(a["results"][0]["status"] for a in answers) == ["accepted"] + ["duplicate"] * 19
+    assert [e["event_id"] for e in logged("raw")] == ["same"]
+
+
+def test_an_event_that_landed_before_a_restart_is_a_duplicate_after_it(serve_api, settings, store) -> None:
+    event = validate_event(order("landed-1"), received_at=datetime.now(UTC))
+    position = BatchPosition("an-earlier-log", 0, 0, 0)
+    row = event_row(orjson.loads(event.model_dump_json()), 0, datetime.now(UTC), position)
+    InsertRawEvents(settings.clickhouse_database, position, [row]).run(store)
+    api = serve_api()  # a fresh process's memory knows nothing: the answer comes from the store
+    answer = post(api, [order("landed-1"), order("new-1")], key=api.create_key()).json()
+    assert [r["status"] for r in answer["results"]] == ["duplicate", "accepted"]
+
+
+def test_keys_authenticate_and_scope_every_endpoint(api, logged) -> None:
+    writer = api.create_key("write", sources=["shop"], types=["order.*"])
+    reader = api.create_key("read")
+    revoked = api.create_key("write")
+    assert api.request("POST", f"/v1/keys/{revoked.split('_')[1]}/revoke", api.admin_token).status_code == 200
+
+    no_key = post(api, order("a"))
+    assert no_key.status_code == 401 and no_key.headers["WWW-Authenticate"] == "Bearer"
+    assert "API key is required" in no_key.json()["error"]
+    unknown = "oks_0123456789ab_" + "z" * 43
+    wrong = [post(api, order("a"), key=k).json() for k in (writer[:-2] + "xx", unknown, revoked)]
+    assert (
+        wrong[0] == wrong[1] == wrong[2] == {"error": "invalid or revoked API key", "rule": "unauthenticated"}
+    )
+    assert post(api, order("a"), key="not-a-key").status_code == 401
+
+    out_of_scope = post(api, [order("in"), order("out", source="crm")], key=writer)
+    assert out_of_scope.status_code == 403
+    assert out_of_scope.json()["events"] == [{"index": 1, "source": "crm", "type": "order.placed"}]
+    dimensions = {"region": "EU", "segment": "smb"}
+    deal = order("t", type="deal.closed", dimensions=dimensions, measures={"amount": 5})
+    wrong_type = post(api, deal, key=writer)
+    assert wrong_type.status_code == 403
+    assert post(api, order("r"), key=reader).status_code == 403
+
+    assert api.request("GET", "/v1/counts", writer).status_code == 403
+    assert api.request("GET", "/v1/counts", reader).status_code == 200
+    assert api.request("GET", "/v1/counts").status_code == 401
+    assert api.request("GET", "/v1/keys", reader).status_code == 403
+    listed = api.request("GET", "/v1/keys", api.admin_token).json()["keys"]
+    assert {k["access"] for k in listed} == {"write", "read"}
+    assert all("hash" not in str(k) and writer.split("_")[2] not in str(k) for k in listed)
+
+    assert post(api, order("in"), key=writer).status_code == 200
+    assert [e["event_id"] for e in logged("raw")] == ["in"]  # nothing of the refused requests
+    assert logged("deadletter") == []
+    assert api.request("GET", "/health").status_code == 200
+
+
+def test_auth_can_be_turned_off_only_explicitly(serve_api, logged) -> None:
+    api = serve_api(auth="disabled")
+    assert post(api, order("open")).status_code == 200
+    assert api.request("GET", "/v1/counts").status_code == 200
+    assert [e["event_id"] for e in logged("raw")] == ["open"]
+
+
+def test_limits_refuse_with_the_limit_and_the_service_keeps_serving(serve_api, logged) -> None:
+    api = serve_api(http_max_body_bytes=4096, http_max_events=5, http_rate_limit="12/minute")
+    key = api.create_key()
+    big = post(api, "x" * 5000, key=key)
+    assert big.status_code == 413 and big.json()["limit_bytes"] == 4096
+    bomb = gzip.compress(b"[" + b" " * 100_000 + b"]")
+    assert len(bomb) < 4096
+    inflated = post(api, bomb, key=key, **{"Content-Encoding": "gzip"})
+    assert inflated.status_code == 413 and inflated.json()["rule"] == "body_size"
+    many = post(api, [order(f"m-{i}") for i in range(6)], key=key)
+    assert many.status_code == 413 and many.json()["limit_events"] == 5
+
+    refusals = {
+        "malformed": (post(api, "[{", key=key), 400, "json"),
+        "not utf-8": (post(api, b'{"event_id": "\xff"}', key=key), 400, "encoding"),
+        "bad gzip": (post(api, b"nope", key=key, **{"Content-Encoding": "gzip"}), 400, "gzip"),
+        "brotli": (post(api, b"{}", key=key, **{"Content-Encoding": "br"}), 415, "content_encoding"),
+        "xml": (post(api, "<event/>", "application/xml", key=key), 415, "content_type"),
+        "latin-1": (post(api, "{}", "application/json; charset=latin-1", key=key), 415, "charset"),
+        "empty": (post(api, "[]", key=key), 400, "empty"),
+        "structured array": (post(api, [cloud_order("c")], CE, key=key), 400, "batch"),
+    }
+    for name, (answer, status, rule) in refusals.items():
+        assert (answer.status_code, answer.json()["rule"]) == (status, rule), name
+        assert answer.json()["error"], name
+
+    assert post(api, [order(f"r-{i}") for i in range(5)], key=key).status_code == 200
+    assert post(api, [order(f"s-{i}") for i in range(5)], key=key).status_code == 200
+    limited = post(api, [order(f"t-{i}") for i in range(5)], key=key)
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert post(api, order("other-key"), key=api.create_key()).status_code == 200
+    assert sorted(e["event_id"] for e in logged("raw")) == sorted(
+        [f"r-{i}" for i in range(5)] + [f"s-{i}" for i in range(5)] + ["other-key"]
+    )
+
+
+def test_a_body_that_does_not_arrive_in_time_is_refused(serve_api) -> None:
+    api = serve_api(http_request_timeout_s=1.0)
+    key = api.create_key()
+    host, port = api.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        head = (
+            f"POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+        )
+        conn.sendall(head.encode())
+        answer = conn.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 408"), answer
+    assert post(api, order("after"), key=key).status_code == 200
+
+
+def test_webhooks_turn_foreign_payloads_into_events_with_a_mapping(api, key, logged) -> None:
+    track = {
+        "type": "track",
+        "messageId": "seg-1",
+        "event": "Order Completed",
+        "userId": "customer-7",
+        "timestamp": "2026-11-20T12:00:00Z",
+        "context": {"location": {"country": "EU"}},
+        "properties": {"revenue": 49.9, "products": [{"quantity": 2}]},
+    }
+    answer = api.request(
+        "POST",
+        "/v1/webhooks/segment_track",
+        key,
+        content=orjson.dumps(track),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 200, answer.text
+    [event] = logged("raw")
+    assert (event["event_id"], event["type"], event["subject"]) == ("seg-1", "order.placed", "customer-7")
+    assert event["measures"]["amount"] == 49.9
+
+    broken = track | {"messageId": "seg-2", "properties": {"revenue": "lots", "products": [{"quantity": 1}]}}
+    refused = api.request(
+        "POST",
+        "/v1/webhooks/segment_track",
+        key,
+        content=orjson.dumps(broken),
+        headers={"Content-Type": "application/json"},
+    )
+    assert refused.status_code == 422
+    [error] = refused.json()["results"][0]["errors"]
+    assert error["path"] == "properties.revenue"
+    assert api.request("POST", "/v1/webhooks/nope", key, content=b"{}").status_code == 404
+
+
+def test_the_openapi_document_describes_every_format_and_the_keys(api) -> None:
+    document = api.request("GET", "/openapi.json").json()
+    content = document["paths"]["/v1/events"]["post"]["requestBody"]["content"]
+    assert set(content) == {"application/json", NDJSON, CE, CE_BATCH}
+    responses = document["paths"]["/v1/events"]["post"]["responses"]
+    assert {"200", "207", "400", "401", "403", "413", "415", "422", "429", "503"} <= set(responses)
+    assert {"HTTPBearer", "APIKeyHeader"} <= set(document["components"]["securitySchemes"])
+    assert "/v1/webhooks/{mapping}" in document["paths"]
+
+
+def test_while_the_broker_is_stopped_nothing_is_acknowledged_and_nothing_is_lost(
+    make_settings, infra, open_store, start_api, logged
+) -> None:
+    from ingest import ensure_topics, start_embedded_broker
+
+    with start_embedded_broker() as broker:
+        settings = make_settings(broker.bootstrap_servers, infra.clickhouse_url)
+        settings = settings.model_copy(update={"http_broker_timeout_s": 3.0})
+        ensure_topics(broker.bootstrap_servers, settings)
+        with open_store(settings) as client:
+            api = start_api(settings, client)
+            key = api.create_key()
+            acknowledged = []
+            assert post(api, order("before"), key=key).status_code == 200
+            acknowledged.append("before")
+
+            os.kill(broker.pid, signal.SIGSTOP)  # the broker stops answering, connections stay open
+            try:
+                started = time.monotonic()
+                during = post(api, [order("during-1"), order("during-2")], key=key)
+                waited = time.monotonic() - started
+            finally:
+                os.kill(broker.pid, signal.SIGCONT)
+            assert during.status_code == 503, during.text
+            assert during.headers["Retry-After"] == "5"
+            assert during.json()["rule"] == "log_unavailable"
+            assert waited < 30
+
+            for _ in range(30):  # the client retries, as Retry-After asks
+                retried = post(api, [order("during-1"), order("during-2")], key=key)
+                if retried.status_code != 503:
+                    break
+                time.sleep(1)
+            assert retried.status_code == 200, retried.text
+            acknowledged += ["during-1", "during-2"]
+            assert post(api, order("after"), key=key).status_code == 200
+            acknowledged.append("after")
+
+            in_log = [e["event_id"] for e in logged("raw", settings)]
+            assert set(in_log) == set(acknowledged)  # a timed-out write may also have landed: a copy
+            assert in_log.count("before") == in_log.count("after") == 1
+
+            broker.close()  # now gone for good: refused connections, still never a 2xx
+            gone = post(api, order("gone"), key=key)
+            assert gone.status_code == 503 and gone.headers["Retry-After"] == "5"
