@@ -1,0 +1,105 @@
+"""Splitting HTTP request bodies: formats by content type, gzip within a limit, and exact refusals."""
+
+from __future__ import annotations
+
+import gzip
+
+import orjson
+import pytest
+
+from ingest import BodyError, BodyFormat, BodyItem, body_format, decode_content, split_body
+from schemas import FieldError
+
+
+@pytest.mark.parametrize(
+    ("content_type", "headers", "expected"),
+    [
+        ("application/json", {}, BodyFormat.EVENTS),
+        ("Application/JSON; charset=UTF-8", {}, BodyFormat.EVENTS),
+        ("application/json", {"ce-specversion": "1.0"}, BodyFormat.CLOUDEVENT_BINARY),
+        ("application/x-ndjson", {}, BodyFormat.NDJSON),
+        ("application/jsonl", {}, BodyFormat.NDJSON),
+        ("application/cloudevents+json; charset=utf-8", {}, BodyFormat.CLOUDEVENT),
+        ("application/cloudevents-batch+json", {}, BodyFormat.CLOUDEVENT_BATCH),
+    ],
+)
+def test_body_format_follows_the_content_type(content_type, headers, expected) -> None:
+    assert body_format(content_type, headers) is expected
+
+
+@pytest.mark.parametrize(
+    ("content_type", "rule", "message"),
+    [
+        ("text/plain", "content_type", "Content-Type must be one of application/json, application/x-ndjson,"),
+        (None, "content_type", "got none"),
+        ("application/json; charset=latin-1", "charset", "charset must be utf-8, got latin-1"),
+    ],
+)
+def test_other_content_types_are_refused_with_415(content_type, rule, message) -> None:
+    with pytest.raises(BodyError) as refused:
+        body_format(content_type, {})
+    assert (refused.value.status, refused.value.rule) == (415, rule)
+    assert message in refused.value.message
+
+
+def test_gzip_is_inflated_and_identity_passes_through() -> None:
+    body = orjson.dumps([{"a": 1}])
+    assert decode_content(gzip.compress(body), "gzip", 1000) == body
+    assert decode_content(body, None, 1000) == body
+    assert decode_content(body, "identity", 1000) == body
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "status", "rule"),
+    [
+        (gzip.compress(b" " * 2001), "gzip", 413, "body_size"),  # a bomb stops at the limit
+        (b"not gzip", "gzip", 400, "gzip"),
+        (gzip.compress(b"[1, 2]")[:-12], "gzip", 400, "gzip"),  # truncated
+        (b"{}", "br", 415, "content_encoding"),
+    ],
+)
+def test_bad_encodings_are_refused(body, encoding, status, rule) -> None:
+    with pytest.raises(BodyError) as refused:
+        decode_content(body, encoding, 2000)
+    assert (refused.value.status, refused.value.rule) == (status, rule)
+
+
+def test_a_json_array_splits_into_items_with_their_own_text() -> None:
+    items = split_body(b'[{"event_id": "a"}, 7]', BodyFormat.EVENTS)
+    assert items == [BodyItem(0, '{"event_id":"a"}', {"event_id": "a"}), BodyItem(1, "7", 7)]
+    assert split_body(b' {"event_id": "a"} ', BodyFormat.EVENTS) == [
+        BodyItem(0, ' {"event_id": "a"} ', {"event_id": "a"})
+    ]
+
+
+def test_ndjson_lines_fail_alone() -> None:
+    items = split_body('\ufeff{"a": 1}\n\n{broken\r\n[2]\n'.encode(), BodyFormat.NDJSON)
+    assert [item.index for item in items] == [0, 1, 2]
+    assert items[0] == BodyItem(0, '{"a": 1}', {"a": 1})
+    assert items[1].raw == "{broken" and items[1].data is None
+    error = items[1].error
+    assert isinstance(error, FieldError) and (error.path, error.rule) == ("$", "json")
+    assert items[2] == BodyItem(2, "[2]", [2])
+
+
+def test_binary_mode_keeps_the_body_as_the_data() -> None:
+    assert split_body(b'{"amount": 5}', BodyFormat.CLOUDEVENT_BINARY) == [
+        BodyItem(0, '{"amount": 5}', {"amount": 5})
+    ]
+    assert split_body(b"", BodyFormat.CLOUDEVENT_BINARY) == [BodyItem(0, "", None)]
+
+
+@pytest.mark.parametrize(
+    ("body", "fmt", "rule"),
+    [
+        (b"[{", BodyFormat.EVENTS, "json"),
+        (b'{"a": "\xff"}', BodyFormat.EVENTS, "encoding"),
+        (b'{"a": 1}', BodyFormat.CLOUDEVENT_BATCH, "batch"),
+        (b'[{"a": 1}]', BodyFormat.CLOUDEVENT, "batch"),
+        (b"\xff\n", BodyFormat.NDJSON, "encoding"),
+    ],
+)
+def test_bodies_that_cannot_be_split_are_refused_with_400(body, fmt, rule) -> None:
+    with pytest.raises(BodyError) as refused:
+        split_body(body, fmt)
+    assert (refused.value.status, refused.value.rule) == (400, rule)
