@@ -8,6 +8,7 @@ acknowledged) read in one place.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
@@ -22,6 +23,7 @@ from ._bodies import BodyItem
 from ._http_errors import ApiError
 from ._log_writer import LogWriter
 
+log = logging.getLogger(__name__)
 Identity = tuple[str, str]
 Convert = Callable[[Any, datetime], RawEvent]  # raises EventValidationError
 
@@ -151,7 +153,7 @@ class EventIngest:
 
         fresh = await self._reserve(valid)
         try:
-            landed = await self._landed.landed({event.identity for _, event in fresh})
+            landed = await self._landed_or_none({event.identity for _, event in fresh})
             new = []
             for entry, event in fresh:
                 if event.identity in landed:
@@ -176,6 +178,15 @@ class EventIngest:
             self._release(fresh, False)
             raise
         return result
+
+    async def _landed_or_none(self, identities: set[Identity]) -> set[Identity]:
+        """Ingest must not stop when the store does: the log is the source of truth, and the sink
+        drops a copy anyway; only the `duplicate` answer for copies that landed is lost meanwhile."""
+        try:
+            return await self._landed.landed(identities)
+        except Exception:
+            log.warning("duplicate check against the store failed; answering from memory", exc_info=True)
+            return set()
 
     async def _reserve(self, valid: list[tuple[EventResult, RawEvent]]) -> list[tuple[EventResult, RawEvent]]:
         """Mark duplicates known in memory; claim the other identities for this request."""

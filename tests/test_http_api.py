@@ -359,3 +359,14 @@ def test_while_the_broker_is_stopped_nothing_is_acknowledged_and_nothing_is_lost
             broker.close()  # now gone for good: refused connections, still never a 2xx
             gone = post(api, order("gone"), key=key)
             assert gone.status_code == 503 and gone.headers["Retry-After"] == "5"
+
+
+def test_ingest_goes_on_when_the_store_cannot_answer_the_duplicate_check(api, key, store, settings, logged):
+    assert post(api, order("s-1"), key=key).json()["accepted"] == 1
+    store.command(
+        f"RENAME TABLE {settings.clickhouse_database}.raw_events TO {settings.clickhouse_database}.gone"
+    )
+    answer = post(api, [order("s-1"), order("s-2")], key=key)
+    assert answer.status_code == 200
+    assert [r["status"] for r in answer.json()["results"]] == ["duplicate", "accepted"]  # from memory
+    assert sorted(e["event_id"] for e in logged("raw")) == ["s-1", "s-2"]
