@@ -135,8 +135,10 @@ def _json(text: str) -> Any:
 
 def _ndjson_items(text: str) -> list[BodyItem]:
     items = []
-    for line in text.removeprefix("\ufeff").splitlines():
-        if not line.strip():
+    # only \n ends a line: JSON strings may hold U+2028 and other characters splitlines() breaks at
+    for line in text.removeprefix("\ufeff").split("\n"):
+        line = line.removesuffix("\r")
+        if not line.strip(" \t\r"):  # blank: JSON whitespace only
             continue
         index = len(items)
         try:

@@ -103,3 +103,12 @@ def test_bodies_that_cannot_be_split_are_refused_with_400(body, fmt, rule) -> No
     with pytest.raises(BodyError) as refused:
         split_body(body, fmt)
     assert (refused.value.status, refused.value.rule) == (400, rule)
+
+
+def test_only_a_line_feed_ends_an_ndjson_line() -> None:
+    """JSON strings may hold U+2028, U+2029 and U+0085 raw; str.splitlines() would break there."""
+    line = '{"subject": "a\u2028b\u2029c\u0085d"}'
+    assert split_body(f"{line}\r\n{line}".encode(), BodyFormat.NDJSON) == [
+        BodyItem(0, line, {"subject": "a\u2028b\u2029c\u0085d"}),
+        BodyItem(1, line, {"subject": "a\u2028b\u2029c\u0085d"}),
+    ]
