@@ -129,7 +129,10 @@ def build_http_app(
 
 def bind(settings: Settings) -> socket.socket:
     """The listening socket, bound before serving so that port 0 resolves to a known port."""
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET)
+    family = socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET
+    # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted connections only for
+    # such sockets, and without it a small answer waits on the client's delayed ACK (~40 ms)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.http_host, settings.http_port))
     sock.set_inheritable(True)
