@@ -13,8 +13,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
-_TICKS = os.sysconf("SC_CLK_TCK")
+from ._machine import REPO
 
 
 @dataclass
@@ -112,28 +111,3 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float) -> int | No
             process.kill()
             process.wait()
     return process.returncode
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of a process so far (Linux /proc), 0 when it is unknown or gone."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat
-
-
-def busy_cpus(seconds: float = 1.0) -> float:
-    """How many CPUs were busy (not idle, not waiting on I/O) over the next `seconds`: others' load."""
-
-    def snapshot() -> tuple[int, int]:
-        ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        return sum(ticks), ticks[3] + ticks[4]
-
-    total0, idle0 = snapshot()
-    time.sleep(seconds)
-    total1, idle1 = snapshot()
-    total = max(total1 - total0, 1)
-    return (os.cpu_count() or 1) * (total - (idle1 - idle0)) / total

