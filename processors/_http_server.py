@@ -12,6 +12,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import uvicorn
@@ -23,6 +24,7 @@ from ingest import (
     Authenticator,
     EventIngest,
     IngestApi,
+    KafkaLogWriter,
     LogWriter,
     RateLimiter,
     ingest_router,
@@ -125,6 +127,33 @@ def build_http_app(
         query_router(QueryApi(settings, client, registry, auth, keys.store, keys.refresh, stats, assigned))
     )
     return app
+
+
+@dataclass
+class HttpApi:
+    """The app with what its owner starts and stops: the key ring to refresh, the log writer to close."""
+
+    app: FastAPI
+    keys: KeyRingCache
+    log_writer: KafkaLogWriter
+    admin_token: str | None  # this run's local admin key, for run.json; None with auth disabled
+
+
+def http_api(
+    settings: Settings,
+    client: Client,
+    registry: EventTypeRegistry,
+    mappings: MappingCatalog,
+    bootstrap_servers: str,
+    stats: SinkStats | None = None,
+    assigned: Callable[[], bool] | None = None,
+) -> HttpApi:
+    """The HTTP API on these services, as `okrstream run` and `okrstream serve` serve it."""
+    token, admin = local_admin_key() if settings.auth is AuthMode.REQUIRED else (None, None)
+    keys = KeyRingCache(ApiKeyStore(client, settings.clickhouse_database), admin)
+    log_writer = KafkaLogWriter(bootstrap_servers, settings, settings.http_broker_timeout_s)
+    app = build_http_app(settings, client, registry, mappings, log_writer, keys, stats, assigned)
+    return HttpApi(app, keys, log_writer, token)
 
 
 def bind(settings: Settings) -> socket.socket:

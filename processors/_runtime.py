@@ -25,17 +25,14 @@ import yaml
 from clickhouse_connect.driver.client import Client
 from mode import Service
 
-from ingest import Broker, EventIntake, EventProducer, KafkaLogWriter, ensure_topics, resolve_broker
+from ingest import Broker, EventIntake, EventProducer, ensure_topics, resolve_broker
 from schemas import AuthMode, ConfigError, EventTypeRegistry, MappingCatalog, Settings
 
-from ._api_keys import ApiKeyStore
 from ._demo import DemoFeed
 from ._http_server import (
     HttpService,
-    KeyRingCache,
     bind,
-    build_http_app,
-    local_admin_key,
+    http_api,
     server_config,
     url_of,
 )
@@ -71,8 +68,10 @@ def run_file(settings: Settings) -> Path:
     return Path(settings.data_dir) / "run.json"
 
 
-def write_run_file(settings: Settings, info: dict[str, Any]) -> None:
-    """run.json, readable by its owner only: it may hold the run's admin token."""
+def write_run_file(settings: Settings, info: dict[str, Any], admin_token: str | None) -> None:
+    """run.json, readable by its owner only: it holds the run's admin token, if auth is on."""
+    if admin_token:
+        info = info | {"admin_token": admin_token}
     path = run_file(settings)
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -134,30 +133,27 @@ def serve(settings: Settings) -> int:
         ensure_topics(broker.bootstrap_servers, settings)
         client = connect(settings)
         ensure_schema(client, settings)
-        token, admin = local_admin_key() if settings.auth is AuthMode.REQUIRED else (None, None)
-        keys = KeyRingCache(ApiKeyStore(client, settings.clickhouse_database), admin)
-        keys.refresh()
-        log_writer = KafkaLogWriter(broker.bootstrap_servers, settings, settings.http_broker_timeout_s)
-        app = build_http_app(settings, client, registry, mappings, log_writer, keys)
+        api = http_api(settings, client, registry, mappings, broker.bootstrap_servers)
+        api.keys.refresh()
         sock = bind(settings)
         url = url_of(sock)
         if not running:
             info = {"pid": os.getpid(), "api_url": url, "kafka_bootstrap_servers": broker.bootstrap_servers}
-            write_run_file(settings, info | ({"admin_token": token} if token else {}))
+            write_run_file(settings, info, api.admin_token)
         print(f"okrstream serve: HTTP API at {url} (/v1/events, /docs); Kafka {broker.bootstrap_servers}")
         if warning := auth_warning(settings):
             print(warning)
         print("Ctrl-C stops it", flush=True)
 
         async def main() -> None:
-            refresh = asyncio.create_task(keys.keep_fresh())
+            refresh = asyncio.create_task(api.keys.keep_fresh())
             try:
-                await uvicorn.Server(server_config(app)).serve(sockets=[sock])
+                await uvicorn.Server(server_config(api.app)).serve(sockets=[sock])
             finally:
                 refresh.cancel()
 
         asyncio.run(main())
-        log_writer.close()
+        api.log_writer.close()
         return 0
     finally:
         if not running:
@@ -190,17 +186,13 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
     )
     app = build_app(settings, broker.bootstrap_servers, sink)
 
-    token, admin = local_admin_key() if settings.auth is AuthMode.REQUIRED else (None, None)
     reader = connect(settings)
-    keys = KeyRingCache(ApiKeyStore(reader, settings.clickhouse_database), admin)
-    log_writer = KafkaLogWriter(broker.bootstrap_servers, settings, settings.http_broker_timeout_s)
-    http_app = build_http_app(
+    api = http_api(
         settings,
         reader,
         registry,
         load_mappings(settings),
-        log_writer,
-        keys,
+        broker.bootstrap_servers,
         sink.stats,
         lambda: bool(app.consumer.assignment()),
     )
@@ -212,7 +204,7 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
             "kafka_bootstrap_servers": broker.bootstrap_servers,
             "clickhouse": describe(settings),
         }
-        write_run_file(settings, info | ({"admin_token": token} if token else {}))
+        write_run_file(settings, info, api.admin_token)
         kafka = f"{broker.bootstrap_servers} ({'embedded Tansu' if broker.embedded else 'external'})"
         lines = [
             f"okrstream {'demo' if demo_rate else 'run'} is up (Ctrl-C stops it)",
@@ -228,7 +220,7 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
             )
         print("\n".join(lines), flush=True)
 
-    services: list[Service] = [HttpService(http_app, settings, keys, listening)]
+    services: list[Service] = [HttpService(api.app, settings, api.keys, listening)]
     demo = DemoProducer(broker.bootstrap_servers, settings, registry, demo_rate) if demo_rate else None
     if demo:
         services.append(demo)
@@ -268,7 +260,7 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
         return int(e.code or 0)
     finally:
         dead_letters.close()
-        log_writer.close()
+        api.log_writer.close()
     return 0
 
 

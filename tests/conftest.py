@@ -259,24 +259,17 @@ class RunningApi:
 
         import uvicorn
 
-        from ingest import KafkaLogWriter
-        from processors._api_keys import ApiKeyStore
-        from processors._http_server import KeyRingCache, bind, build_http_app, local_admin_key, url_of
+        from processors._http_server import bind, http_api, server_config, url_of
         from processors._runtime import load_mappings, load_registry
 
         self.settings = settings
-        self.admin_token, admin = local_admin_key()
-        self.keys = KeyRingCache(ApiKeyStore(client, settings.clickhouse_database), admin)
-        self.keys.refresh()
-        self.log_writer = KafkaLogWriter(
-            settings.kafka_bootstrap_servers or "", settings, settings.http_broker_timeout_s
-        )
-        app = build_http_app(
-            settings, client, load_registry(settings), load_mappings(settings), self.log_writer, self.keys
-        )
+        registry, mappings = load_registry(settings), load_mappings(settings)
+        self.api = http_api(settings, client, registry, mappings, settings.kafka_bootstrap_servers or "")
+        self.admin_token = self.api.admin_token
+        self.api.keys.refresh()
         sock = bind(settings)
         self.url = url_of(sock)
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self._server = uvicorn.Server(server_config(self.api.app))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 20
@@ -307,7 +300,7 @@ class RunningApi:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=20)
-        self.log_writer.close()
+        self.api.log_writer.close()
 
 
 @pytest.fixture
@@ -344,6 +337,12 @@ def read_topic(settings: Settings, topic: str) -> list:
         return list(consumer)
     finally:
         consumer.close()
+
+
+@pytest.fixture
+def topic_messages() -> Callable[[Settings, str], list]:
+    """`topic_messages(settings, topic)`: every message of a topic, as `read_topic` reads them."""
+    return read_topic
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from ingest import EventIntake, EventProducer, IngestSummary, read_ndjson
 from processors._runtime import load_registry
@@ -47,33 +46,20 @@ def intake(producer: EventProducer, settings: Settings, origin: str = "file:test
     return EventIntake(producer, load_registry(settings), origin, send_every=3, clock=lambda: NOW)
 
 
-def read_topic(settings: Settings, topic: str) -> list:
-    """Every record of the topic, via assign + seek (consumer groups stall on the embedded broker)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False, consumer_timeout_ms=2000
-    )
-    try:
-        consumer.assign([TopicPartition(topic, p) for p in range(settings.topic_partitions)])
-        consumer.seek_to_beginning()
-        return list(consumer)
-    finally:
-        consumer.close()
+def raw_events(messages: list) -> list[tuple[int, dict[str, Any]]]:
+    """(partition, event) for every event in these raw-topic messages."""
+    return [(m.partition, e) for m in messages for e in decode_record(m.value)]
 
 
-def raw_events(settings: Settings) -> list[tuple[int, dict[str, Any]]]:
-    """(partition, event) for every event in the raw topic."""
-    return [
-        (m.partition, e) for m in read_topic(settings, settings.raw_topic) for e in decode_record(m.value)
-    ]
-
-
-def test_accepted_events_reach_the_raw_topic_on_their_identitys_partition(small_records, producer) -> None:
+def test_accepted_events_reach_the_raw_topic_on_their_identitys_partition(
+    small_records, producer, topic_messages
+) -> None:
     offered = [order(f"ord-{i}", source=("shop", "shop/eu", "pos")[i % 3]) for i in range(11)]
     events = intake(producer, small_records)
     for n, data in enumerate(offered, start=1):
         assert events.offer(data, orjson.dumps(data).decode(), line=n) is not None
     assert events.finish() == IngestSummary(accepted=11)
-    messages = read_topic(small_records, small_records.raw_topic)
+    messages = topic_messages(small_records, small_records.raw_topic)
     assert all(len(decode_record(m.value)) <= 2 for m in messages)
     landed = [(m.partition, e) for m in messages for e in decode_record(m.value)]
     assert sorted(e["event_id"] for _, e in landed) == sorted(d["event_id"] for d in offered)
@@ -83,7 +69,7 @@ def test_accepted_events_reach_the_raw_topic_on_their_identitys_partition(small_
         assert event["received_at"] == "2026-10-01T12:00:00.000000Z"  # stamped by the intake's clock
 
 
-def test_every_copy_of_an_event_goes_to_the_same_partition(small_records, producer) -> None:
+def test_every_copy_of_an_event_goes_to_the_same_partition(small_records, producer, topic_messages) -> None:
     offered = [order(f"ord-{i}") for i in range(8)] + [order("ord-0", source="crm")]
     first = intake(producer, small_records, origin="file:a.ndjson")
     for data in [*offered, offered[0], offered[3]]:  # two copies inside the same input
@@ -94,7 +80,7 @@ def test_every_copy_of_an_event_goes_to_the_same_partition(small_records, produc
         second.offer(data, orjson.dumps(data).decode())
     assert second.finish().accepted == 9
     partitions: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for partition, event in raw_events(small_records):
+    for partition, event in raw_events(topic_messages(small_records, small_records.raw_topic)):
         partitions[(event["source"], event["event_id"])].append(partition)
     assert len(partitions) == 9
     assert {identity: len(set(seen)) for identity, seen in partitions.items()} == dict.fromkeys(partitions, 1)
@@ -102,7 +88,7 @@ def test_every_copy_of_an_event_goes_to_the_same_partition(small_records, produc
 
 
 def test_rejected_lines_reach_the_dead_letter_topic_with_line_errors_and_raw_text(
-    small_records, producer, tmp_path: Path
+    small_records, producer, tmp_path: Path, topic_messages
 ) -> None:
     lines = [
         orjson.dumps(order("ok-1")).decode(),
@@ -125,7 +111,7 @@ def test_rejected_lines_reach_the_dead_letter_topic_with_line_errors_and_raw_tex
     assert [line for line, _ in summary.errors] == [2, 3, 5]
     assert summary.errors[1][1] == "occurred_at: needs an explicit UTC offset, e.g. 2026-10-01T12:00:00Z"
 
-    messages = read_topic(small_records, small_records.dead_letter_topic)
+    messages = topic_messages(small_records, small_records.dead_letter_topic)
     assert {m.key for m in messages} == {f"file:{path}".encode()}
     letters = sorted((orjson.loads(m.value) for m in messages), key=lambda r: r["line"])
     assert [(r["line"], r["raw"]) for r in letters] == [(2, lines[1]), (3, lines[2]), (5, lines[4])]
@@ -136,13 +122,14 @@ def test_rejected_lines_reach_the_dead_letter_topic_with_line_errors_and_raw_tex
     ]
     assert all(r["origin"] == f"file:{path}" and r["failed_at"] == "2026-10-01T12:00:00Z" for r in letters)
     assert {r["processor"]["name"] for r in letters} == {"okrstream"}
-    assert [e["event_id"] for _, e in raw_events(small_records)] == ["ok-1"]
+    landed = raw_events(topic_messages(small_records, small_records.raw_topic))
+    assert [e["event_id"] for _, e in landed] == ["ok-1"]
 
 
-def test_reject_without_a_line_leaves_it_out(small_records, producer) -> None:
+def test_reject_without_a_line_leaves_it_out(small_records, producer, topic_messages) -> None:
     events = intake(producer, small_records, origin="http")
     events.reject([FieldError("$", "body is not JSON", "json")], "<html>")
     assert events.finish() == IngestSummary(rejected=1, errors=[(None, "$: body is not JSON")])
-    [message] = read_topic(small_records, small_records.dead_letter_topic)
+    [message] = topic_messages(small_records, small_records.dead_letter_topic)
     letter = orjson.loads(message.value)
     assert "line" not in letter and letter["raw"] == "<html>"
