@@ -48,26 +48,18 @@ def read_csv(
     not carry (`source=shop`). Empty cells are left out. Measures that parse as numbers become
     numbers; anything else is left as text for validation to reject.
     """
-    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
-        lines = _Lines(f)
-        reader = csv.reader(lines)
-        header = next(reader, None)
-        lines.take()
-        if header is None:
-            return
-        fields = csv_fields(header, columns or {})
-        for row in reader:
-            number, text = lines.take()
-            if not any(cell.strip() for cell in row):
-                continue
-            event: dict[str, Any] = {}
-            for key, value in (constants or {}).items():
-                _put(event, key, value)
-            for column, value in zip(header, row, strict=False):
-                for field in fields.get(column, ()):
-                    if value != "":
-                        _put(event, field, value)
-            yield SourceLine(number, text, event)
+    fields: dict[str, list[str]] | None = None
+    for header, number, text, row in _csv_records(path):
+        if fields is None:  # the header is known with the first record
+            fields = csv_fields(header, columns or {})
+        event: dict[str, Any] = {}
+        for key, value in (constants or {}).items():
+            _put(event, key, value)
+        for column, value in zip(header, row, strict=False):
+            for field in fields.get(column, ()):
+                if value != "":
+                    _put(event, field, value)
+        yield SourceLine(number, text, event)
 
 
 def read_csv_rows(path: Path) -> Iterator[SourceLine]:
@@ -76,6 +68,12 @@ def read_csv_rows(path: Path) -> Iterator[SourceLine]:
     The header row names the keys; cells stay strings (the mapping converts them) and empty cells
     are left out, so a mapping's `default` applies. Cells beyond the header are ignored.
     """
+    for header, number, text, row in _csv_records(path):
+        yield SourceLine(number, text, {c: v for c, v in zip(header, row, strict=False) if v != ""})
+
+
+def _csv_records(path: Path) -> Iterator[tuple[list[str], int, str, list[str]]]:
+    """(header, first line number, text as written, cells) of each record that is not blank."""
     with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:
         lines = _Lines(f)
         reader = csv.reader(lines)
@@ -85,9 +83,8 @@ def read_csv_rows(path: Path) -> Iterator[SourceLine]:
             return
         for row in reader:
             number, text = lines.take()
-            if not any(cell.strip() for cell in row):
-                continue
-            yield SourceLine(number, text, {c: v for c, v in zip(header, row, strict=False) if v != ""})
+            if any(cell.strip() for cell in row):
+                yield header, number, text, row
 
 
 def csv_fields(header: list[str], columns: Mapping[str, str]) -> dict[str, list[str]]:
