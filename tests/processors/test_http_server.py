@@ -16,3 +16,12 @@ def test_the_listening_socket_is_tcp_so_asyncio_turns_off_nagle_on_its_connectio
         assert not url_of(sock).endswith(":0")
     finally:
         sock.close()
+
+
+def test_only_an_explicit_setting_turns_auth_off_and_then_run_warns() -> None:
+    from processors._runtime import auth_warning
+
+    assert Settings().auth.value == "required"
+    assert auth_warning(Settings()) is None
+    warning = auth_warning(Settings.from_env({"OKRSTREAM_AUTH": "disabled"}))
+    assert warning is not None and warning.startswith("WARNING: OKRSTREAM_AUTH=disabled")
