@@ -9,9 +9,7 @@ in time gives 503 with Retry-After.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -177,7 +175,7 @@ async def _ingest(
     api: IngestApi,
     request: Request,
     items: list[BodyItem],
-    convert: Callable[[Any, datetime], RawEvent],
+    convert: Convert,
     key: ApiKey | None,
     origin: str,
 ) -> Response:
