@@ -1,4 +1,4 @@
-"""The two topics okrstream writes: raw events (the immutable log) and dead letters."""
+"""The topics okrstream writes: raw events (the immutable log), dead letters, and OKR scoring's three."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from schemas import Settings
+
+_DAY_MS = 24 * 3600 * 1000
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
@@ -23,6 +25,26 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
             settings.topic_partitions,
             settings.topic_replication,
             topic_configs={"retention.ms": str(settings.dead_letter_retention_ms)},
+        ),
+        # which key results to recompute, keyed by key result: one owner each; short-lived
+        NewTopic(
+            settings.okr_touch_topic,
+            settings.topic_partitions,
+            settings.topic_replication,
+            topic_configs={"retention.ms": str(_DAY_MS)},
+        ),
+        NewTopic(
+            settings.okr_score_topic,
+            settings.topic_partitions,
+            settings.topic_replication,
+            topic_configs={"retention.ms": str(settings.raw_retention_ms)},
+        ),
+        # every version of every objective, keyed "<objective>/<version>": compaction drops only resends
+        NewTopic(
+            settings.okr_definition_topic,
+            1,
+            settings.topic_replication,
+            topic_configs={"cleanup.policy": "compact", "retention.ms": "-1"},
         ),
     ]
 

@@ -80,6 +80,21 @@ class Settings(BaseModel):
     event_types_file: Path | None = None
     kpis_file: Path | None = None  # applied at start by `okrstream run`; demo: the shipped kpis.yaml
     timezone: str = "UTC"  # where days, weeks and quarters of KPI series begin, e.g. Europe/Oslo
+    okrs_file: Path | None = (
+        None  # objectives applied at start by `okrstream run`; demo: the shipped okrs.yaml
+    )
+    # OKR scoring: touches route recomputations to one owner per key result; scores are published
+    okr_touch_topic: Topic = "okrstream.okr.touches"
+    okr_score_topic: Topic = "okrstream.okr.scores"
+    okr_definition_topic: Topic = "okrstream.okr.definitions"  # compacted: every version of every objective
+    okr_at_risk_gap: float = Field(0.1, ge=0, le=1)  # progress may trail the expected this much: on track
+    okr_off_track_gap: float = Field(0.25, ge=0, le=1)  # ... and this much: at risk; more: off track
+    okr_freeze_after_days: float = Field(
+        7.0, ge=0
+    )  # a closed period's scores change for this long, then freeze
+    okr_rescore_interval_s: float = Field(60.0, gt=0)  # status moves with time alone: rescore this often
+    okr_objective_includes_children: bool = False  # an objective's score also averages its child objectives
+    okr_batch_max_seconds: float = Field(0.05, gt=0)  # the scorer coalesces touches arriving this close
     worker_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "okrstream-sink"
 
     @field_validator("dead_letter_topic")
@@ -87,6 +102,16 @@ class Settings(BaseModel):
     def _distinct_topics(cls, value: str, info: ValidationInfo) -> str:
         if value == info.data.get("raw_topic"):
             raise PydanticCustomError("value", "must differ from the raw topic")
+        return value
+
+    @field_validator("okr_off_track_gap")
+    @classmethod
+    def _gaps_ordered(cls, value: float, info: ValidationInfo) -> float:
+        at_risk = info.data.get("okr_at_risk_gap")
+        if at_risk is not None and value < at_risk:
+            raise PydanticCustomError(
+                "value", "must be at least okr_at_risk_gap ({at_risk})", {"at_risk": f"{at_risk:g}"}
+            )
         return value
 
     @field_validator("timezone")

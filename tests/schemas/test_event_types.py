@@ -213,6 +213,7 @@ def test_shipped_event_types_parse() -> None:
         "ticket.answered": ({"priority"}, {"first_response_seconds"}),
         "session.started": ({"region", "channel"}, set()),
         "subscription.changed": ({"plan"}, {"active_subscribers"}),
+        "okr.check_in": ({"key_result", "milestone"}, set()),
     }
     got = {name: (set(s.dimensions), set(s.measures)) for name, s in registry.event_types.items()}
     assert got == expected
