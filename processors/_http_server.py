@@ -44,6 +44,8 @@ from schemas import (
 
 from ._api import QueryApi, query_router
 from ._api_keys import ApiKeyStore
+from ._okr_api import OkrApi, okr_router
+from ._okr_log import OkrLog
 from ._raw_sink import SinkStats
 from .clickhouse import KnownIdentities, fetch
 
@@ -109,6 +111,7 @@ def build_http_app(
     keys: KeyRingCache,
     stats: SinkStats | None = None,
     assigned: Callable[[], bool] | None = None,
+    okr_log: OkrLog | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="okrstream",
@@ -126,6 +129,7 @@ def build_http_app(
     app.include_router(
         query_router(QueryApi(settings, client, registry, auth, keys.store, keys.refresh, stats, assigned))
     )
+    app.include_router(okr_router(OkrApi(settings, client, auth, okr_log)))
     return app
 
 
@@ -137,6 +141,12 @@ class HttpApi:
     keys: KeyRingCache
     log_writer: KafkaLogWriter
     admin_token: str | None  # this run's local admin key, for run.json; None with auth disabled
+    okr_log: OkrLog | None = None  # where `POST /v1/objectives/apply` writes definition versions
+
+    def close(self) -> None:
+        self.log_writer.close()
+        if self.okr_log is not None:
+            self.okr_log.close()
 
 
 def http_api(
@@ -152,8 +162,9 @@ def http_api(
     token, admin = local_admin_key() if settings.auth is AuthMode.REQUIRED else (None, None)
     keys = KeyRingCache(ApiKeyStore(client, settings.clickhouse_database), admin)
     log_writer = KafkaLogWriter(bootstrap_servers, settings, settings.http_broker_timeout_s)
-    app = build_http_app(settings, client, registry, mappings, log_writer, keys, stats, assigned)
-    return HttpApi(app, keys, log_writer, token)
+    okr_log = OkrLog(bootstrap_servers, settings)
+    app = build_http_app(settings, client, registry, mappings, log_writer, keys, stats, assigned, okr_log)
+    return HttpApi(app, keys, log_writer, token, okr_log)
 
 
 def bind(settings: Settings) -> socket.socket:

@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 _EVENT_ID, _SOURCE, _RECEIVED_AT = (COLUMN_NAMES.index(c) for c in ("event_id", "source", "received_at"))
 
 DeadLetterWriter = Callable[[list[dict[str, Any]]], None]
+# Told of every block of rows once ClickHouse holds it (replays too), before the batch is
+# acknowledged: OKR scoring learns here which key results the batch moved. Rows are in
+# raw_events column order (COLUMN_NAMES).
+LandedRows = Callable[[list[tuple]], None]
 
 
 @dataclass
@@ -87,8 +91,10 @@ class RawEventsSink(BatchingSink):
         dead_letters: DeadLetterWriter,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         epoch: int | None = None,
+        on_landed: LandedRows | None = None,
     ) -> None:
         super().__init__()
+        self._on_landed = on_landed
         self._client = client
         self._settings = settings
         self._log_ids = log_ids
@@ -202,6 +208,8 @@ class RawEventsSink(BatchingSink):
             InsertRawEvents(self._settings.clickhouse_database, position, rows).run(self._client)
             if group.kind == "replay":
                 self._restore_missing(position, rows)
+            if self._on_landed is not None:
+                self._on_landed(rows)
         state.seen.update(fresh)
         state.writes += 1
         if state.writes % 100 == 0:

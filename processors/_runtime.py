@@ -37,6 +37,10 @@ from ._http_server import (
     url_of,
 )
 from ._kpis import applied_kpis, apply_kpis, kpi_series, read_catalog, shipped_kpis
+from ._okr_log import OkrLog
+from ._okr_scorer import LandedTouches, OkrScorer
+from ._okr_state import OkrDefinitions
+from ._okrs import apply_okrs, read_okrs, shipped_okrs
 from ._raw_sink import RawEventsSink
 from ._worker import build_app
 from .clickhouse import connect, describe, ensure_schema
@@ -153,7 +157,7 @@ def serve(settings: Settings) -> int:
                 refresh.cancel()
 
         asyncio.run(main())
-        api.log_writer.close()
+        api.close()
         return 0
     finally:
         if not running:
@@ -170,6 +174,16 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
         catalog = read_catalog(kpis or shipped_kpis(), registry)
         plan = apply_kpis(client, settings, catalog, "okrstream run")
         print(f"KPIs: {plan.summary()}", flush=True)
+    okr_logs = [
+        OkrLog(broker.bootstrap_servers, settings) for _ in range(3)
+    ]  # apply, the sink's hook, scorer
+    okrs = Path(settings.okrs_file).read_text(encoding="utf-8") if settings.okrs_file else None
+    if okrs or demo_rate:
+        okr_catalog = read_okrs(okrs or shipped_okrs(), client, settings.clickhouse_database)
+        okr_plan = apply_okrs(client, settings, okr_logs[0], okr_catalog, "okrstream run")
+        print(f"OKRs: {okr_plan.summary()}", flush=True)
+        for warning in okr_catalog.warnings():
+            print(f"  OKR warning: {warning}", flush=True)
     dead_letters = EventProducer(broker.bootstrap_servers, settings)
 
     def write_dead_letters(records: list[dict[str, Any]]) -> None:
@@ -183,8 +197,10 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
         {settings.raw_topic: log_ids[settings.raw_topic]},
         dead_letters.partitions,
         write_dead_letters,
+        on_landed=LandedTouches(OkrDefinitions(client, settings), okr_logs[1]),
     )
-    app = build_app(settings, broker.bootstrap_servers, sink)
+    scorer = OkrScorer(connect(settings), settings, okr_logs[2])
+    app = build_app(settings, broker.bootstrap_servers, sink, scorer)
 
     reader = connect(settings)
     api = http_api(
@@ -260,7 +276,9 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
         return int(e.code or 0)
     finally:
         dead_letters.close()
-        api.log_writer.close()
+        api.close()
+        for okr_log in okr_logs:
+            okr_log.close()
     return 0
 
 

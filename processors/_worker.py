@@ -18,8 +18,9 @@ from typing import Any
 
 import faust
 
-from schemas import Settings
+from schemas import Settings, decode_touch
 
+from ._okr_scorer import OkrScorer
 from ._sink import BatchingSink, LogRecord, SinkError
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,13 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (0.5, 1, 2, 5, 10)
 
 
-def build_app(settings: Settings, bootstrap_servers: str, sink: BatchingSink, **conf: Any) -> faust.App:
+def build_app(
+    settings: Settings,
+    bootstrap_servers: str,
+    sink: BatchingSink,
+    scorer: OkrScorer | None = None,
+    **conf: Any,
+) -> faust.App:
     app = faust.App(
         settings.worker_id,
         broker=f"kafka://{bootstrap_servers}",
@@ -70,6 +77,9 @@ def build_app(settings: Settings, bootstrap_servers: str, sink: BatchingSink, **
             for record in written:
                 await stream.ack(record.handle)
 
+    if scorer is not None:
+        _add_scorer(app, settings, scorer)
+
     @app.on_partitions_revoked.connect
     async def forget(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         sink.revoke((tp.topic, tp.partition) for tp in revoked)
@@ -88,3 +98,41 @@ async def flush_until_written(sink: BatchingSink) -> list[LogRecord]:
             log.warning("%s; retrying the same batch in %ss", e, delay)
             attempt += 1
             await asyncio.sleep(delay)
+
+
+def _add_scorer(app: faust.App, settings: Settings, scorer: OkrScorer) -> None:
+    """The scorer's agent on the touch topic, and the timer that rescores as time passes.
+
+    Touches are acknowledged only once their scores are recorded and published; a failed
+    recomputation is retried, and recomputing twice publishes nothing new.
+    """
+    touches = app.topic(
+        settings.okr_touch_topic,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.topic_partitions,
+    )
+
+    @app.agent(touches, concurrency=1, name="okrstream-okr-scorer")
+    async def score(stream: faust.StreamT) -> None:
+        async for events in stream.noack_take(10_000, within=settings.okr_batch_max_seconds):
+            batch = [decode_touch(event.value) for event in events]
+            attempt = 0
+            while True:
+                try:
+                    await asyncio.to_thread(scorer.handle, batch)
+                    break
+                except Exception as e:  # the store or the broker: the same touches again, later
+                    delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
+                    log.warning("OKR scoring failed (%s); retrying in %ss", e, delay)
+                    attempt += 1
+                    await asyncio.sleep(delay)
+            for event in events:
+                await stream.ack(event)
+
+    @app.timer(settings.okr_rescore_interval_s)
+    async def rescore() -> None:
+        try:
+            await asyncio.to_thread(scorer.touch_all)
+        except Exception as e:
+            log.warning("could not touch key results for rescoring: %s", e)

@@ -1,4 +1,4 @@
-"""The `okrstream` command: run, serve, demo, ingest, status, kpi, keys."""
+"""The `okrstream` command: run, serve, demo, ingest, status, kpi, okr, keys."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from schemas import ConfigError, EventTypeRegistry, Mapping, RawEvent, Settings,
 
 from . import _keys_cli as keys_cli
 from . import _kpi_cli as kpi_cli
+from . import _okr_cli as okr_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("status", help="events landed per type, from the running process or the store")
     kpi_cli.add_commands(commands)
+    okr_cli.add_commands(commands)
     keys_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         return _ingest(settings, args)
     if args.command == "kpi":
         return kpi_cli.run(settings, args)
+    if args.command == "okr":
+        return okr_cli.run(settings, args)
     return _status(settings)
 
 

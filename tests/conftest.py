@@ -111,6 +111,9 @@ def make_settings(tmp_path: Path) -> Callable[[str, str | None], Settings]:
             data_dir=tmp_path / "okrstream",
             raw_topic=f"test.{tag}.raw",
             dead_letter_topic=f"test.{tag}.deadletter",
+            okr_touch_topic=f"test.{tag}.okr.touches",
+            okr_score_topic=f"test.{tag}.okr.scores",
+            okr_definition_topic=f"test.{tag}.okr.definitions",
             clickhouse_database=f"test_{tag}",
             worker_id=f"test-sink-{tag}",
             http_port=0,
@@ -300,7 +303,7 @@ class RunningApi:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=20)
-        self.api.log_writer.close()
+        self.api.close()
 
 
 @pytest.fixture

@@ -6,11 +6,33 @@ from ._statement import Statement, execute, fetch
 from .api_keys import API_KEY_COLUMN_NAMES, ApiKeys, api_key_row, key_version
 from .api_keys_ddl import API_KEYS_COLUMNS, CreateApiKeysTable
 from .event_counts import EventCounts, TypeCount
+from .key_result_values import MetricRequest, MetricValues, MilestonesReached
 from .known_identities import KnownIdentities
 from .kpi_backfill import BackfillKpiRollup, BackfillMonths
 from .kpi_rollup_ddl import CreateKpiRollup, CreateKpiView, rollup_table, rollup_view
 from .kpi_series import KpiPoint, KpiSeries
 from .landed_batches import LandedBatch, LandedBatches, LandedIdentities
+from .okr_ddl import (
+    KEY_RESULT_SCORES_COLUMNS,
+    OBJECTIVE_SCORES_COLUMNS,
+    OKR_DEFINITIONS_COLUMNS,
+    CreateCurrentScoreViews,
+    CreateKeyResultScores,
+    CreateObjectiveScores,
+    CreateOkrDefinitions,
+)
+from .okr_definitions import OkrVersions, RecordOkrVersions
+from .okr_scores import (
+    CurrentKeyResultScores,
+    CurrentObjectiveScores,
+    InsertKeyResultScores,
+    InsertObjectiveScores,
+    KeyResultHistory,
+    ObjectiveHistory,
+    ObjectiveScoresAt,
+    Scored,
+    ScoresAt,
+)
 from .raw_events_ddl import RAW_EVENTS_COLUMNS, AddEventIdIndex, CreateDatabase, CreateRawEvents
 from .raw_events_insert import BatchPosition, InsertRawEvents, event_row, parse_time
 from .seen_events import SeenEvents
@@ -18,6 +40,9 @@ from .seen_events import SeenEvents
 __all__ = [
     "API_KEYS_COLUMNS",
     "API_KEY_COLUMN_NAMES",
+    "KEY_RESULT_SCORES_COLUMNS",
+    "OBJECTIVE_SCORES_COLUMNS",
+    "OKR_DEFINITIONS_COLUMNS",
     "RAW_EVENTS_COLUMNS",
     "AddEventIdIndex",
     "ApiKeys",
@@ -25,18 +50,36 @@ __all__ = [
     "BackfillMonths",
     "BatchPosition",
     "CreateApiKeysTable",
+    "CreateCurrentScoreViews",
     "CreateDatabase",
+    "CreateKeyResultScores",
     "CreateKpiRollup",
     "CreateKpiView",
+    "CreateObjectiveScores",
+    "CreateOkrDefinitions",
     "CreateRawEvents",
+    "CurrentKeyResultScores",
+    "CurrentObjectiveScores",
     "EventCounts",
+    "InsertKeyResultScores",
+    "InsertObjectiveScores",
     "InsertRawEvents",
+    "KeyResultHistory",
     "KnownIdentities",
     "KpiPoint",
     "KpiSeries",
     "LandedBatch",
     "LandedBatches",
     "LandedIdentities",
+    "MetricRequest",
+    "MetricValues",
+    "MilestonesReached",
+    "ObjectiveHistory",
+    "ObjectiveScoresAt",
+    "OkrVersions",
+    "RecordOkrVersions",
+    "Scored",
+    "ScoresAt",
     "SeenEvents",
     "Statement",
     "TypeCount",

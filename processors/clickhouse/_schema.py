@@ -8,6 +8,12 @@ from schemas import Settings
 
 from ._statement import execute
 from .api_keys_ddl import CreateApiKeysTable
+from .okr_ddl import (
+    CreateCurrentScoreViews,
+    CreateKeyResultScores,
+    CreateObjectiveScores,
+    CreateOkrDefinitions,
+)
 from .raw_events_ddl import AddEventIdIndex, CreateDatabase, CreateRawEvents
 
 
@@ -16,3 +22,8 @@ def ensure_schema(client: Client, settings: Settings) -> None:
     execute(client, CreateRawEvents(settings.clickhouse_database, settings.dedup_block_window))
     execute(client, AddEventIdIndex(settings.clickhouse_database))
     execute(client, CreateApiKeysTable(settings.clickhouse_database))
+    execute(client, CreateOkrDefinitions(settings.clickhouse_database, settings.dedup_block_window))
+    execute(client, CreateKeyResultScores(settings.clickhouse_database))
+    execute(client, CreateObjectiveScores(settings.clickhouse_database))
+    for sql, params in CreateCurrentScoreViews(settings.clickhouse_database).statements():
+        client.command(sql, parameters=params)

@@ -26,7 +26,7 @@ def test_every_event_passes_the_shipped_registry(seed: int) -> None:
 
 def test_the_types_cover_orders_signups_deals_and_tickets() -> None:
     types = Counter(e["type"] for e in DemoFeed(seed=3, broken_share=0).events(3000, now=NOW))
-    assert set(types) == set(REGISTRY.event_types)
+    assert set(types) == set(REGISTRY.event_types) - {"okr.check_in"}  # check-ins come from people
     assert types.most_common(1)[0][0] == "session.started"
     for kind in ("order.placed", "customer.signed_up", "deal.closed", "ticket.opened", "ticket.answered"):
         assert types[kind] >= 20, kind

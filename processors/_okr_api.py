@@ -1,0 +1,95 @@
+"""The OKR routes of the HTTP API: objectives and key results with their scores, and apply."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+
+from clickhouse_connect.driver.client import Client
+from fastapi import APIRouter, Request, Response
+
+from ingest import ApiError, Authenticator, json_response
+from schemas import Access, ConfigError, Settings
+
+from ._okr_log import OkrLog
+from ._okrs import apply_okrs, key_result_report, okr_report, plan_report, read_okrs
+
+
+@dataclass
+class OkrApi:
+    settings: Settings
+    client: Client
+    auth: Authenticator
+    okr_log: OkrLog | None  # None: no broker to write definitions to, so apply answers 503
+
+
+def parse_instant(text: str, name: str = "as_of") -> datetime:
+    """An ISO 8601 instant with its offset (`2026-10-15T12:00Z`): "as of" never guesses a zone."""
+    try:
+        value = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(f"{name}: must be an ISO 8601 time with an offset, got {text!r}") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{name}: needs an offset such as Z or +01:00, got {text!r}")
+    return value
+
+
+def okr_router(api: OkrApi) -> APIRouter:
+    router = APIRouter()
+    reader, admin = api.auth.depends(Access.READ), api.auth.depends(Access.ADMIN)
+
+    async def report(objective: str | None, as_of: str | None) -> Response:
+        try:
+            instant = parse_instant(as_of) if as_of else None
+            body = await asyncio.to_thread(okr_report, api.client, api.settings, objective, instant)
+        except KeyError as e:
+            raise ApiError(404, e.args[0], "unknown_objective") from None
+        except ValueError as e:
+            raise ApiError(400, str(e), "bad_query") from None
+        return json_response(body)
+
+    @router.get("/v1/objectives", tags=["okr"], dependencies=[reader], summary="Objectives with their scores")
+    async def objectives(as_of: str | None = None) -> Response:
+        return await report(None, as_of)
+
+    @router.get(
+        "/v1/objectives/{objective_id}", tags=["okr"], dependencies=[reader], summary="One objective's scores"
+    )
+    async def objective(objective_id: str, as_of: str | None = None) -> Response:
+        body = await report(objective_id, as_of)
+        return body
+
+    @router.get(
+        "/v1/key-results/{kr_id}",
+        tags=["okr"],
+        dependencies=[reader],
+        summary="A key result's score with its history",
+    )
+    async def key_result(kr_id: str) -> Response:
+        try:
+            body = await asyncio.to_thread(key_result_report, api.client, api.settings, kr_id)
+        except KeyError as e:
+            raise ApiError(404, e.args[0], "unknown_key_result") from None
+        return json_response(body)
+
+    @router.post(
+        "/v1/objectives/apply", tags=["admin"], dependencies=[admin], summary="Apply objectives (YAML)"
+    )
+    async def apply(request: Request, dry_run: bool = False) -> Response:
+        text = (await request.body()).decode("utf-8", errors="replace")
+        try:
+            catalog = await asyncio.to_thread(read_okrs, text, api.client, api.settings.clickhouse_database)
+        except ConfigError as e:
+            errors = [dataclasses.asdict(error) for error in e.errors]
+            return json_response({"error": "invalid OKR definitions", "errors": errors}, 422)
+        if api.okr_log is None and not dry_run:
+            raise ApiError(503, "no broker to record definitions on", "unavailable")
+        applied_by = request.headers.get("X-Applied-By", "api")
+        plan = await asyncio.to_thread(
+            apply_okrs, api.client, api.settings, api.okr_log, catalog, applied_by, dry_run
+        )
+        return json_response(plan_report(plan, catalog, dry_run))
+
+    return router

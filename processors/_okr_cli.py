@@ -1,0 +1,183 @@
+"""`okrstream okr apply|status|show`: through the running process's API, or on the store directly."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import urllib.parse
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from schemas import ConfigError, Settings
+
+from ._local_api import call_running
+from ._store import open_store
+
+BAR = 20
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    okr = commands.add_parser("okr", help="apply objectives and key results, show their scores")
+    sub = okr.add_subparsers(dest="okr_command", required=True)
+    apply = sub.add_parser("apply", help="create, change and remove objectives to match a YAML file")
+    apply.add_argument("file", type=Path)
+    apply.add_argument("--dry-run", action="store_true", help="show the plan and warnings, change nothing")
+    status = sub.add_parser("status", help="objectives with their key results, progress and status")
+    status.add_argument("--objective", metavar="ID", help="only this objective")
+    status.add_argument(
+        "--as-of", metavar="TIME", help="recompute from raw events as of an instant, e.g. 2026-10-15T12:00Z"
+    )
+    status.add_argument("--format", choices=("table", "json"), default="table")
+    show = sub.add_parser("show", help="a key result's score and its history")
+    show.add_argument("key_result", metavar="ID")
+    show.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    from ._runtime import read_run_file
+
+    running = read_run_file(settings)
+    try:
+        if args.okr_command == "apply":
+            result = _apply(settings, args, running)
+            for warning in result["warnings"]:
+                print(f"warning: {warning['path']}: {warning['message']}", file=sys.stderr)
+            print(("dry run, nothing changed: " if args.dry_run else "applied: ") + result["summary"])
+        elif args.okr_command == "status":
+            report = _status(settings, args, running)
+            print(json.dumps(report, indent=2) if args.format == "json" else status_table(report))
+        else:
+            report = _show(settings, args, running)
+            print(json.dumps(report, indent=2) if args.format == "json" else history_table(report))
+    except ConfigError as e:
+        print(f"okrstream okr: invalid definitions in {args.file}:", *e.errors, sep="\n  ", file=sys.stderr)
+        return 2
+    except (KeyError, ValueError) as e:
+        print(f"okrstream okr: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
+    text = args.file.read_text(encoding="utf-8")
+    if running:
+        query = "?dry_run=1" if args.dry_run else ""
+        return call_running(
+            running, f"/v1/objectives/apply{query}", text.encode(), {"X-Applied-By": getpass.getuser()}
+        )
+    if not settings.kafka_bootstrap_servers:
+        raise ValueError(
+            "no broker to record definitions on: start `okrstream run` or set KAFKA_BOOTSTRAP_SERVERS"
+        )
+    from ingest import ensure_topics
+
+    from ._okr_log import OkrLog
+    from ._okrs import apply_okrs, plan_report, read_okrs
+
+    ensure_topics(settings.kafka_bootstrap_servers, settings)
+    okr_log = OkrLog(settings.kafka_bootstrap_servers, settings)
+    try:
+        with open_store(settings) as client:
+            catalog = read_okrs(text, client, settings.clickhouse_database)
+            plan = apply_okrs(client, settings, okr_log, catalog, getpass.getuser(), args.dry_run)
+    finally:
+        okr_log.close()
+    return plan_report(plan, catalog, args.dry_run)
+
+
+def _status(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
+    from ._okr_api import parse_instant
+
+    as_of = parse_instant(args.as_of, "--as-of") if args.as_of else None
+    if running:
+        path = f"/v1/objectives/{urllib.parse.quote(args.objective)}" if args.objective else "/v1/objectives"
+        query = f"?{urllib.parse.urlencode({'as_of': args.as_of})}" if args.as_of else ""
+        return call_running(running, path + query)
+    from ._okrs import okr_report
+
+    with open_store(settings) as client:
+        return okr_report(client, settings, args.objective, as_of)
+
+
+def _show(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
+    if running:
+        return call_running(running, f"/v1/key-results/{urllib.parse.quote(args.key_result)}")
+    from ._okrs import key_result_report
+
+    with open_store(settings) as client:
+        return key_result_report(client, settings, args.key_result)
+
+
+def bar(progress: float | None) -> str:
+    """A progress bar of BAR cells: `[#######.............]  35%`."""
+    if progress is None:
+        return "[" + " " * BAR + "]    -"
+    filled = round(BAR * max(0.0, min(1.0, progress)))
+    return f"[{'#' * filled}{'.' * (BAR - filled)}] {progress:4.0%}"
+
+
+def _when(at: str | None, zone: ZoneInfo) -> str:
+    return "never" if not at else datetime.fromisoformat(at).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def status_table(report: dict[str, Any]) -> str:
+    """Objectives (indented under their parents) and their key results, each with a progress bar."""
+    zone = ZoneInfo(report["timezone"])
+    lines = []
+    if report["as_of"]:
+        lines.append(
+            f"as of {report['as_of']}, recomputed from raw events (recorded: what the history held then)"
+        )
+    for period in report["periods"]:
+        lines.append(f"period {period['period']}: score {_number(period['score'])}")
+    depth = {}
+    for o in report["objectives"]:
+        depth[o["id"]] = depth.get(o["parent"], -1) + 1 if o["parent"] in depth else 0
+        indent = "  " * depth[o["id"]]
+        score = o.get("score") if o.get("scored") else None
+        lines.append("")
+        lines.append(f"{indent}{o['title']}  ({o['id']}, {o['owner']}, {o['period']}, {o['kind']})")
+        short = "  WILL FALL SHORT" if o.get("falls_short") else ""
+        lines.append(
+            f"{indent}  {bar(score)}  expected {_pct(o.get('expected'))}  {o.get('status', 'not scored'):<10}"
+            f"{short}  updated {_when(o.get('updated_at'), zone)}"
+        )
+        for kr in o["key_results"]:
+            progress = kr.get("progress") if kr.get("scored") else None
+            numbers = f"{_number(kr.get('value'))} of {_number(kr.get('target'))}" if kr.get("scored") else ""
+            lines.append(
+                f"{indent}  - {kr['title'][:48]:<48} {bar(progress)}  expected {_pct(kr.get('expected'))}"
+                f"  {kr.get('status', 'not scored'):<10} {numbers}"
+                + ("  falls short" if kr.get("falls_short") else "")
+                + (f"  updated {_when(kr.get('updated_at'), zone)}" if kr.get("updated_at") else "")
+            )
+            recorded = kr.get("recorded")
+            if recorded is not None:
+                shown = (
+                    f"{bar(recorded['progress'])} {recorded['status']}" if recorded.get("scored") else "none"
+                )
+                lines.append(f"{indent}    recorded then: {shown}")
+    return "\n".join(lines)
+
+
+def history_table(report: dict[str, Any]) -> str:
+    kr = report["key_result"]
+    lines = [f"{kr['title']} ({kr['id']}) in {report['objective']['title']}"]
+    for row in report["history"]:
+        lines.append(
+            f"  {row['scored_at']}  {bar(row['progress'])}  {row['status']:<10}"
+            f" value {_number(row['value'])}  expected {_pct(row['expected'])}  ({row['cause']})"
+        )
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "   -" if value is None else f"{value:4.0%}"

@@ -1,0 +1,72 @@
+"""The numbers metric and milestone key results are scored from, read in one statement each.
+
+The live scorer reads the KPI rollups (`landed_by=None`); "as of" reads the raw events that had
+landed by then. Both count an event by the same minute-bucket rule, so they agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from clickhouse_connect.driver.client import Client
+
+from schemas import (
+    KeyResult,
+    KeyResultInputs,
+    KeyResultKind,
+    KpiDefinition,
+    Objective,
+    baseline_window,
+    measured_window,
+    needs_baseline,
+)
+
+from .clickhouse import fetch
+from .clickhouse.key_result_values import MetricRequest, MetricValues, MilestonesReached
+
+Item = tuple[Objective, KeyResult, datetime]  # a key result to score at an instant
+
+
+def read_inputs(
+    client: Client,
+    database: str,
+    items: Sequence[Item],
+    kpis: dict[str, KpiDefinition],
+    zone: ZoneInfo,
+    landed_by: datetime | None = None,
+) -> dict[str, KeyResultInputs]:
+    """Inputs of every metric and milestone key result in `items` (rollups read scores instead)."""
+    requests: list[MetricRequest] = []
+    checkins: list[tuple[str, datetime, datetime]] = []
+    for objective, kr, at in items:
+        if kr.kind is KeyResultKind.METRIC and kr.metric is not None and kr.metric.kpi in kpis:
+            kpi = kpis[kr.metric.kpi]
+            inputs = tuple(kpis[name] for name in kpi.inputs) if kpi.inputs else None
+            filters = dict(kr.metric.filters)
+            start, end = measured_window(objective, kr, at, zone)
+            requests.append(MetricRequest(kr.id, kpi, start, end, filters, inputs))
+            if needs_baseline(kr):
+                base_start, base_end = baseline_window(objective, zone)
+                requests.append(
+                    MetricRequest(f"{kr.id}/baseline", kpi, base_start, base_end, filters, inputs)
+                )
+        elif kr.kind is KeyResultKind.MILESTONE:
+            start, end = objective.period.bounds(zone)
+            checkins.append((kr.id, start, min(end, max(start, at))))
+    values: dict[str, float | None] = {}
+    if requests:
+        query = MetricValues(database, tuple(requests), landed_by)
+        values = query.parse(fetch(client, query))
+    reached: dict[str, frozenset[str]] = {}
+    if checkins:
+        query = MilestonesReached(database, tuple(checkins), landed_by)
+        reached = query.parse(fetch(client, query))
+    found = {}
+    for _, kr, _ in items:
+        if kr.kind is KeyResultKind.METRIC and kr.id in values:
+            found[kr.id] = KeyResultInputs(current=values[kr.id], baseline=values.get(f"{kr.id}/baseline"))
+        elif kr.kind is KeyResultKind.MILESTONE:
+            found[kr.id] = KeyResultInputs(reached=reached.get(kr.id, frozenset()))
+    return found

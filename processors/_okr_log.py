@@ -1,0 +1,70 @@
+"""The OKR topics as okrstream writes them: touches, scored events and definition versions.
+
+All three are written with acks=all; `flush()` raises unless the broker acknowledged everything,
+so a touch is never reported sent while it could still be lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from kafka import KafkaProducer
+
+from schemas import OkrVersion, Settings, Touch, encode_touch
+
+
+class OkrLogError(RuntimeError):
+    """Some OKR records were not acknowledged by the broker."""
+
+
+class OkrLog:
+    def __init__(self, bootstrap_servers: str, settings: Settings) -> None:
+        self._settings = settings
+        self._producer = KafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            acks="all",
+            linger_ms=2,  # touches and scores are latency-bound: a key result should move within a second
+            compression_type="lz4",
+            client_id="okrstream-okr",
+        )
+        self._pending: list[Any] = []
+
+    def touch(self, touches: Iterable[Touch]) -> None:
+        """Queue touches, keyed by the id they name: that key's partition has one owner."""
+        for touch in touches:
+            self._send(self._settings.okr_touch_topic, touch.id, encode_touch(touch))
+
+    def scored(self, key: str, event: dict[str, Any]) -> None:
+        """Queue a `key_result.scored` or `objective.scored` event, keyed by the id scored."""
+        self._send(self._settings.okr_score_topic, key, orjson.dumps(event))
+
+    def definitions(self, versions: Iterable[OkrVersion]) -> None:
+        """Queue definition versions, keyed `<objective>/<version>`: compaction drops only resends."""
+        for v in versions:
+            value = {
+                "objective": v.objective,
+                "version": v.version,
+                "fingerprint": v.fingerprint,
+                "effective_from": v.effective_from.isoformat(),
+                "removed": v.removed,
+                "definition": orjson.loads(v.definition) if v.definition else None,
+                "applied_by": v.applied_by,
+            }
+            self._send(self._settings.okr_definition_topic, f"{v.objective}/{v.version}", orjson.dumps(value))
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        self._producer.flush(timeout)
+        pending, self._pending = self._pending, []
+        failed = [f for f in pending if f.failed() or not f.is_done]
+        if failed:
+            raise OkrLogError(f"the broker did not acknowledge {len(failed)} OKR records") from (
+                failed[0].exception if failed[0].is_done else None
+            )
+
+    def close(self) -> None:
+        self._producer.close(timeout=5)
+
+    def _send(self, topic: str, key: str, value: bytes) -> None:
+        self._pending.append(self._producer.send(topic, value=value, key=key.encode()))

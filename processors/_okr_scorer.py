@@ -1,0 +1,328 @@
+"""The OKR scorer: recomputes what touches name, publishes and records what changed.
+
+It runs beside the sink in every worker, consuming the touch topic: each key result and objective
+id is one key there, so exactly one scorer owns it. A batch of touches is coalesced into one
+recomputation per id, read from the store in one statement per kind, and only scores that moved
+(value, progress, status, ...) become `key_result.scored` / `objective.scored` events and
+history rows. A score that moved makes the scorer touch what is computed from it: the objective,
+rollup key results reading it, and (by setting) the parent objective.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from clickhouse_connect.driver.client import Client
+
+from schemas import (
+    Cause,
+    KeyResultInputs,
+    KeyResultKind,
+    KeyResultScore,
+    LandedEvent,
+    ObjectiveScore,
+    Settings,
+    StatusThresholds,
+    Subject,
+    Touch,
+    coalesce,
+    frozen,
+    key_result_scored_event,
+    objective_scored_event,
+    score_key_result,
+    score_objective,
+    started,
+)
+
+from ._okr_inputs import read_inputs
+from ._okr_log import OkrLog
+from ._okr_state import OkrDefinitions, OkrState
+from .clickhouse import fetch
+from .clickhouse.okr_scores import (
+    CurrentKeyResultScores,
+    CurrentObjectiveScores,
+    InsertKeyResultScores,
+    InsertObjectiveScores,
+)
+from .clickhouse.raw_events_insert import COLUMN_NAMES
+
+log = logging.getLogger(__name__)
+
+_TYPE, _OCCURRED, _DIMENSIONS, _RECEIVED = (
+    COLUMN_NAMES.index(c) for c in ("type", "occurred_at", "dimensions", "received_at")
+)
+_IGNORED = {"as_of", "expected"}  # time alone moves these; a new row only when something else does
+
+
+def thresholds_of(settings: Settings) -> StatusThresholds:
+    return StatusThresholds(settings.okr_at_risk_gap, settings.okr_off_track_gap)
+
+
+def moved(before: KeyResultScore | ObjectiveScore | None, after: KeyResultScore | ObjectiveScore) -> bool:
+    """Whether a new score says something the last one did not (floats to 9 significant digits)."""
+    if before is None:
+        return True
+    for f in fields(after):
+        if f.name in _IGNORED:
+            continue
+        a, b = getattr(before, f.name), getattr(after, f.name)
+        if isinstance(a, float) and isinstance(b, float):
+            if f"{a:.9g}" != f"{b:.9g}":
+                return True
+        elif a != b:
+            return True
+    return False
+
+
+@dataclass
+class ScorerStats:
+    touches: int = 0
+    key_results_scored: int = 0
+    objectives_scored: int = 0
+    published: int = 0
+
+
+class OkrScorer:
+    def __init__(
+        self,
+        client: Client,
+        settings: Settings,
+        okr_log: OkrLog,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        definitions: OkrDefinitions | None = None,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._db = settings.clickhouse_database
+        self._log = okr_log
+        self._clock = clock
+        self._zone = ZoneInfo(settings.timezone)
+        self._grace = timedelta(days=settings.okr_freeze_after_days)
+        self._thresholds = thresholds_of(settings)
+        self._definitions = definitions or OkrDefinitions(client, settings, clock=clock)
+        self._krs: dict[str, KeyResultScore] = {}  # the last score recorded of each id this scorer owns
+        self._objectives: dict[str, ObjectiveScore] = {}
+        self.stats = ScorerStats()
+
+    def handle(self, touches: Iterable[Touch]) -> None:
+        """Recompute every id touched; record and publish what moved, then touch what reads it."""
+        batch = coalesce(touches)
+        self.stats.touches += len(batch)
+        state = self._definitions.state(reload=any(t.cause is Cause.DEFINITION for t in batch))
+        at = self._clock()
+        scored_at = datetime.now(
+            UTC
+        )  # when it was recorded: orders rows of one `as_of`, even on a test clock
+        krs = [t for t in batch if t.subject is Subject.KEY_RESULT]
+        objectives = [t for t in batch if t.subject is Subject.OBJECTIVE]
+        cascade: list[Touch] = []
+        events: list[tuple[str, dict]] = []
+        moved_krs = self._score_key_results(state, krs, at, scored_at, events)
+        for score, _ in moved_krs:
+            cascade.append(Touch(Subject.OBJECTIVE, score.objective, Cause.CASCADE))
+            cascade += [
+                Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in state.readers.get(score.key_result, ())
+            ]
+        for score in self._score_objectives(state, objectives, at, scored_at, events):
+            objective = state.objectives[score.objective][0]
+            if self._settings.okr_objective_includes_children and objective.parent in state.objectives:
+                cascade.append(Touch(Subject.OBJECTIVE, objective.parent, Cause.CASCADE))
+            cascade += [
+                Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in state.readers.get(score.objective, ())
+            ]
+        for key, event in events:
+            self._log.scored(key, event)
+        self._log.touch(coalesce(cascade))
+        self._log.flush()
+        self.stats.published += len(events)
+
+    def touch_all(self, cause: Cause = Cause.TIME) -> int:
+        """Touch every key result and objective still open to change: time moves expected progress."""
+        state = self._definitions.state()
+        at = self._clock()
+        touches = [
+            Touch(Subject.KEY_RESULT if kind else Subject.OBJECTIVE, item_id, cause)
+            for objective, _ in state.objectives.values()
+            if started(objective, at, self._zone) and not frozen(objective, at, self._zone, self._grace)
+            for kind, item_id in [(True, kr.id) for kr in objective.key_results] + [(False, objective.id)]
+        ]
+        self._log.touch(touches)
+        self._log.flush()
+        return len(touches)
+
+    # -- key results -------------------------------------------------------------------------
+
+    def _score_key_results(
+        self, state: OkrState, touches: list[Touch], at: datetime, scored_at: datetime, events: list
+    ) -> list[tuple[KeyResultScore, Touch]]:
+        items = []
+        for touch in touches:
+            found = state.key_result(touch.id)
+            if found is None:
+                continue  # removed since it was touched
+            objective, kr, version = found
+            if kr.kind is KeyResultKind.UNLINKED or not started(objective, at, self._zone):
+                continue
+            if frozen(objective, at, self._zone, self._grace):
+                continue
+            items.append((objective, kr, version, touch))
+        if not items:
+            return []
+        inputs = read_inputs(
+            self._client, self._db, [(o, kr, at) for o, kr, _, _ in items], state.kpis, self._zone
+        )
+        parts = self._rollup_parts(state, [kr for _, kr, _, _ in items if kr.kind is KeyResultKind.ROLLUP])
+        scores = []
+        for objective, kr, version, touch in items:
+            given = parts.get(kr.id) if kr.kind is KeyResultKind.ROLLUP else inputs.get(kr.id)
+            score = score_key_result(
+                objective, kr, given or KeyResultInputs(), at, self._zone, version, self._thresholds
+            )
+            scores.append((score, touch))
+        self._remember_krs([s.key_result for s, _ in scores])
+        changed = [(s, t) for s, t in scores if moved(self._krs.get(s.key_result), s)]
+        by_cause: dict[str, list[KeyResultScore]] = defaultdict(list)
+        for score, touch in changed:
+            by_cause[touch.cause.value].append(score)
+            events.append(
+                (
+                    score.key_result,
+                    key_result_scored_event(score, scored_at, touch.cause.value, _caused_by(touch)),
+                )
+            )
+        for cause, group in by_cause.items():
+            InsertKeyResultScores(self._db, group, scored_at, cause).run(self._client)
+        for score, _ in changed:
+            self._krs[score.key_result] = score
+        self.stats.key_results_scored += len(changed)
+        return changed
+
+    def _rollup_parts(self, state: OkrState, rollups: list) -> dict[str, KeyResultInputs]:
+        """(progress, weight) of what each rollup reads, from the current scores."""
+        if not rollups:
+            return {}
+        kr_ids = tuple(sorted({r for kr in rollups for r in kr.rollup.key_results}))
+        objective_ids = tuple(sorted({o for kr in rollups for o in kr.rollup.objectives}))
+        kr_scores = {s.key_result: s for s in self._current_krs(kr_ids)} if kr_ids else {}
+        objective_scores = (
+            {s.objective: s for s in self._current_objectives(objective_ids)} if objective_ids else {}
+        )
+        found = {}
+        for kr in rollups:
+            parts = []
+            for ref in kr.rollup.objectives:
+                objective = state.objectives.get(ref)
+                weight = objective[0].weight if objective else 1.0
+                score = objective_scores.get(ref)
+                parts.append((score.score if score else 0.0, weight))
+            for ref in kr.rollup.key_results:
+                found_kr = state.key_result(ref)
+                weight = found_kr[1].weight if found_kr else 1.0
+                score = kr_scores.get(ref)
+                parts.append((score.progress if score else 0.0, weight))
+            found[kr.id] = KeyResultInputs(parts=tuple(parts))
+        return found
+
+    # -- objectives --------------------------------------------------------------------------
+
+    def _score_objectives(
+        self, state: OkrState, touches: list[Touch], at: datetime, scored_at: datetime, events: list
+    ) -> list[ObjectiveScore]:
+        items = []
+        for touch in touches:
+            if touch.id not in state.objectives:
+                continue
+            objective, version = state.objectives[touch.id]
+            if started(objective, at, self._zone) and not frozen(objective, at, self._zone, self._grace):
+                items.append((objective, version, touch))
+        if not items:
+            return []
+        kr_ids = tuple(sorted(kr.id for o, _, _ in items for kr in o.key_results))
+        current = {s.key_result: s for s in self._current_krs(kr_ids)}
+        children: dict[str, list] = {}
+        if self._settings.okr_objective_includes_children:
+            kids = {o.id: state.children(o.id) for o, _, _ in items}
+            ids = tuple(sorted({c.id for cs in kids.values() for c in cs}))
+            child_scores = {s.objective: s for s in self._current_objectives(ids)} if ids else {}
+            children = {
+                oid: [(child_scores[c.id], c.weight) for c in cs if c.id in child_scores]
+                for oid, cs in kids.items()
+            }
+        self._remember_objectives([o.id for o, _, _ in items])
+        changed = []
+        for objective, version, touch in items:
+            scores = [
+                current[kr.id]
+                for kr in objective.key_results
+                if kr.id in current and current[kr.id].version == version
+            ]
+            score = score_objective(
+                objective, scores, children.get(objective.id, []), at, self._zone, version
+            )
+            if moved(self._objectives.get(objective.id), score):
+                changed.append((score, touch))
+        by_cause: dict[str, list[ObjectiveScore]] = defaultdict(list)
+        for score, touch in changed:
+            by_cause[touch.cause.value].append(score)
+            events.append((score.objective, objective_scored_event(score, scored_at, touch.cause.value)))
+            self._objectives[score.objective] = score
+        for cause, group in by_cause.items():
+            InsertObjectiveScores(self._db, group, scored_at, cause).run(self._client)
+        self.stats.objectives_scored += len(changed)
+        return [s for s, _ in changed]
+
+    # -- what was recorded -------------------------------------------------------------------
+
+    def _current_krs(self, ids: tuple[str, ...]) -> list[KeyResultScore]:
+        query = CurrentKeyResultScores(self._db, ids)
+        return [row.score for row in query.parse(fetch(self._client, query))]
+
+    def _current_objectives(self, ids: tuple[str, ...]) -> list[ObjectiveScore]:
+        query = CurrentObjectiveScores(self._db, ids)
+        return [row.score for row in query.parse(fetch(self._client, query))]
+
+    def _remember_krs(self, ids: list[str]) -> None:
+        """Load the last recorded score of ids not yet seen (after a start or a rebalance)."""
+        missing = tuple(sorted(i for i in set(ids) if i not in self._krs))
+        if missing:
+            for score in self._current_krs(missing):
+                self._krs[score.key_result] = score
+
+    def _remember_objectives(self, ids: list[str]) -> None:
+        missing = tuple(sorted(i for i in set(ids) if i not in self._objectives))
+        if missing:
+            for score in self._current_objectives(missing):
+                self._objectives[score.objective] = score
+
+
+def _caused_by(touch: Touch) -> dict[str, object]:
+    def iso(at: datetime | None) -> str | None:
+        return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+    return {
+        "events": touch.events,
+        "first_received_at": iso(touch.first_received),
+        "last_received_at": iso(touch.last_received),
+    }
+
+
+class LandedTouches:
+    """The sink's hook: touch the key results a landed block can move, before it is acknowledged."""
+
+    def __init__(self, definitions: OkrDefinitions, okr_log: OkrLog) -> None:
+        self._definitions = definitions
+        self._log = okr_log
+
+    def __call__(self, rows: list[tuple]) -> None:
+        index = self._definitions.state().index
+        touches = index.touched(
+            LandedEvent(row[_TYPE], row[_OCCURRED], row[_DIMENSIONS], row[_RECEIVED]) for row in rows
+        )
+        if touches:
+            self._log.touch(touches)
+            self._log.flush()

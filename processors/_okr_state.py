@@ -1,0 +1,96 @@
+"""The OKR definitions in force, as the scorer and the sink's touch hook see them.
+
+Read from the store's version history (the projection of the definition topic), with the KPIs
+they read; cached for a few seconds, since both read them on every batch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from clickhouse_connect.driver.client import Client
+
+from schemas import KeyResult, KpiDefinition, Objective, OkrVersion, Settings, TouchIndex, latest_versions
+
+from ._kpis import applied_kpis
+from .clickhouse import fetch
+from .clickhouse.okr_definitions import OkrVersions
+
+
+@dataclass(frozen=True)
+class OkrState:
+    """Objectives in force with their version numbers, the KPIs applied, and who reads whom."""
+
+    objectives: dict[str, tuple[Objective, int]]
+    kpis: dict[str, KpiDefinition]
+    index: TouchIndex
+    owner: dict[str, str]  # key result id -> its objective's id
+    readers: dict[str, tuple[str, ...]]  # objective or key result id -> rollup key results reading it
+
+    def key_result(self, kr_id: str) -> tuple[Objective, KeyResult, int] | None:
+        objective_id = self.owner.get(kr_id)
+        if objective_id is None:
+            return None
+        objective, version = self.objectives[objective_id]
+        return objective, next(kr for kr in objective.key_results if kr.id == kr_id), version
+
+    def children(self, objective_id: str) -> list[Objective]:
+        return [o for o, _ in self.objectives.values() if o.parent == objective_id]
+
+
+def build_state(
+    versions: list[OkrVersion], kpis: dict[str, KpiDefinition], zone: ZoneInfo, at: datetime | None
+) -> OkrState:
+    """The state in force at `at` (None: every version recorded) from the version history."""
+    objectives = {
+        oid: (Objective.model_validate_json(v.definition), v.version)
+        for oid, v in latest_versions(versions, at).items()
+        if not v.removed
+    }
+    owner, readers = {}, defaultdict(list)
+    for objective, _ in objectives.values():
+        for kr in objective.key_results:
+            owner[kr.id] = objective.id
+            if kr.rollup is not None:
+                for ref in (*kr.rollup.objectives, *kr.rollup.key_results):
+                    readers[ref].append(kr.id)
+    index = TouchIndex({oid: o for oid, (o, _) in objectives.items()}, kpis, zone)
+    return OkrState(objectives, kpis, index, owner, {k: tuple(v) for k, v in readers.items()})
+
+
+def load_state(client: Client, settings: Settings, at: datetime | None = None) -> OkrState:
+    database = settings.clickhouse_database
+    versions = OkrVersions(database).parse(fetch(client, OkrVersions(database)))
+    return build_state(versions, applied_kpis(client, database), ZoneInfo(settings.timezone), at)
+
+
+class OkrDefinitions:
+    """The state in force now, reread from the store when older than `max_age` seconds or asked to."""
+
+    def __init__(
+        self,
+        client: Client,
+        settings: Settings,
+        max_age: float = 5.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._clock = clock
+        self._settings = settings
+        self._max_age = max_age
+        self._lock = threading.Lock()
+        self._state: OkrState | None = None
+        self._loaded = 0.0
+
+    def state(self, reload: bool = False) -> OkrState:
+        with self._lock:
+            if reload or self._state is None or time.monotonic() - self._loaded > self._max_age:
+                self._state = load_state(self._client, self._settings, self._clock())
+                self._loaded = time.monotonic()
+            return self._state

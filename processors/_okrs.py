@@ -1,0 +1,369 @@
+"""Applying objectives and reading their scores: now, with history, or as of a past instant.
+
+Apply is idempotent: an objective whose fingerprint is unchanged gets no new version. A new
+version goes to the definition topic first (the event-sourced record), then to the store's
+`okr_definitions` (its projection, which everything reads), and its key results are touched so
+they are scored at once. Versions take effect from their time; past scores are never rewritten.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from clickhouse_connect.driver.client import Client
+
+from schemas import (
+    Cause,
+    ConfigError,
+    FieldError,
+    KeyResultKind,
+    KeyResultScore,
+    Objective,
+    ObjectiveScore,
+    OkrCatalog,
+    OkrPlan,
+    Settings,
+    Subject,
+    Touch,
+    latest_versions,
+    period_score,
+    plan_okrs,
+    score_key_result,
+    score_objective,
+    started,
+    utc_iso,
+    versions_for,
+)
+
+from ._kpis import applied_kpis
+from ._okr_inputs import read_inputs
+from ._okr_log import OkrLog
+from ._okr_scorer import thresholds_of
+from ._okr_state import OkrState, build_state
+from .clickhouse import fetch
+from .clickhouse.okr_definitions import OkrVersions, RecordOkrVersions
+from .clickhouse.okr_scores import (
+    CurrentKeyResultScores,
+    CurrentObjectiveScores,
+    KeyResultHistory,
+    ScoresAt,
+)
+
+
+def shipped_okrs() -> str:
+    """The demo business's objectives, reading the shipped KPIs."""
+    return resources.files("schemas").joinpath("okrs.yaml").read_text(encoding="utf-8")
+
+
+def read_okrs(text: str, client: Client, database: str) -> OkrCatalog:
+    """A catalog from YAML text, checked against the KPIs applied; raises ConfigError naming every problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError([FieldError("$", f"not valid YAML: {e}", "yaml")]) from None
+    return OkrCatalog.from_mapping(data, applied_kpis(client, database))
+
+
+def _versions(client: Client, database: str) -> list:
+    query = OkrVersions(database)
+    return query.parse(fetch(client, query))
+
+
+def apply_okrs(
+    client: Client,
+    settings: Settings,
+    okr_log: OkrLog,
+    catalog: OkrCatalog,
+    applied_by: str,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> OkrPlan:
+    """Bring the applied objectives to `catalog`; the plan says what was (or would be) done."""
+    database = settings.clickhouse_database
+    history = _versions(client, database)
+    in_force = {oid: v for oid, v in latest_versions(history).items() if not v.removed}
+    plan = plan_okrs(catalog, in_force)
+    if dry_run or plan.empty:
+        return plan
+    versions = versions_for(plan, latest_versions(history), now or datetime.now(UTC), applied_by)
+    okr_log.definitions(versions)
+    okr_log.flush()
+    RecordOkrVersions(database, versions).run(client)
+    touches = [
+        Touch(subject, item, Cause.DEFINITION)
+        for objective in (*plan.created, *plan.changed)
+        for subject, item in [(Subject.KEY_RESULT, kr.id) for kr in objective.key_results]
+        + [(Subject.OBJECTIVE, objective.id)]
+    ]
+    okr_log.touch(touches)
+    okr_log.flush()
+    return plan
+
+
+def plan_report(plan: OkrPlan, catalog: OkrCatalog, dry_run: bool) -> dict[str, Any]:
+    return {
+        "summary": plan.summary(),
+        "dry_run": dry_run,
+        "created": [o.id for o in plan.created],
+        "changed": [o.id for o in plan.changed],
+        "removed": list(plan.removed),
+        "unchanged": list(plan.unchanged),
+        "warnings": [dataclasses.asdict(w) for w in catalog.warnings()],
+    }
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def okr_report(
+    client: Client, settings: Settings, objective: str | None = None, as_of: datetime | None = None
+) -> dict[str, Any]:
+    """What `okr status` and `GET /v1/objectives` show: objectives, their key results and scores.
+
+    Now: the scores recorded last. As of a past instant: recomputed from the raw events that had
+    landed by then, under the definitions then in force, each key result beside what the
+    history table held at that instant ("recorded").
+    """
+    database = settings.clickhouse_database
+    history = _versions(client, database)
+    kpis = applied_kpis(client, database)
+    zone = ZoneInfo(settings.timezone)
+    state = build_state(history, kpis, zone, as_of or datetime.now(UTC))
+    if objective is not None and objective not in state.objectives:
+        raise KeyError(
+            f"no objective {objective!r}; in force: {', '.join(sorted(state.objectives)) or 'none'}"
+        )
+    if as_of is None:
+        kr_rows = _by_id(CurrentKeyResultScores(database), client, "key_result")
+        objective_rows = _by_id(CurrentObjectiveScores(database), client, "objective")
+        recorded: dict[str, tuple] = {}
+    else:
+        kr_scores, objective_scores = recompute(client, settings, state, as_of)
+        kr_rows = {k: (s, None, None) for k, s in kr_scores.items()}
+        objective_rows = {k: (s, None, None) for k, s in objective_scores.items()}
+        recorded = _by_id(ScoresAt(database, as_of), client, "key_result")
+    shown = [o for o, _ in state.objectives.values() if objective is None or o.id == objective]
+    body = {
+        "as_of": utc_iso(as_of) if as_of else None,
+        "timezone": settings.timezone,
+        "periods": _periods(state, objective_rows, zone) if objective is None else [],
+        "objectives": [
+            _objective_json(o, state, kr_rows, objective_rows, recorded, zone) for o in _tree_order(shown)
+        ],
+    }
+    return body
+
+
+def key_result_report(client: Client, settings: Settings, kr_id: str) -> dict[str, Any]:
+    """`GET /v1/key-results/{id}`: its definition, current score and every recorded score."""
+    database = settings.clickhouse_database
+    state = build_state(
+        _versions(client, database), applied_kpis(client, database), ZoneInfo(settings.timezone), None
+    )
+    found = state.key_result(kr_id)
+    if found is None:
+        raise KeyError(f"no key result {kr_id!r}")
+    objective, kr, version = found
+    query = KeyResultHistory(database, kr_id)
+    rows = [_unpack(r) for r in query.parse(fetch(client, query))]
+    current = rows[-1] if rows else None
+    return {
+        "key_result": _kr_json(kr, current, None),
+        "objective": {"id": objective.id, "title": objective.title, "version": version},
+        "history": [_score_json(s) | {"scored_at": utc_iso(at), "cause": cause} for s, at, cause in rows],
+    }
+
+
+def recompute(
+    client: Client, settings: Settings, state: OkrState, at: datetime
+) -> tuple[dict[str, KeyResultScore], dict[str, ObjectiveScore]]:
+    """Every score as of `at`, from raw events landed by then; a frozen period as of its freeze.
+
+    Rollup key results and objectives are resolved bottom-up from the scores computed here.
+    """
+    zone = ZoneInfo(settings.timezone)
+    grace = timedelta(days=settings.okr_freeze_after_days)
+    thresholds = thresholds_of(settings)
+
+    def instant(objective: Objective) -> datetime:
+        return min(at, objective.period.bounds(zone)[1] + grace)
+
+    items = [
+        (objective, kr, instant(objective))
+        for objective, _ in state.objectives.values()
+        if started(objective, at, zone)
+        for kr in objective.key_results
+        if kr.kind in (KeyResultKind.METRIC, KeyResultKind.MILESTONE)
+    ]
+    by_instant: dict[datetime, list] = {}
+    for item in items:
+        by_instant.setdefault(item[2], []).append(item)
+    inputs = {}
+    for when, group in by_instant.items():
+        inputs |= read_inputs(client, settings.clickhouse_database, group, state.kpis, zone, landed_by=when)
+    krs: dict[str, KeyResultScore] = {}
+    objectives: dict[str, ObjectiveScore] = {}
+    busy: set[str] = set()
+
+    def kr_score(kr_id: str) -> KeyResultScore | None:
+        found = state.key_result(kr_id)
+        if found is None or kr_id in busy:
+            return None
+        objective, kr, version = found
+        if kr_id not in krs and kr.kind is not KeyResultKind.UNLINKED and started(objective, at, zone):
+            busy.add(kr_id)
+            given = inputs.get(kr_id)
+            if kr.kind is KeyResultKind.ROLLUP:
+                given = _parts(kr, state, kr_score, objective_score)
+            krs[kr_id] = score_key_result(
+                objective, kr, given or _empty(), instant(objective), zone, version, thresholds
+            )
+            busy.discard(kr_id)
+        return krs.get(kr_id)
+
+    def objective_score(objective_id: str) -> ObjectiveScore | None:
+        if objective_id not in state.objectives or objective_id in busy:
+            return None
+        objective, version = state.objectives[objective_id]
+        if objective_id not in objectives and started(objective, at, zone):
+            busy.add(objective_id)
+            scores = [s for kr in objective.key_results if (s := kr_score(kr.id)) is not None]
+            children = []
+            if settings.okr_objective_includes_children:
+                children = [
+                    (s, child.weight)
+                    for child in state.children(objective_id)
+                    if (s := objective_score(child.id))
+                ]
+            objectives[objective_id] = score_objective(
+                objective, scores, children, instant(objective), zone, version
+            )
+            busy.discard(objective_id)
+        return objectives.get(objective_id)
+
+    for objective_id in state.objectives:
+        objective_score(objective_id)
+    return krs, objectives
+
+
+def _empty():
+    from schemas import KeyResultInputs
+
+    return KeyResultInputs()
+
+
+def _parts(kr, state: OkrState, kr_score, objective_score):
+    from schemas import KeyResultInputs
+
+    assert kr.rollup is not None
+    parts = []
+    for ref in kr.rollup.objectives:
+        score = objective_score(ref)
+        weight = state.objectives[ref][0].weight if ref in state.objectives else 1.0
+        parts.append((score.score if score else 0.0, weight))
+    for ref in kr.rollup.key_results:
+        score = kr_score(ref)
+        found = state.key_result(ref)
+        parts.append((score.progress if score else 0.0, found[1].weight if found else 1.0))
+    return KeyResultInputs(parts=tuple(parts))
+
+
+def _unpack(row):
+    """(score, scored_at, cause) from a history row, whichever shape the query parses to."""
+    if isinstance(row, tuple):
+        return row if len(row) == 3 else (row[0], None, None)
+    return row.score, getattr(row, "scored_at", None), getattr(row, "cause", None)
+
+
+def _by_id(query, client: Client, attr: str) -> dict[str, tuple]:
+    rows = [_unpack(r) for r in query.parse(fetch(client, query))]
+    return {getattr(s, attr): (s, at, cause) for s, at, cause in rows}
+
+
+def _tree_order(objectives: list[Objective]) -> list[Objective]:
+    """Parents before their children, else in definition order: how a cascade reads."""
+    ids = {o.id for o in objectives}
+    ordered: list[Objective] = []
+
+    def visit(parent: str | None, depth: int) -> None:
+        for o in objectives:
+            if (o.parent == parent or (parent is None and o.parent not in ids)) and o not in ordered:
+                ordered.append(o)
+                visit(o.id, depth + 1)
+
+    visit(None, 0)
+    return ordered + [o for o in objectives if o not in ordered]
+
+
+def _periods(state: OkrState, objective_rows: dict, zone: ZoneInfo) -> list[dict[str, Any]]:
+    """Each period's score: the weighted mean of its top-level objectives' scores."""
+    by_period: dict[str, list] = {}
+    for objective, _ in state.objectives.values():
+        if objective.parent is None and objective.id in objective_rows:
+            by_period.setdefault(objective.period.label, []).append(
+                (objective_rows[objective.id][0], objective.weight)
+            )
+    return [{"period": label, "score": period_score(parts)} for label, parts in sorted(by_period.items())]
+
+
+def _score_json(score: KeyResultScore | ObjectiveScore | None) -> dict[str, Any]:
+    if score is None:
+        return {"scored": False}
+    body = dataclasses.asdict(score)
+    for key, value in body.items():
+        if isinstance(value, datetime):
+            body[key] = utc_iso(value)
+        elif hasattr(value, "value"):
+            body[key] = value.value
+    return body | {"scored": True}
+
+
+def _kr_json(kr, row, recorded) -> dict[str, Any]:
+    score, scored_at, _ = row if row else (None, None, None)
+    body = {
+        "id": kr.id,
+        "title": kr.title,
+        "kind": kr.kind.value,
+        "weight": kr.weight,
+        "definition": kr.model_dump(mode="json", exclude={"id", "title", "weight"}, exclude_none=True),
+    }
+    body |= {k: v for k, v in _score_json(score).items() if k not in ("key_result", "objective")}
+    body["updated_at"] = utc_iso(scored_at) if scored_at else None
+    if recorded is not None:
+        body["recorded"] = _score_json(recorded[0]) if recorded else {"scored": False}
+    return body
+
+
+def _objective_json(
+    objective: Objective,
+    state: OkrState,
+    kr_rows: dict,
+    objective_rows: dict,
+    recorded: dict | None,
+    zone: ZoneInfo,
+) -> dict[str, Any]:
+    score, scored_at, _ = objective_rows.get(objective.id, (None, None, None))
+    start, end = objective.period.bounds(zone)
+    body = {
+        "id": objective.id,
+        "title": objective.title,
+        "owner": objective.owner,
+        "period": objective.period.label,
+        "period_start": utc_iso(start),
+        "period_end": utc_iso(end),
+        "kind": objective.kind.value,
+        "parent": objective.parent,
+        "version": state.objectives[objective.id][1],
+    }
+    body |= {k: v for k, v in _score_json(score).items() if k not in ("objective",)}
+    body["updated_at"] = utc_iso(scored_at) if scored_at else None
+    body["key_results"] = [
+        _kr_json(kr, kr_rows.get(kr.id), recorded.get(kr.id, ()) if recorded else None)
+        for kr in objective.key_results
+    ]
+    return body

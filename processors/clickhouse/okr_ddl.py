@@ -1,0 +1,142 @@
+"""DDL of OKR scoring: every version of every objective, the score history, and its latest rows.
+
+Scores are history: a recomputation is a new row (with when it was computed and why), never an
+update, so "what did the score say at that instant" is a query, not a reconstruction. The tables
+are plain columns, for BI tools; `key_result_current` and `objective_current` show the latest
+row of each key result and objective.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._statement import Identifier
+
+_TIME = "DateTime64(6, 'UTC')"
+
+OKR_DEFINITIONS_COLUMNS = (
+    ("objective", "String"),
+    ("version", "UInt32"),  # 1, 2, ... per objective
+    ("fingerprint", "String"),
+    ("effective_from", _TIME),
+    ("removed", "Bool"),
+    ("definition", "String"),  # the objective as JSON; '' when removed
+    ("applied_by", "String"),
+)
+KEY_RESULT_SCORES_COLUMNS = (
+    ("key_result", "String"),
+    ("objective", "String"),
+    ("version", "UInt32"),  # the objective definition's version that was scored
+    ("as_of", _TIME),  # the instant the score describes
+    ("scored_at", _TIME),  # when it was computed
+    ("value", "Nullable(Float64)"),
+    ("start", "Nullable(Float64)"),
+    ("target", "Nullable(Float64)"),
+    ("progress", "Float64"),
+    ("attainment", "Nullable(Float64)"),
+    ("expected", "Float64"),
+    ("status", "LowCardinality(String)"),
+    ("grade", "LowCardinality(String)"),
+    ("falls_short", "Bool"),
+    ("cause", "LowCardinality(String)"),  # why it was recomputed
+    ("period_start", _TIME),
+    ("period_end", _TIME),
+)
+OBJECTIVE_SCORES_COLUMNS = (
+    ("objective", "String"),
+    ("version", "UInt32"),
+    ("as_of", _TIME),
+    ("scored_at", _TIME),
+    ("score", "Float64"),
+    ("expected", "Float64"),
+    ("status", "LowCardinality(String)"),
+    ("grade", "LowCardinality(String)"),
+    ("falls_short", "Bool"),
+    ("cause", "LowCardinality(String)"),
+)
+
+
+def _columns(columns: tuple[tuple[str, str], ...]) -> str:
+    return ",\n    ".join(f"{name} {kind}" for name, kind in columns)
+
+
+@dataclass(frozen=True)
+class CreateOkrDefinitions:
+    """A version is written once; `non_replicated_deduplication_window` keeps the last N insert
+    tokens, so a retried insert of the same versions (the same token) is dropped."""
+
+    database: str
+    dedup_window: int
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        sql = (
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.okr_definitions (\n    "
+            + _columns(OKR_DEFINITIONS_COLUMNS)
+            + "\n) ENGINE = MergeTree\nORDER BY (objective, version)\n"
+            "SETTINGS non_replicated_deduplication_window = {dedup_window:UInt64}"
+        )
+        return sql, {"database": self.database, "dedup_window": self.dedup_window}
+
+
+@dataclass(frozen=True)
+class CreateKeyResultScores:
+    database: str
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        sql = (
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.key_result_scores (\n    "
+            + _columns(KEY_RESULT_SCORES_COLUMNS)
+            + "\n) ENGINE = MergeTree\nORDER BY (key_result, as_of, scored_at)"
+        )
+        return sql, {"database": self.database}
+
+
+@dataclass(frozen=True)
+class CreateObjectiveScores:
+    database: str
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        sql = (
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.objective_scores (\n    "
+            + _columns(OBJECTIVE_SCORES_COLUMNS)
+            + "\n) ENGINE = MergeTree\nORDER BY (objective, as_of, scored_at)"
+        )
+        return sql, {"database": self.database}
+
+
+def latest_rows(names: Sequence[str], id_column: str, source: str, where: str = "") -> str:
+    """The latest row per id by (as_of, scored_at), ordered by id: the current views' query.
+
+    `where` (a fixed fragment ending in a newline) narrows the rows before the latest is taken.
+    """
+    return (
+        f"SELECT {', '.join(names)}\nFROM {source}\n{where}"
+        f"ORDER BY {id_column}, as_of DESC, scored_at DESC\nLIMIT 1 BY {id_column}"
+    )
+
+
+@dataclass(frozen=True)
+class CreateCurrentScoreViews:
+    """`key_result_current` and `objective_current`: the latest score of each, replaced at every start.
+
+    Plain views cannot hold server-side parameters, so the database is bound client-side.
+    """
+
+    database: str
+
+    def statements(self) -> list[tuple[str, dict[str, Any]]]:
+        params = {"database": Identifier(self.database)}
+        views = [
+            ("key_result_current", "key_result_scores", "key_result", KEY_RESULT_SCORES_COLUMNS),
+            ("objective_current", "objective_scores", "objective", OBJECTIVE_SCORES_COLUMNS),
+        ]
+        return [
+            (
+                f"CREATE OR REPLACE VIEW %(database)s.{view} AS\n"
+                + latest_rows([name for name, _ in columns], id_column, f"%(database)s.{table}"),
+                params,
+            )
+            for view, table, id_column, columns in views
+        ]
