@@ -1,0 +1,145 @@
+"""OKRs on a real `okrstream run`: applied with the CLI, scored as events arrive, read back.
+
+Events sent over HTTP move key results within the worker; `key_result.scored` events appear on
+the score topic, the CLI and the HTTP API show the scores, and recomputing "as of" the instant of
+every recorded score, from the raw events landed by then, gives that score again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+
+from tests.test_http_end_to_end import okrstream
+
+KPIS = """
+kpis:
+  revenue: {title: Revenue, events: order.placed, aggregation: sum, measure: amount, dimensions: [region]}
+  orders: {title: Orders, events: order.placed, aggregation: count}
+"""
+
+
+def quarter_label(now: datetime) -> str:
+    return f"{now.year}-Q{(now.month - 1) // 3 + 1}"
+
+
+def okrs(period: str, target: int) -> str:
+    return f"""
+objectives:
+  sell:
+    title: Sell more
+    owner: sales
+    period: {period}
+    key_results:
+      revenue: {{title: Revenue, metric: {{kpi: revenue, direction: increase_to, start: 0, target: {target}}}}}
+      eu-orders:
+        title: EU orders
+        metric: {{kpi: orders, direction: increase_to, start: 0, target: 10}}
+"""
+
+
+def order(amount: float, region: str = "EU") -> dict:
+    return {
+        "event_id": uuid.uuid4().hex,
+        "source": "shop",
+        "type": "order.placed",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "dimensions": {"region": region, "channel": "web"},
+        "measures": {"amount": amount, "items": 1},
+    }
+
+
+def get(worker, path: str) -> dict:
+    answer = httpx.get(
+        f"{worker.api_url}{path}", headers={"Authorization": f"Bearer {worker.admin_token}"}, timeout=60
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def wait_for(check, timeout: float = 60.0):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.3)
+
+
+def test_key_results_move_as_events_arrive_and_as_of_agrees_with_history(
+    settings, make_worker, tmp_path, topic_messages
+) -> None:
+    kpis = tmp_path / "kpis.yaml"
+    kpis.write_text(KPIS)
+    worker = make_worker(settings.model_copy(update={"kpis_file": kpis}))
+    worker.start()
+    period = quarter_label(datetime.now(UTC))
+    okr_file = tmp_path / "okrs.yaml"
+    okr_file.write_text(okrs(period, 1000))
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(okrs(period, 1000).replace("kpi: orders", "kpi: nope"))
+    refused = okrstream(worker, "okr", "apply", str(bad))
+    assert refused.returncode == 2 and "unknown KPI 'nope'" in refused.stderr
+    dry = okrstream(worker, "okr", "apply", "--dry-run", str(okr_file))
+    assert dry.returncode == 0 and "dry run" in dry.stdout and "sell" in dry.stdout
+    assert get(worker, "/v1/objectives")["objectives"] == []  # a dry run applies nothing
+    applied = okrstream(worker, "okr", "apply", str(okr_file))
+    assert applied.returncode == 0, applied.stderr
+    assert "warning" not in applied.stderr
+    again = okrstream(worker, "okr", "apply", str(okr_file))
+    assert "nothing to do" in again.stdout  # idempotent
+
+    headers = {"Authorization": f"Bearer {worker.admin_token}"}
+    landed = 0.0
+    for burst in ([100.0, 50.0], [250.0], [75.0, 25.0, 100.0]):
+        answer = httpx.post(
+            f"{worker.api_url}/v1/events", json=[order(a) for a in burst], headers=headers, timeout=60
+        )
+        assert answer.status_code == 200, answer.text
+        landed += sum(burst)
+
+        def scored_up_to(total: float = landed) -> bool:
+            history = get(worker, "/v1/key-results/revenue")["history"]
+            return bool(history) and history[-1]["value"] == total
+
+        assert wait_for(scored_up_to), "the revenue key result was not scored"
+        time.sleep(1.0)  # quiet: nothing lands between this score and the next burst
+
+    revenue = get(worker, "/v1/key-results/revenue")
+    assert revenue["history"][-1]["value"] == 600.0
+    assert revenue["history"][-1]["progress"] == 0.6
+    scored = [orjson.loads(m.value) for m in topic_messages(settings, settings.okr_score_topic)]
+    revenue_events = [e for e in scored if e["type"] == "key_result.scored" and e["key_result"] == "revenue"]
+    assert [e["value"] for e in revenue_events] == [row["value"] for row in revenue["history"]]
+    assert all(e["caused_by"]["events"] >= 1 for e in revenue_events if e["cause"] == "events")
+    assert any(e["type"] == "objective.scored" and e["objective"] == "sell" for e in scored)
+
+    # the status as the CLI and the API show it
+    status = json.loads(okrstream(worker, "okr", "status", "--format", "json").stdout)
+    (sell,) = status["objectives"]
+    assert sell["score"] == (0.6 + 6 / 10) / 2 and sell["status"] in ("on_track", "achieved")
+    table = okrstream(worker, "okr", "status").stdout
+    assert "Sell more" in table and "[############........]  60%" in table
+    assert get(worker, "/v1/objectives/sell")["objectives"][0]["id"] == "sell"
+
+    # as of the instant of every recorded score, recomputing from raw events gives that score
+    for row in revenue["history"]:
+        again = get(worker, f"/v1/objectives/sell?as_of={row['as_of']}")
+        kr = next(k for k in again["objectives"][0]["key_results"] if k["id"] == "revenue")
+        assert (kr["value"], kr["progress"], kr["status"]) == (row["value"], row["progress"], row["status"])
+        assert kr["recorded"]["progress"] == row["progress"]
+
+    # a new target takes effect from its time; the history keeps the old one
+    okr_file.write_text(okrs(period, 500))
+    assert okrstream(worker, "okr", "apply", str(okr_file)).returncode == 0
+    body = wait_for(
+        lambda: (b := get(worker, "/v1/key-results/revenue"))["history"][-1]["target"] == 500 and b
+    )
+    assert body and body["history"][-1]["progress"] == 1.0 and body["history"][-2]["target"] == 1000
+    assert worker.stop() == 0
