@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 import uuid
 from datetime import UTC, datetime
 
@@ -36,7 +37,9 @@ objectives:
     owner: sales
     period: {period}
     key_results:
-      revenue: {{title: Revenue, metric: {{kpi: revenue, direction: increase_to, start: 0, target: {target}}}}}
+      revenue:
+        title: Revenue
+        metric: {{kpi: revenue, direction: increase_to, start: 0, target: {target}}}
       eu-orders:
         title: EU orders
         metric: {{kpi: orders, direction: increase_to, start: 0, target: 10}}
@@ -62,7 +65,7 @@ def get(worker, path: str) -> dict:
     return answer.json()
 
 
-def wait_for(check, timeout: float = 60.0):  # noqa: ANN001, ANN201
+def wait_for(check: Callable[[], object], timeout: float = 60.0) -> object:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
