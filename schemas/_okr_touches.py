@@ -136,22 +136,41 @@ class TouchIndex:
                     self._by_type[type_name].append(watch)
 
     def touched(self, events: Iterable[LandedEvent]) -> list[Touch]:
-        """Coalesced touches for `events`; an event after its key result's period is a late one."""
-        touches = []
+        """One touch per key result `events` can move; an event after its key result's period is a late one.
+
+        It runs on the sink's path for every landed event, so it counts into one tally per key
+        result rather than building a touch per (event, key result) and merging them.
+        """
+        tallies: dict[str, _Tally] = {}
         for event in events:
             for watch in self._by_type.get(event.type, ()):
                 if not any(start <= event.occurred_at < end for start, end in watch.ranges):
                     continue
                 if any(event.dimensions.get(key) != value for key, value in watch.filters):
                     continue
-                late = event.occurred_at < watch.period_end <= event.received_at
-                cause = Cause.LATE_EVENTS if late else Cause.EVENTS
-                touches.append(
-                    Touch(
-                        Subject.KEY_RESULT, watch.key_result, cause, 1, event.received_at, event.received_at
-                    )
-                )
-        return coalesce(touches)
+                tally = tallies.get(watch.key_result)
+                if tally is None:
+                    tally = tallies[watch.key_result] = _Tally(event.received_at)
+                tally.add(event.occurred_at < watch.period_end <= event.received_at, event.received_at)
+        return [tally.touch(key_result) for key_result, tally in tallies.items()]
+
+
+class _Tally:
+    """What the events touching one key result add up to: a count, the received span, the cause."""
+
+    __slots__ = ("events", "first", "last", "on_time")
+
+    def __init__(self, received: datetime) -> None:
+        self.events, self.first, self.last, self.on_time = 0, received, received, False
+
+    def add(self, late: bool, received: datetime) -> None:
+        self.events += 1
+        self.on_time = self.on_time or not late
+        self.first, self.last = min(self.first, received), max(self.last, received)
+
+    def touch(self, key_result: str) -> Touch:
+        cause = Cause.EVENTS if self.on_time else Cause.LATE_EVENTS  # as Touch.merge ranks them
+        return Touch(Subject.KEY_RESULT, key_result, cause, self.events, self.first, self.last)
 
 
 def _watches(
