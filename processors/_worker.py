@@ -12,9 +12,11 @@ Kept deliberately thin, around three traps from faust's own tracker:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 
@@ -26,6 +28,7 @@ from ._sink import BatchingSink, LogRecord, SinkError
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (0.5, 1, 2, 5, 10)
+T = TypeVar("T")
 
 
 def build_app(
@@ -89,13 +92,20 @@ def build_app(
 
 async def flush_until_written(sink: BatchingSink) -> list[LogRecord]:
     """Flush in a thread, retrying the same batch (with back-off) until it is written."""
+    return await retried(sink.flush, SinkError, "retrying the same batch")
+
+
+async def retried(
+    call: Callable[[], T], errors: type[Exception] | tuple[type[Exception], ...], what: str
+) -> T:
+    """`call()` in a thread, again after RETRY_DELAYS (the last one repeating) until it succeeds."""
     attempt = 0
     while True:
         try:
-            return await asyncio.to_thread(sink.flush)
-        except SinkError as e:
+            return await asyncio.to_thread(call)
+        except errors as e:
             delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
-            log.warning("%s; retrying the same batch in %ss", e, delay)
+            log.warning("%s; %s in %ss", e, what, delay)
             attempt += 1
             await asyncio.sleep(delay)
 
@@ -117,16 +127,8 @@ def _add_scorer(app: faust.App, settings: Settings, scorer: OkrScorer) -> None:
     async def score(stream: faust.StreamT) -> None:
         async for events in stream.noack_take(10_000, within=settings.okr_batch_max_seconds):
             batch = [decode_touch(event.value) for event in events]
-            attempt = 0
-            while True:
-                try:
-                    await asyncio.to_thread(scorer.handle, batch)
-                    break
-                except Exception as e:  # the store or the broker: the same touches again, later
-                    delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
-                    log.warning("OKR scoring failed (%s); retrying in %ss", e, delay)
-                    attempt += 1
-                    await asyncio.sleep(delay)
+            # the store or the broker failed: the same touches again, later
+            await retried(functools.partial(scorer.handle, batch), Exception, "OKR scoring: retrying")
             for event in events:
                 await stream.ack(event)
 
