@@ -58,8 +58,7 @@ def okr_router(api: OkrApi) -> APIRouter:
         "/v1/objectives/{objective_id}", tags=["okr"], dependencies=[reader], summary="One objective's scores"
     )
     async def objective(objective_id: str, as_of: str | None = None) -> Response:
-        body = await report(objective_id, as_of)
-        return body
+        return await report(objective_id, as_of)
 
     @router.get(
         "/v1/key-results/{kr_id}",

@@ -21,6 +21,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import (
     Cause,
+    KeyResult,
     KeyResultInputs,
     KeyResultKind,
     KeyResultScore,
@@ -37,6 +38,7 @@ from schemas import (
     score_key_result,
     score_objective,
     started,
+    utc_iso,
 )
 
 from ._okr_inputs import read_inputs
@@ -145,12 +147,11 @@ class OkrScorer:
         """Touch every key result and objective still open to change: time moves expected progress."""
         state = self._definitions.state()
         at = self._clock()
-        touches = [
-            Touch(Subject.KEY_RESULT if kind else Subject.OBJECTIVE, item_id, cause)
-            for objective, _ in state.objectives.values()
-            if started(objective, at, self._zone) and not frozen(objective, at, self._zone, self._grace)
-            for kind, item_id in [(True, kr.id) for kr in objective.key_results] + [(False, objective.id)]
-        ]
+        touches = []
+        for objective, _ in state.objectives.values():
+            if started(objective, at, self._zone) and not frozen(objective, at, self._zone, self._grace):
+                touches += [Touch(Subject.KEY_RESULT, kr.id, cause) for kr in objective.key_results]
+                touches.append(Touch(Subject.OBJECTIVE, objective.id, cause))
         self._log.touch(touches)
         self._log.flush()
         return len(touches)
@@ -202,7 +203,7 @@ class OkrScorer:
         self.stats.key_results_scored += len(changed)
         return changed
 
-    def _rollup_parts(self, state: OkrState, rollups: list) -> dict[str, KeyResultInputs]:
+    def _rollup_parts(self, state: OkrState, rollups: list[KeyResult]) -> dict[str, KeyResultInputs]:
         """(progress, weight) of what each rollup reads, from the current scores."""
         if not rollups:
             return {}
@@ -212,21 +213,7 @@ class OkrScorer:
         objective_scores = (
             {s.objective: s for s in self._current_objectives(objective_ids)} if objective_ids else {}
         )
-        found = {}
-        for kr in rollups:
-            parts = []
-            for ref in kr.rollup.objectives:
-                objective = state.objectives.get(ref)
-                weight = objective[0].weight if objective else 1.0
-                score = objective_scores.get(ref)
-                parts.append((score.score if score else 0.0, weight))
-            for ref in kr.rollup.key_results:
-                found_kr = state.key_result(ref)
-                weight = found_kr[1].weight if found_kr else 1.0
-                score = kr_scores.get(ref)
-                parts.append((score.progress if score else 0.0, weight))
-            found[kr.id] = KeyResultInputs(parts=tuple(parts))
-        return found
+        return {kr.id: state.rollup_inputs(kr, objective_scores.get, kr_scores.get) for kr in rollups}
 
     # -- objectives --------------------------------------------------------------------------
 
@@ -301,13 +288,10 @@ class OkrScorer:
 
 
 def _caused_by(touch: Touch) -> dict[str, object]:
-    def iso(at: datetime | None) -> str | None:
-        return None if at is None else at.isoformat().replace("+00:00", "Z")
-
     return {
         "events": touch.events,
-        "first_received_at": iso(touch.first_received),
-        "last_received_at": iso(touch.last_received),
+        "first_received_at": touch.first_received and utc_iso(touch.first_received),
+        "last_received_at": touch.last_received and utc_iso(touch.last_received),
     }
 
 

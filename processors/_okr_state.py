@@ -16,7 +16,18 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
-from schemas import KeyResult, KpiDefinition, Objective, OkrVersion, Settings, TouchIndex, latest_versions
+from schemas import (
+    KeyResult,
+    KeyResultInputs,
+    KeyResultScore,
+    KpiDefinition,
+    Objective,
+    ObjectiveScore,
+    OkrVersion,
+    Settings,
+    TouchIndex,
+    latest_versions,
+)
 
 from ._kpis import applied_kpis
 from .clickhouse import fetch
@@ -39,6 +50,24 @@ class OkrState:
             return None
         objective, version = self.objectives[objective_id]
         return objective, next(kr for kr in objective.key_results if kr.id == kr_id), version
+
+    def rollup_inputs(
+        self,
+        kr: KeyResult,
+        objective_score: Callable[[str], ObjectiveScore | None],
+        kr_score: Callable[[str], KeyResultScore | None],
+    ) -> KeyResultInputs:
+        """(score, weight) of each objective and key result a rollup reads; 0.0 for one not scored."""
+        assert kr.rollup is not None
+        parts = []
+        for ref in kr.rollup.objectives:
+            score = objective_score(ref)
+            weight = self.objectives[ref][0].weight if ref in self.objectives else 1.0
+            parts.append((score.score if score else 0.0, weight))
+        for ref in kr.rollup.key_results:
+            found, read = self.key_result(ref), kr_score(ref)
+            parts.append((read.progress if read else 0.0, found[1].weight if found else 1.0))
+        return KeyResultInputs(parts=tuple(parts))
 
     def children(self, objective_id: str) -> list[Objective]:
         return [o for o, _ in self.objectives.values() if o.parent == objective_id]

@@ -21,6 +21,7 @@ from schemas import (
     Cause,
     ConfigError,
     FieldError,
+    KeyResultInputs,
     KeyResultKind,
     KeyResultScore,
     Objective,
@@ -51,6 +52,7 @@ from .clickhouse.okr_scores import (
     CurrentKeyResultScores,
     CurrentObjectiveScores,
     KeyResultHistory,
+    Scored,
     ScoresAt,
 )
 
@@ -141,14 +143,14 @@ def okr_report(
     if as_of is None:
         kr_rows = _by_id(CurrentKeyResultScores(database), client, "key_result")
         objective_rows = _by_id(CurrentObjectiveScores(database), client, "objective")
-        recorded: dict[str, tuple] = {}
+        recorded: dict[str, tuple] | None = None  # only as of a past instant
     else:
         kr_scores, objective_scores = recompute(client, settings, state, as_of)
         kr_rows = {k: (s, None, None) for k, s in kr_scores.items()}
         objective_rows = {k: (s, None, None) for k, s in objective_scores.items()}
         recorded = _by_id(ScoresAt(database, as_of), client, "key_result")
     shown = [o for o, _ in state.objectives.values() if objective is None or o.id == objective]
-    body = {
+    return {
         "as_of": utc_iso(as_of) if as_of else None,
         "timezone": settings.timezone,
         "periods": _periods(state, objective_rows, zone) if objective is None else [],
@@ -156,7 +158,6 @@ def okr_report(
             _objective_json(o, state, kr_rows, objective_rows, recorded, zone) for o in _tree_order(shown)
         ],
     }
-    return body
 
 
 def key_result_report(client: Client, settings: Settings, kr_id: str) -> dict[str, Any]:
@@ -219,9 +220,9 @@ def recompute(
             busy.add(kr_id)
             given = inputs.get(kr_id)
             if kr.kind is KeyResultKind.ROLLUP:
-                given = _parts(kr, state, kr_score, objective_score)
+                given = state.rollup_inputs(kr, objective_score, kr_score)
             krs[kr_id] = score_key_result(
-                objective, kr, given or _empty(), instant(objective), zone, version, thresholds
+                objective, kr, given or KeyResultInputs(), instant(objective), zone, version, thresholds
             )
             busy.discard(kr_id)
         return krs.get(kr_id)
@@ -251,33 +252,8 @@ def recompute(
     return krs, objectives
 
 
-def _empty():
-    from schemas import KeyResultInputs
-
-    return KeyResultInputs()
-
-
-def _parts(kr, state: OkrState, kr_score, objective_score):
-    from schemas import KeyResultInputs
-
-    assert kr.rollup is not None
-    parts = []
-    for ref in kr.rollup.objectives:
-        score = objective_score(ref)
-        weight = state.objectives[ref][0].weight if ref in state.objectives else 1.0
-        parts.append((score.score if score else 0.0, weight))
-    for ref in kr.rollup.key_results:
-        score = kr_score(ref)
-        found = state.key_result(ref)
-        parts.append((score.progress if score else 0.0, found[1].weight if found else 1.0))
-    return KeyResultInputs(parts=tuple(parts))
-
-
-def _unpack(row):
-    """(score, scored_at, cause) from a history row, whichever shape the query parses to."""
-    if isinstance(row, tuple):
-        return row if len(row) == 3 else (row[0], None, None)
-    return row.score, getattr(row, "scored_at", None), getattr(row, "cause", None)
+def _unpack(row: Scored) -> tuple:
+    return row.score, row.scored_at, row.cause
 
 
 def _by_id(query, client: Client, attr: str) -> dict[str, tuple]:
@@ -363,7 +339,7 @@ def _objective_json(
     body |= {k: v for k, v in _score_json(score).items() if k not in ("objective",)}
     body["updated_at"] = utc_iso(scored_at) if scored_at else None
     body["key_results"] = [
-        _kr_json(kr, kr_rows.get(kr.id), recorded.get(kr.id, ()) if recorded else None)
+        _kr_json(kr, kr_rows.get(kr.id), None if recorded is None else recorded.get(kr.id, ()))
         for kr in objective.key_results
     ]
     return body

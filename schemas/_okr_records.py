@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ._event import utc_iso
 from ._okr_scoring import Grade, Status
 
 
@@ -60,10 +61,6 @@ class ObjectiveScore:
     falls_short: bool
 
 
-def _iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
 def key_result_scored_event(
     score: KeyResultScore, scored_at: datetime, cause: str, caused_by: dict[str, object] | None = None
 ) -> dict[str, object]:
@@ -73,8 +70,8 @@ def key_result_scored_event(
         "key_result": score.key_result,
         "objective": score.objective,
         "version": score.version,
-        "as_of": _iso(score.as_of),
-        "scored_at": _iso(scored_at),
+        "as_of": utc_iso(score.as_of),
+        "scored_at": utc_iso(scored_at),
         "cause": cause,
         "value": score.value,
         "start": score.start,
@@ -85,7 +82,7 @@ def key_result_scored_event(
         "status": score.status.value,
         "grade": score.grade.value,
         "falls_short": score.falls_short,
-        "period": {"start": _iso(score.period_start), "end": _iso(score.period_end)},
+        "period": {"start": utc_iso(score.period_start), "end": utc_iso(score.period_end)},
         "caused_by": caused_by or {},
     }
 
@@ -96,8 +93,8 @@ def objective_scored_event(score: ObjectiveScore, scored_at: datetime, cause: st
         "type": "objective.scored",
         "objective": score.objective,
         "version": score.version,
-        "as_of": _iso(score.as_of),
-        "scored_at": _iso(scored_at),
+        "as_of": utc_iso(score.as_of),
+        "scored_at": utc_iso(scored_at),
         "cause": cause,
         "score": score.score,
         "expected": score.expected,

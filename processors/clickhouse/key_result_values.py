@@ -21,12 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas import Aggregation, KpiDefinition, ratio_value
+from schemas import CHECK_IN_TYPE, Aggregation, KpiDefinition, ratio_value
 
 from ._filters import kpi_conditions
 from .kpi_rollup_ddl import dimension_column, merge_of, rollup_table, state_of
 
-CHECK_IN_TYPE = "okr.check_in"  # a milestone key result's check-in: dimensions key_result, milestone
 _TIME = "DateTime64(6, 'UTC')"
 _LANDED_BY = f"landed_at <= {{landed_by:{_TIME}}}"
 # What a branch's row says: its request's own KPI, or a ratio's numerator or denominator.
