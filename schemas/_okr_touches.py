@@ -8,6 +8,7 @@ its partition of the touch topic. Touches of one id arriving together are coales
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -118,41 +119,114 @@ class LandedEvent:
 @dataclass(frozen=True)
 class _Watch:
     key_result: str
-    ranges: tuple[tuple[datetime, datetime], ...]  # occurred_at ranges that can move it
+    # occurred_at ranges that can move it; each ends by period_end
+    ranges: tuple[tuple[datetime, datetime], ...]
     filters: tuple[tuple[str, str], ...]  # dimension equalities an event must meet
     period_end: datetime
 
 
 class TouchIndex:
-    """Which key results a landed event can move: by event type, occurred_at and filters."""
+    """Which key results a landed event can move: by event type, occurred_at and filters.
+
+    It runs on the sink's path for every landed event, so an event costs one lookup, whatever
+    the number of key results: events are first grouped by what decides which key results they
+    move (type, the slot between window bounds their occurred_at falls in, the values of the
+    dimensions some filter names), and only each group is matched against the key results.
+    """
 
     def __init__(
         self, objectives: Mapping[str, Objective], kpis: Mapping[str, KpiDefinition], zone: ZoneInfo
     ) -> None:
-        self._by_type: dict[str, list[_Watch]] = defaultdict(list)
+        by_type: dict[str, list[_Watch]] = defaultdict(list)
         for objective in objectives.values():
             for kr in objective.key_results:
                 for type_name, watch in _watches(objective, kr, kpis, zone):
-                    self._by_type[type_name].append(watch)
+                    by_type[type_name].append(watch)
+        self._types = {type_name: _TypeWatches(watches) for type_name, watches in by_type.items()}
 
     def touched(self, events: Iterable[LandedEvent]) -> list[Touch]:
-        """One touch per key result `events` can move; an event after its key result's period is a late one.
-
-        It runs on the sink's path for every landed event, so it counts into one tally per key
-        result rather than building a touch per (event, key result) and merging them.
-        """
-        tallies: dict[str, _Tally] = {}
+        """One touch per key result `events` can move; an event after its period is a late one."""
+        groups: dict[tuple[str, int, tuple[str | None, ...]], _Group] = {}
         for event in events:
-            for watch in self._by_type.get(event.type, ()):
-                if not any(start <= event.occurred_at < end for start, end in watch.ranges):
-                    continue
-                if any(event.dimensions.get(key) != value for key, value in watch.filters):
-                    continue
+            watches = self._types.get(event.type)
+            if watches is None:
+                continue
+            key = (event.type, watches.slot(event.occurred_at), watches.values(event.dimensions))
+            group = groups.get(key)
+            if group is None:
+                groups[key] = _Group(event.received_at)
+            else:
+                group.add(event.received_at)
+        tallies: dict[str, _Tally] = {}
+        for (type_name, slot, values), group in groups.items():
+            for watch in self._types[type_name].matching(slot, values):
+                # every range ends by the period's end: its events are late if received after it
+                on_time = group.first < watch.period_end
                 tally = tallies.get(watch.key_result)
                 if tally is None:
-                    tally = tallies[watch.key_result] = _Tally(event.received_at)
-                tally.add(event.occurred_at < watch.period_end <= event.received_at, event.received_at)
+                    tally = tallies[watch.key_result] = _Tally(group.first)
+                tally.add(group, on_time)
         return [tally.touch(key_result) for key_result, tally in tallies.items()]
+
+
+@dataclass(frozen=True)
+class _SlotWatch:
+    """A watch as seen from one slot of occurred_at: inside one of its ranges, and filters by position."""
+
+    key_result: str
+    filters: tuple[tuple[int, str], ...]  # (position in _TypeWatches.keys, value)
+    period_end: datetime
+
+
+class _TypeWatches:
+    """The watches of one event type, by slot: the span between two consecutive bounds of any watch.
+
+    Every range's start and end is a slot edge, so all occurred_at values in one slot are inside
+    or outside each range alike.
+    """
+
+    def __init__(self, watches: list[_Watch]) -> None:
+        self.keys = tuple(sorted({key for w in watches for key, _ in w.filters}))
+        self._bounds = sorted({at for w in watches for r in w.ranges for at in r})
+        # slot s holds bounds[s-1] <= occurred_at < bounds[s]; slot 0 is before every range
+        self._slots: list[list[_SlotWatch]] = [[]]
+        for low in self._bounds:
+            self._slots.append(
+                [
+                    _SlotWatch(
+                        w.key_result,
+                        tuple((self.keys.index(key), value) for key, value in w.filters),
+                        w.period_end,
+                    )
+                    for w in watches
+                    if any(start <= low < end for start, end in w.ranges)
+                ]
+            )
+
+    def slot(self, occurred_at: datetime) -> int:
+        return bisect_right(self._bounds, occurred_at)
+
+    def values(self, dimensions: Mapping[str, str]) -> tuple[str | None, ...]:
+        return tuple(dimensions.get(key) for key in self.keys)
+
+    def matching(self, slot: int, values: tuple[str | None, ...]) -> list[_SlotWatch]:
+        return [w for w in self._slots[slot] if all(values[i] == value for i, value in w.filters)]
+
+
+class _Group:
+    """Events that move the same key results: how many, and the span they were received in."""
+
+    __slots__ = ("events", "first", "last")
+
+    def __init__(self, received: datetime) -> None:
+        self.events, self.first, self.last = 1, received, received
+
+    def add(self, received: datetime) -> None:
+        self.events += 1
+        if received < self.first:
+            self.first = received
+        elif received > self.last:
+            self.last = received
 
 
 class _Tally:
@@ -163,10 +237,10 @@ class _Tally:
     def __init__(self, received: datetime) -> None:
         self.events, self.first, self.last, self.on_time = 0, received, received, False
 
-    def add(self, late: bool, received: datetime) -> None:
-        self.events += 1
-        self.on_time = self.on_time or not late
-        self.first, self.last = min(self.first, received), max(self.last, received)
+    def add(self, group: _Group, on_time: bool) -> None:
+        self.events += group.events
+        self.on_time = self.on_time or on_time
+        self.first, self.last = min(self.first, group.first), max(self.last, group.last)
 
     def touch(self, key_result: str) -> Touch:
         cause = Cause.EVENTS if self.on_time else Cause.LATE_EVENTS  # as Touch.merge ranks them

@@ -19,6 +19,7 @@ from schemas import (
     decode_touch,
     encode_touch,
 )
+from schemas._okr_touches import _watches
 
 REGISTRY = EventTypeRegistry.from_mapping(
     {
@@ -125,6 +126,39 @@ def test_a_burst_becomes_one_touch_per_key_result_as_coalescing_the_single_touch
     late = [e for e in events if e.occurred_at < Q1 <= e.received_at]
     assert {t.cause for t in INDEX.touched(late)} == {Cause.LATE_EVENTS}
     assert sum(t.events for t in INDEX.touched(late)) == sum(len(INDEX.touched([e])) for e in late)
+
+
+def naive_touches(events: list[LandedEvent]) -> list[Touch]:
+    """The rule spelled out: every event against every key result's watch, one touch per pair."""
+    watches = [
+        w for o in OKRS.values() for kr in o.key_results for w in _watches(o, kr, KPIS, ZoneInfo("UTC"))
+    ]
+    single = []
+    for e in events:
+        for type_name, w in watches:
+            inside = any(start <= e.occurred_at < end for start, end in w.ranges)
+            if type_name == e.type and inside and all(e.dimensions.get(k) == v for k, v in w.filters):
+                late = e.occurred_at < w.period_end <= e.received_at
+                cause = Cause.LATE_EVENTS if late else Cause.EVENTS
+                single.append(Touch(Subject.KEY_RESULT, w.key_result, cause, 1, e.received_at, e.received_at))
+    return coalesce(single)
+
+
+def test_events_on_window_bounds_touch_as_the_rule_says() -> None:
+    rng = random.Random(11)
+    edges = [Q3, Q4, Q1]
+    events = []
+    for _ in range(3000):
+        edge = rng.choice(edges)
+        occurred = edge + timedelta(microseconds=rng.choice([-1, 0, 1]))  # on, just before, just after
+        received = rng.choice(edges) + timedelta(microseconds=rng.choice([-1, 0, 1, 10**9]))
+        kind = rng.choice(["order.placed", "session.started", "okr.check_in"])
+        region = rng.choice(["EU", "NA", "APAC"])
+        events.append(event(kind, occurred, received, region=region, key_result=rng.choice(["launch", "x"])))
+    for part in (events[:1], events[:7], events):
+        assert sorted(INDEX.touched(part), key=str) == sorted(naive_touches(part), key=str)
+    assert {t.cause for t in INDEX.touched(events)} == {Cause.EVENTS}
+    assert Cause.LATE_EVENTS in {t.cause for e in events for t in INDEX.touched([e])}
 
 
 def test_touches_survive_the_topic() -> None:
