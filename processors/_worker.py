@@ -22,6 +22,7 @@ import faust
 
 from schemas import Settings, decode_touch
 
+from ._faust_kafka import KafkaTransport
 from ._okr_scorer import OkrScorer
 from ._sink import BatchingSink, LogRecord, SinkError
 
@@ -53,6 +54,9 @@ def build_app(
         broker_heartbeat_interval=settings.consumer_session_timeout_s / 5,
         producer_acks=-1,
         **conf,
+    )
+    app.transport = KafkaTransport(
+        app.conf.broker_consumer, app, fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms
     )
     raw = app.topic(
         settings.raw_topic,
