@@ -296,17 +296,26 @@ def _caused_by(touch: Touch) -> dict[str, object]:
 
 
 class LandedTouches:
-    """The sink's hook: touch the key results a landed block can move, before it is acknowledged."""
+    """The sink's hook: touch the key results landed blocks can move, before they are acknowledged.
+
+    The touches of every block of a flush are coalesced and published once, at its end. They stay
+    pending until the broker has acknowledged them: a failed publish is repeated by the sink's retry.
+    """
 
     def __init__(self, definitions: OkrDefinitions, okr_log: OkrLog) -> None:
         self._definitions = definitions
         self._log = okr_log
+        self._pending: list[Touch] = []
 
-    def __call__(self, rows: list[tuple]) -> None:
+    def landed(self, rows: list[tuple]) -> None:
         index = self._definitions.state().index
         touches = index.touched(
             LandedEvent(row[_TYPE], row[_OCCURRED], row[_DIMENSIONS], row[_RECEIVED]) for row in rows
         )
-        if touches:
-            self._log.touch(touches)
+        self._pending = coalesce([*self._pending, *touches])
+
+    def publish(self) -> None:
+        if self._pending:
+            self._log.touch(self._pending)
             self._log.flush()
+            self._pending = []

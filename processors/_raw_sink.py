@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from clickhouse_connect.driver.client import Client
 
@@ -44,10 +44,16 @@ log = logging.getLogger(__name__)
 _EVENT_ID, _SOURCE, _RECEIVED_AT = (COLUMN_NAMES.index(c) for c in ("event_id", "source", "received_at"))
 
 DeadLetterWriter = Callable[[list[dict[str, Any]]], None]
-# Told of every block of rows once ClickHouse holds it (replays too), before the batch is
-# acknowledged: OKR scoring learns here which key results the batch moved. Rows are in
-# raw_events column order (COLUMN_NAMES).
-LandedRows = Callable[[list[tuple]], None]
+
+
+class LandedHook(Protocol):
+    """Told of what lands, before it is acknowledged: OKR scoring learns here what a batch moved."""
+
+    def landed(self, rows: list[tuple]) -> None:
+        """A block of rows ClickHouse now holds (replays too), in raw_events column order (COLUMN_NAMES)."""
+
+    def publish(self) -> None:
+        """Make durable what `landed` learned: once per flush, after every block, before acknowledging."""
 
 
 @dataclass
@@ -91,7 +97,7 @@ class RawEventsSink(BatchingSink):
         dead_letters: DeadLetterWriter,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         epoch: int | None = None,
-        on_landed: LandedRows | None = None,
+        on_landed: LandedHook | None = None,
     ) -> None:
         super().__init__()
         self._on_landed = on_landed
@@ -119,6 +125,10 @@ class RawEventsSink(BatchingSink):
                 self.stats.batches_replayed += 1
             self._write_group(state, group)
         return None
+
+    def flushed(self) -> None:
+        if self._on_landed is not None:
+            self._on_landed.publish()
 
     def on_revoke(self, topic: str, partition: int) -> None:
         self._states.pop((topic, partition), None)
@@ -209,7 +219,7 @@ class RawEventsSink(BatchingSink):
             if group.kind == "replay":
                 self._restore_missing(position, rows)
             if self._on_landed is not None:
-                self._on_landed(rows)
+                self._on_landed.landed(rows)
         state.seen.update(fresh)
         state.writes += 1
         if state.writes % 100 == 0:

@@ -3,7 +3,8 @@
 `flush()` returns the records that are durably written and may be acknowledged. A sink may
 hold back the tail of a batch (by returning the last offset it wrote); held records stay
 buffered and come back in the next batch. A failed write keeps its batch buffered, so the
-caller retries exactly the same records.
+caller retries exactly the same records. `flushed()` runs once all batches are written, before
+their records are returned: a sink finishes there what must be durable before acknowledgement.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class BatchingSink:
                 upto = batch.last_offset if written is None else written
                 self._released.extend(r for r in records if r.offset <= upto)
                 self._buffers[(topic, partition)] = [r for r in records if r.offset > upto]
+            try:
+                self.flushed()
+            except Exception as e:  # the written records stay unreleased: the retry calls it again
+                raise SinkError(f"{type(self).__name__} could not finish its flush: {e}") from e
             released, self._released = self._released, []
             return released
 
@@ -82,6 +87,9 @@ class BatchingSink:
     def write(self, batch: SinkBatch) -> int | None:
         """Write the batch durably; return None when all of it is written, else the last offset written."""
         raise NotImplementedError
+
+    def flushed(self) -> None:
+        """After every buffered batch is written, before their records may be acknowledged."""
 
     def on_revoke(self, topic: str, partition: int) -> None:
         """Drop per-partition state; the next owner rebuilds it."""

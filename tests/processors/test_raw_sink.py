@@ -326,3 +326,55 @@ def test_a_replayed_batch_missing_rows_in_clickhouse_is_completed(store, setting
     assert feed(restarted, settings.raw_topic, record(0, A, B), record(1, C)) == [0, 1]
     assert [row[0] for row in landed(store, settings)] == [A, B, C]
     assert (restarted.stats.batches_replayed, restarted.stats.events_restored) == (1, 1)
+
+
+class RecordingHook:
+    """A landed hook that records what it is told and can fail its publish, as a broker outage would."""
+
+    def __init__(self) -> None:
+        self.blocks: list[list[str]] = []
+        self.published: list[list[str]] = []
+        self.pending: list[str] = []
+        self.broken = False
+
+    def landed(self, rows: list[tuple]) -> None:
+        self.blocks.append([row[0] for row in rows])
+        self.pending += [row[0] for row in rows]
+
+    def publish(self) -> None:
+        if self.broken:
+            raise RuntimeError("touch topic unavailable")
+        self.published.append(self.pending)
+        self.pending = []
+
+
+def test_the_landed_hook_hears_every_block_and_publishes_once_per_flush(
+    store, settings, dead_letters
+) -> None:
+    hook = RecordingHook()
+    log_ids = {settings.raw_topic: "log-1"}
+    sink = RawEventsSink(
+        store, settings, log_ids, PARTITIONS, dead_letters.extend, clock=lambda: NOW, on_landed=hook
+    )
+    [other] = ids_on(1, 1)
+    sink.add(settings.raw_topic, 0, record(0, A, B))
+    sink.add(settings.raw_topic, 1, record(0, other))
+    assert len(sink.flush()) == 2
+    assert hook.blocks == [[A, B], [other]]  # one block per partition, as inserted
+    assert hook.published == [[A, B, other]]  # one publish, after both
+
+
+def test_a_failed_publish_releases_nothing_until_a_retry_publishes(store, settings, dead_letters) -> None:
+    hook = RecordingHook()
+    log_ids = {settings.raw_topic: "log-1"}
+    sink = RawEventsSink(
+        store, settings, log_ids, PARTITIONS, dead_letters.extend, clock=lambda: NOW, on_landed=hook
+    )
+    sink.add(settings.raw_topic, 0, record(0, A))
+    hook.broken = True
+    with pytest.raises(SinkError, match="could not finish its flush: touch topic unavailable"):
+        sink.flush()
+    assert [row[0] for row in landed(store, settings)] == [A]  # landed, but not to be acknowledged yet
+    hook.broken = False
+    assert [r.offset for r in sink.flush()] == [0]  # the retry publishes, then releases
+    assert hook.published == [[A]]
