@@ -53,25 +53,26 @@ _MEASURED = {
 }
 
 
-def kpi_conditions(kpi: KpiDefinition) -> tuple[str, dict[str, Any]]:
+def kpi_conditions(kpi: KpiDefinition, prefix: str = "") -> tuple[str, dict[str, Any]]:
     """The raw_events rows a KPI reads: its event types, its filters, and the value it needs present.
 
     A filter on a measure or dimension holds only for events that carry it, so a missing key
-    never reads as 0 or ''.
+    never reads as 0 or ''. Parameters are named `prefix + name` (`types`, `measure`, ...), so
+    one statement can hold the conditions of several KPIs.
     """
-    conditions = ["type IN {types:Array(String)}"]
-    params: dict[str, Any] = {"types": list(kpi.events)}
+    conditions = [f"type IN {{{prefix}types:Array(String)}}"]
+    params: dict[str, Any] = {f"{prefix}types": list(kpi.events)}
     if kpi.aggregation in _MEASURED:
-        conditions.append("mapContains(measures, {measure:String})")
-        params["measure"] = kpi.measure
+        conditions.append(f"mapContains(measures, {{{prefix}measure:String}})")
+        params[f"{prefix}measure"] = kpi.measure
     if kpi.aggregation is Aggregation.COUNT_DISTINCT:
         if kpi.of in (None, "subject"):
             conditions.append("subject != ''")
         else:
-            conditions.append("mapContains(dimensions, {of_key:String})")
-            params["of_key"] = kpi.of.partition(".")[2]
+            conditions.append(f"mapContains(dimensions, {{{prefix}of_key:String}})")
+            params[f"{prefix}of_key"] = kpi.of.partition(".")[2]
     for i, f in enumerate(kpi.filters):
-        key, value = f"f{i}_key", f"f{i}"
+        key, value = f"{prefix}f{i}_key", f"{prefix}f{i}"
         op = _OPERATORS[f.op]
         if f.kind == "subject":
             operand = "subject"

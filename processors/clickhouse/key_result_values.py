@@ -1,13 +1,19 @@
 """The numbers key results are scored from, for many key results in one statement.
 
-chDB runs one query at a time and a scorer recomputes dozens of key results at once, so every
-request is one branch of a single UNION ALL, each branch with parameters of its own (`r3_...`).
+chDB runs one query at a time and a scorer recomputes dozens of key results at once, so they are
+read in one UNION ALL. Planning costs chDB about 5.5 ms per branch, whatever the branch reads, so
+requests share branches: one per stored KPI and window [start, end), each with parameters of its
+own (`b3_...`). A ratio's request joins the branches of its numerator and of its denominator.
+A branch aggregates once, `GROUP BY GROUPING SETS` over the sets of dimensions its requests
+filter by (none: the total), and its HAVING keeps only the groups requested, so a break-down by
+a dimension of many values returns the few rows asked for, not all of them.
 
 Values come from one of two places that agree once everything has landed:
 - the KPI rollups (`landed_by=None`): the current values, merged from the minute buckets;
 - raw_events as of a landing instant (`landed_by`): only the rows that had landed by then, put
-  in the same minute buckets and merged from the same -State functions, so a recomputation of a
-  past score sees exactly what the live scorer saw, whatever landed late since.
+  in the rollup's minute buckets by the rollup's own SELECT (`kpi_select`) and merged from the
+  same -State functions, so a recomputation of a past score sees exactly what the live scorer
+  saw, whatever landed late since.
 
 A window [start, end) takes whole minute buckets: those whose minute starts in it, as the
 rollups store them.
@@ -15,7 +21,7 @@ rollups store them.
 
 from __future__ import annotations
 
-import re
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,14 +29,13 @@ from typing import Any
 
 from schemas import CHECK_IN_TYPE, Aggregation, KpiDefinition, ratio_value
 
-from ._filters import kpi_conditions
-from .kpi_rollup_ddl import dimension_column, merge_of, rollup_table, state_of
+from .kpi_rollup_ddl import dimension_column, kpi_select, merge_of, rollup_table
 
 _TIME = "DateTime64(6, 'UTC')"
 _LANDED_BY = f"landed_at <= {{landed_by:{_TIME}}}"
-# What a branch's row says: its request's own KPI, or a ratio's numerator or denominator.
-_VALUE, _NUMERATOR, _DENOMINATOR = 0, 1, 2
-_PLACEHOLDER = re.compile(r"\{(\w+):")
+_MINUTE = "toStartOfMinute(occurred_at)"
+Group = tuple[tuple[int, str], ...]  # the (dimension position, value) pairs a request filters by
+RowKey = tuple[int, int, tuple[str, ...]]  # a row's (b, g, dims): see _Branch
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,8 @@ class MetricValues:
     """Every request's value in one statement: from the rollups, or as of `landed_by`.
 
     With no requests there is nothing to ask: callers skip the query (`to_sql` raises), and
-    `parse([])` answers `{}`.
+    `parse([])` answers `{}`. Rows are (b, g, dims, n, v): the branch, the grouping mask and
+    dimension values of the group (see _Branch), the minute states merged, and the value.
     """
 
     database: str
@@ -90,103 +96,116 @@ class MetricValues:
         params: dict[str, Any] = {"database": self.database}
         if self.landed_by is not None:
             params["landed_by"] = self.landed_by.astimezone(UTC)
-        branches = []
-        for i, request in enumerate(self.requests):
-            if request.inputs is None:
-                branches.append(self._branch(f"r{i}_", request, _VALUE, request.kpi, params))
-            else:
-                numerator, denominator = request.inputs
-                branches.append(self._branch(f"r{i}n_", request, _NUMERATOR, numerator, params))
-                branches.append(self._branch(f"r{i}d_", request, _DENOMINATOR, denominator, params))
-        return "\nUNION ALL\n".join(branches), params
-
-    def _branch(
-        self, p: str, request: MetricRequest, side: int, kpi: KpiDefinition, params: dict[str, Any]
-    ) -> str:
-        """(k, side, n, v): the request's key, what the row is, the rows merged, and the value."""
-        params |= {
-            f"{p}key": request.key,
-            f"{p}start": request.start.astimezone(UTC),
-            f"{p}end": request.end.astimezone(UTC),
-        }
-        head = f"SELECT {{{p}key:String}} AS k, {side} AS side, count() AS n"
-        if self.landed_by is None:
-            return self._from_rollup(p, head, request, kpi, params)
-        return self._as_of(p, head, request, kpi, params)
-
-    @staticmethod
-    def _from_rollup(
-        p: str, head: str, request: MetricRequest, kpi: KpiDefinition, params: dict[str, Any]
-    ) -> str:
-        merge, merge_params = merge_of(kpi, level=f"{p}level")
-        params |= merge_params | {f"{p}table": rollup_table(kpi)}
-        conditions = [f"bucket >= {{{p}start:{_TIME}}} AND bucket < {{{p}end:{_TIME}}}"]
-        for key in kpi.dimensions:
-            if key in request.filters:
-                column = dimension_column(kpi, key)
-                conditions.append(f"{column} = {{{p}{column}:String}}")
-                params[f"{p}{column}"] = request.filters[key]
-        return (
-            f"{head}, toFloat64({merge}(value)) AS v\n"
-            f"FROM {{database:Identifier}}.{{{p}table:Identifier}}\n"
-            "WHERE " + "\n  AND ".join(conditions)
-        )
-
-    @staticmethod
-    def _as_of(p: str, head: str, request: MetricRequest, kpi: KpiDefinition, params: dict[str, Any]) -> str:
-        """The rollup's minute states, rebuilt from the rows landed by then, and merged."""
-        _, state, merge, state_params = state_of(kpi)
-        where, where_params = kpi_conditions(kpi)
-        own = {**state_params, **where_params}
-        state, merge, where = (_own_names(fragment, own, p) for fragment in (state, merge, where))
-        params |= {p + name: value for name, value in own.items()}
-        minute = "toStartOfMinute(occurred_at)"
-        conditions = [
-            where,
-            _LANDED_BY,
-            f"{minute} >= {{{p}start:{_TIME}}}",
-            f"{minute} < {{{p}end:{_TIME}}}",
-        ]
-        for key in kpi.dimensions:
-            if key in request.filters:
-                column = dimension_column(kpi, key)
-                conditions.append(f"dimensions[{{{p}{column}_key:String}}] = {{{p}{column}:String}}")
-                params |= {f"{p}{column}_key": key, f"{p}{column}": request.filters[key]}
-        where_all = "\n  AND ".join(conditions).replace("\n", "\n    ")
-        return (
-            f"{head}, toFloat64({merge}(s)) AS v\n"
-            "FROM (\n"
-            f"    SELECT {state} AS s\n"
-            "    FROM {database:Identifier}.raw_events\n"
-            f"    WHERE {where_all}\n"
-            f"    GROUP BY {minute}\n"
-            ")"
-        )
+        branches, _ = self._plan()
+        return "\nUNION ALL\n".join(self._branch(branch, params) for branch in branches), params
 
     def parse(self, rows: list[tuple[Any, ...]]) -> dict[str, float | None]:
         """Every request's value by key: an empty window gives the KPI's empty value (0 for a count
         or a sum, None for an average); a ratio's missing numerator counts 0, as in a KPI series."""
-        read = {(k, int(side)): (int(n), _number(v)) for k, side, n, v in rows}
+        read = {(int(b), int(g), tuple(dims)): (int(n), _number(v)) for b, g, dims, n, v in rows}
+        _, rows_of = self._plan()
         values: dict[str, float | None] = {}
-        for request in self.requests:
+        for request, keys in zip(self.requests, rows_of, strict=True):
+            found = [read.get(key, (0, None)) for key in keys]
             if request.inputs is None:
-                n, value = read.get((request.key, _VALUE), (0, None))
+                [(n, value)] = found
                 values[request.key] = value if n else request.kpi.empty_value
             else:
-                n, numerator = read.get((request.key, _NUMERATOR), (0, None))
-                d, denominator = read.get((request.key, _DENOMINATOR), (0, None))
+                (n, numerator), (d, denominator) = found
                 values[request.key] = ratio_value(numerator if n else 0.0, denominator if d else None)
         return values
 
+    def _plan(self) -> tuple[list[_Branch], list[list[RowKey]]]:
+        """The branches, in order of first use, and the rows each request reads (two for a ratio)."""
+        branches: dict[tuple[str, datetime, datetime], _Branch] = {}
+        reads: list[list[tuple[_Branch, Group]]] = []
+        for request in self.requests:
+            window = request.start.astimezone(UTC), request.end.astimezone(UTC)
+            reads.append([])
+            for kpi in request.read():
+                key = (rollup_table(kpi), *window)
+                branch = branches.setdefault(key, _Branch(len(branches), kpi, *window))
+                reads[-1].append((branch, branch.want(request.filters)))
+        rows = [[(branch.index, *branch.row(group)) for branch, group in read] for read in reads]
+        return list(branches.values()), rows
 
-def _own_names(fragment: str, params: Mapping[str, Any], prefix: str) -> str:
-    """A shared fragment with each of its parameters renamed `prefix + name`, so branches never share one."""
+    def _branch(self, branch: _Branch, params: dict[str, Any]) -> str:
+        p, kpi = f"b{branch.index}_", branch.kpi
+        merge, merge_params = merge_of(kpi, level=f"{p}level")
+        params |= merge_params | {f"{p}id": branch.index, f"{p}start": branch.start, f"{p}end": branch.end}
+        if self.landed_by is None:
+            params[f"{p}table"] = rollup_table(kpi)
+            source = (
+                f"{{database:Identifier}}.{{{p}table:Identifier}}\n"
+                f"WHERE bucket >= {{{p}start:{_TIME}}} AND bucket < {{{p}end:{_TIME}}}"
+            )
+        else:  # the rollup's rows, rebuilt from what had landed: its own SELECT, in the window
+            landed = "\n  AND ".join(
+                [_LANDED_BY, f"{_MINUTE} >= {{{p}start:{_TIME}}}", f"{_MINUTE} < {{{p}end:{_TIME}}}"]
+            )
+            select, select_params = kpi_select(kpi, self.database, (landed, {}), prefix=p)
+            params |= select_params
+            source = "(\n" + textwrap.indent(select, "    ") + "\n)"
+        names = {j: dimension_column(kpi, kpi.dimensions[j]) for j in branch.columns()}
+        columns = list(names.values())
+        if not columns:
+            return (
+                f"SELECT {{{p}id:UInt32}} AS b, toUInt64(0) AS g, CAST([] AS Array(String)) AS dims,"
+                f" count() AS n, toFloat64({merge}(value)) AS v\nFROM {source}"
+            )
+        listed = ", ".join(columns)
+        sets = ", ".join("(" + ", ".join(names[j] for j in positions) + ")" for positions in branch.sets())
+        params[f"{p}wanted"] = [(mask, *values) for mask, values in map(branch.row, branch.wanted)]
+        wanted = f"{{{p}wanted:Array(Tuple(UInt64{', String' * len(columns)}))}}"
+        return (
+            f"SELECT {{{p}id:UInt32}} AS b, grouping({listed}) AS g, [{listed}] AS dims,"
+            f" count() AS n, toFloat64({merge}(value)) AS v\n"
+            f"FROM {source}\n"
+            f"GROUP BY GROUPING SETS ({sets})\n"
+            f"HAVING (g, {listed}) IN {wanted}"
+        )
 
-    def rename(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return f"{{{prefix}{name}:" if name in params else match.group(0)
 
-    return _PLACEHOLDER.sub(rename, fragment)
+@dataclass
+class _Branch:
+    """One stored KPI over one window, and the groups of it that requests read.
+
+    A request reads the group of its filters: dimension positions and values, () for the total.
+    The branch groups by the dimensions some request filters by (`columns`, ClickHouse wants
+    each argument of grouping() among the GROUP BY keys), and answers a group with the row whose
+    (g, dims) is `row(group)`: g = grouping(columns), a bit 1 for each column not in the group's
+    grouping set (the SQL standard's rule, ClickHouse's default), the first column the most
+    significant; dims = [columns], '' where not grouped by. So a filter on plan = '' and the
+    total over every plan are two rows, told apart by g.
+    """
+
+    index: int
+    kpi: KpiDefinition
+    start: datetime
+    end: datetime
+    wanted: dict[Group, None] = field(default_factory=dict)  # in order of first use
+
+    def want(self, filters: Mapping[str, str]) -> Group:
+        """The group of the events whose dimensions equal `filters`, now among those read."""
+        group = tuple((j, filters[key]) for j, key in enumerate(self.kpi.dimensions) if key in filters)
+        self.wanted[group] = None
+        return group
+
+    def columns(self) -> list[int]:
+        """The positions of the dimensions grouped by: none when every request reads the total."""
+        return sorted({j for group in self.wanted for j, _ in group})
+
+    def sets(self) -> list[tuple[int, ...]]:
+        """The grouping sets (dimension positions), fewest dimensions first."""
+        chosen = {tuple(j for j, _ in group) for group in self.wanted}
+        return sorted(chosen, key=lambda positions: (len(positions), positions))
+
+    def row(self, group: Group) -> tuple[int, tuple[str, ...]]:
+        """The (g, dims) of the row that answers a group; (0, ()) for the one row of a branch
+        without GROUP BY."""
+        values, columns = dict(group), self.columns()
+        mask = sum(1 << (len(columns) - 1 - k) for k, j in enumerate(columns) if j not in values)
+        return mask, tuple(values.get(j, "") for j in columns)
 
 
 def _number(value: Any) -> float | None:

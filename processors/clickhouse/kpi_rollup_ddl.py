@@ -17,30 +17,32 @@ from schemas import Aggregation, KpiDefinition
 
 from ._filters import kpi_conditions, landed_since
 
-StateOf = Callable[[str], str]  # the SQL value expression -> the -State expression over it
+# (the SQL value expression, the quantile level's placeholder) -> the -State expression over it
+StateOf = Callable[[str, str], str]
 
-# aggregation -> (state column type, state expression, merge function)
+# aggregation -> (state column type, state expression, merge function); `{level}` in a column type
+# stands for the quantile level's placeholder (see state_of)
 _STATES: dict[Aggregation, tuple[str, StateOf, str]] = {
-    Aggregation.COUNT: ("AggregateFunction(count)", lambda v: "countState()", "countMerge"),
-    Aggregation.SUM: ("AggregateFunction(sum, Float64)", lambda v: f"sumState({v})", "sumMerge"),
-    Aggregation.AVG: ("AggregateFunction(avg, Float64)", lambda v: f"avgState({v})", "avgMerge"),
-    Aggregation.MIN: ("AggregateFunction(min, Float64)", lambda v: f"minState({v})", "minMerge"),
-    Aggregation.MAX: ("AggregateFunction(max, Float64)", lambda v: f"maxState({v})", "maxMerge"),
+    Aggregation.COUNT: ("AggregateFunction(count)", lambda v, _: "countState()", "countMerge"),
+    Aggregation.SUM: ("AggregateFunction(sum, Float64)", lambda v, _: f"sumState({v})", "sumMerge"),
+    Aggregation.AVG: ("AggregateFunction(avg, Float64)", lambda v, _: f"avgState({v})", "avgMerge"),
+    Aggregation.MIN: ("AggregateFunction(min, Float64)", lambda v, _: f"minState({v})", "minMerge"),
+    Aggregation.MAX: ("AggregateFunction(max, Float64)", lambda v, _: f"maxState({v})", "maxMerge"),
     # the last value by time, ties broken by event id so that every rebuild agrees
     Aggregation.LATEST: (
         "AggregateFunction(argMax, Float64, Tuple(DateTime64(6, 'UTC'), String))",
-        lambda v: f"argMaxState({v}, (occurred_at, event_id))",
+        lambda v, _: f"argMaxState({v}, (occurred_at, event_id))",
         "argMaxMerge",
     ),
 }
 _DISTINCT: dict[bool, tuple[str, StateOf, str]] = {
-    False: ("AggregateFunction(uniqExact, String)", lambda v: f"uniqExactState({v})", "uniqExactMerge"),
-    True: ("AggregateFunction(uniq, String)", lambda v: f"uniqState({v})", "uniqMerge"),
+    False: ("AggregateFunction(uniqExact, String)", lambda v, _: f"uniqExactState({v})", "uniqExactMerge"),
+    True: ("AggregateFunction(uniq, String)", lambda v, _: f"uniqState({v})", "uniqMerge"),
 }
 # quantile's level is a bound parameter, substituted as a literal where ClickHouse needs one
 _QUANTILE: tuple[str, StateOf, str] = (
-    "AggregateFunction(quantile({level:Float64}), Float64)",
-    lambda v: f"quantileState({{level:Float64}})({v})",
+    "AggregateFunction(quantile({level}), Float64)",
+    lambda v, level: f"quantileState({level})({v})",
     "quantileMerge",  # with the level: see merge_of
 )
 
@@ -67,9 +69,6 @@ def _states(kpi: KpiDefinition) -> tuple[str, StateOf, str]:
     return _QUANTILE if kpi.aggregation is Aggregation.QUANTILE else _STATES[kpi.aggregation]
 
 
-_MEASURE = "measures[{measure:String}]"
-
-
 def rollup_table(kpi: KpiDefinition) -> str:
     return f"kpi_{kpi.name}__{kpi.fingerprint()[:12]}"
 
@@ -88,35 +87,41 @@ def dimension_column(kpi: KpiDefinition, key: str) -> str:
     return f"d{kpi.dimensions.index(key)}"
 
 
-def state_of(kpi: KpiDefinition) -> tuple[str, str, str, dict[str, Any]]:
-    """(column type, state expression, merge function, parameters) for a stored KPI."""
+def state_of(kpi: KpiDefinition, prefix: str = "") -> tuple[str, str, str, dict[str, Any]]:
+    """(column type, state expression, merge function, parameters) for a stored KPI.
+
+    Parameters are named `prefix + name` (`level`, `measure`, `of_key`), as in kpi_conditions.
+    """
     column_type, state_over, _ = _states(kpi)
-    merge, params = merge_of(kpi)
+    merge, params = merge_of(kpi, level=f"{prefix}level")
     if kpi.aggregation is Aggregation.COUNT_DISTINCT:
         kind = kpi.of or "subject"
         if kind == "subject":
             value = "subject"
         else:
-            value, params["of_key"] = "dimensions[{of_key:String}]", kind.partition(".")[2]
+            value = f"dimensions[{{{prefix}of_key:String}}]"
+            params[f"{prefix}of_key"] = kind.partition(".")[2]
     else:
-        value = _MEASURE
+        value = f"measures[{{{prefix}measure:String}}]"
         if kpi.measure is not None:
-            params["measure"] = kpi.measure
-    return column_type, state_over(value), merge, params
+            params[f"{prefix}measure"] = kpi.measure
+    level = f"{{{prefix}level:Float64}}"
+    return column_type.format(level=level), state_over(value, level), merge, params
 
 
 def kpi_select(
-    kpi: KpiDefinition, database: str, landed: tuple[str, dict[str, Any]]
+    kpi: KpiDefinition, database: str, landed: tuple[str, dict[str, Any]], prefix: str = ""
 ) -> tuple[str, dict[str, Any]]:
     """The rollup rows of a KPI from the raw_events rows that `landed` selects (see _filters).
 
-    The view and the backfill run this same query, on either side of one cutoff.
+    The view and the backfill run this same query, on either side of one cutoff; an as-of read
+    (key_result_values) runs it as a subquery, its parameters named `prefix + name`.
     """
-    _, state, _, params = state_of(kpi)
-    where, filter_params = kpi_conditions(kpi)
+    _, state, _, params = state_of(kpi, prefix)
+    where, filter_params = kpi_conditions(kpi, prefix)
     landed_where, landed_params = landed
     columns = [dimension_column(kpi, key) for key in kpi.dimensions]
-    selected = "".join(f"    dimensions[{{{c}_key:String}}] AS {c},\n" for c in columns)
+    selected = "".join(f"    dimensions[{{{prefix}{c}_key:String}}] AS {c},\n" for c in columns)
     group = "".join(f", {c}" for c in columns)
     sql = (
         "SELECT\n"
@@ -129,7 +134,7 @@ def kpi_select(
         f"GROUP BY bucket{group}"
     )
     for c, key in zip(columns, kpi.dimensions, strict=True):
-        params[f"{c}_key"] = key
+        params[f"{prefix}{c}_key"] = key
     return sql, {**params, **filter_params, **landed_params, "database": database}
 
 

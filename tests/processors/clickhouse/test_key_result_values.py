@@ -4,6 +4,7 @@ The engine tests share one store for the module, because applying KPIs waits for
 (seconds): half of the orders land before the apply (the backfill's share), half after it (the
 views'). The rollups then agree with plain Python over every event; the as-of path agrees with
 plain Python over what had landed at each instant, and with the rollups once everything landed.
+Sign-ups, of a type no other KPI reads, land later: a break-down by many plans, some of them ''.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ REGISTRY = EventTypeRegistry.from_mapping(
                 "measures": {"amount": "number"},
             },
             "session.started": {"dimensions": {"region": "string"}},
+            "signup.completed": {"dimensions": {"plan": "string", "country": "string"}},
             "okr.check_in": {
                 "dimensions": {"key_result": "string", "milestone": "string"},
                 "optional_dimensions": {"reached": {"enum": ["true", "false"]}},
@@ -76,6 +78,18 @@ CATALOG = KpiCatalog.from_mapping(
             "big_orders": on_orders(
                 "count", filters=[{"field": "measures.amount", "op": "gte", "value": 100}]
             ),
+            "all_revenue": {
+                "title": "Revenue",
+                "events": "order.placed",
+                "aggregation": "sum",
+                "measure": "amount",
+            },
+            "signups": {
+                "title": "Sign-ups",
+                "events": "signup.completed",
+                "aggregation": "count",
+                "dimensions": ["plan", "country"],
+            },
             "sessions": {
                 "title": "Sessions",
                 "events": "session.started",
@@ -106,47 +120,79 @@ START, END = T + timedelta(minutes=7, seconds=30), T + timedelta(hours=2)
 LANDED_BY = datetime(2026, 10, 6, 12, 0, 0, 250_000, tzinfo=UTC)
 TIME = "DateTime64(6, 'UTC')"
 
-REVENUE_FROM_ROLLUP = f"""SELECT {{r0_key:String}} AS k, 0 AS side, count() AS n, toFloat64(sumMerge(value)) AS v
-FROM {{database:Identifier}}.{{r0_table:Identifier}}
-WHERE bucket >= {{r0_start:{TIME}}} AND bucket < {{r0_end:{TIME}}}
-  AND d1 = {{r0_d1:String}}"""  # noqa: E501
 
-P90_AS_OF = f"""SELECT {{r0_key:String}} AS k, 0 AS side, count() AS n, toFloat64(quantileMerge({{r0_level:Float64}})(s)) AS v
+def wanted(i: int, dimensions: int) -> str:
+    return f"{{b{i}_wanted:Array(Tuple(UInt64{', String' * dimensions}))}}"
+
+
+def rollup_branch(i: int, merge: str, grouping: str | None = None, columns: int = 2) -> str:
+    """A branch on a rollup, without GROUP BY when `grouping` is None."""
+    listed = ", ".join(f"d{j}" for j in range(columns))
+    if grouping is None:
+        head = "toUInt64(0) AS g, CAST([] AS Array(String)) AS dims"
+    else:
+        head = f"grouping({listed}) AS g, [{listed}] AS dims"
+    sql = (
+        f"SELECT {{b{i}_id:UInt32}} AS b, {head}, count() AS n, toFloat64({merge}(value)) AS v\n"
+        f"FROM {{database:Identifier}}.{{b{i}_table:Identifier}}\n"
+        f"WHERE bucket >= {{b{i}_start:{TIME}}} AND bucket < {{b{i}_end:{TIME}}}"
+    )
+    if grouping is not None:
+        sql += f"\nGROUP BY GROUPING SETS ({grouping})\nHAVING (g, {listed}) IN {wanted(i, columns)}"
+    return sql
+
+
+# revenue twice in one window (one branch, three grouping sets), once in another; all_revenue
+REVENUE_FROM_ROLLUP = "\nUNION ALL\n".join(
+    [
+        rollup_branch(0, "sumMerge", "(), (d0), (d1)"),
+        rollup_branch(1, "sumMerge", "(d0, d1)"),
+        rollup_branch(2, "sumMerge"),
+    ]
+)
+
+P90_AS_OF = f"""SELECT {{b0_id:UInt32}} AS b, grouping(d0, d1) AS g, [d0, d1] AS dims, count() AS n, toFloat64(quantileMerge({{b0_level:Float64}})(value)) AS v
 FROM (
-    SELECT quantileState({{r0_level:Float64}})(measures[{{r0_measure:String}}]) AS s
+    SELECT
+        toStartOfMinute(occurred_at) AS bucket,
+        dimensions[{{b0_d0_key:String}}] AS d0,
+        dimensions[{{b0_d1_key:String}}] AS d1,
+        quantileState({{b0_level:Float64}})(measures[{{b0_measure:String}}]) AS value
     FROM {{database:Identifier}}.raw_events
-    WHERE type IN {{r0_types:Array(String)}}
-      AND mapContains(measures, {{r0_measure:String}})
+    WHERE type IN {{b0_types:Array(String)}}
+      AND mapContains(measures, {{b0_measure:String}})
       AND landed_at <= {{landed_by:{TIME}}}
-      AND toStartOfMinute(occurred_at) >= {{r0_start:{TIME}}}
-      AND toStartOfMinute(occurred_at) < {{r0_end:{TIME}}}
-      AND dimensions[{{r0_d0_key:String}}] = {{r0_d0:String}}
-      AND dimensions[{{r0_d1_key:String}}] = {{r0_d1:String}}
-    GROUP BY toStartOfMinute(occurred_at)
+      AND toStartOfMinute(occurred_at) >= {{b0_start:{TIME}}}
+      AND toStartOfMinute(occurred_at) < {{b0_end:{TIME}}}
+    GROUP BY bucket, d0, d1
+)
+GROUP BY GROUPING SETS ((d0), (d0, d1))
+HAVING (g, d0, d1) IN {{b0_wanted:Array(Tuple(UInt64, String, String))}}"""  # noqa: E501
+
+BIG_ORDERS_AS_OF = f"""SELECT {{b1_id:UInt32}} AS b, toUInt64(0) AS g, CAST([] AS Array(String)) AS dims, count() AS n, toFloat64(countMerge(value)) AS v
+FROM (
+    SELECT
+        toStartOfMinute(occurred_at) AS bucket,
+        dimensions[{{b1_d0_key:String}}] AS d0,
+        dimensions[{{b1_d1_key:String}}] AS d1,
+        countState() AS value
+    FROM {{database:Identifier}}.raw_events
+    WHERE type IN {{b1_types:Array(String)}}
+      AND mapContains(measures, {{b1_f0_key:String}})
+      AND measures[{{b1_f0_key:String}}] >= {{b1_f0:Float64}}
+      AND landed_at <= {{landed_by:{TIME}}}
+      AND toStartOfMinute(occurred_at) >= {{b1_start:{TIME}}}
+      AND toStartOfMinute(occurred_at) < {{b1_end:{TIME}}}
+    GROUP BY bucket, d0, d1
 )"""  # noqa: E501
 
-BIG_ORDERS_AS_OF = f"""SELECT {{r1_key:String}} AS k, 0 AS side, count() AS n, toFloat64(countMerge(s)) AS v
-FROM (
-    SELECT countState() AS s
-    FROM {{database:Identifier}}.raw_events
-    WHERE type IN {{r1_types:Array(String)}}
-      AND mapContains(measures, {{r1_f0_key:String}})
-      AND measures[{{r1_f0_key:String}}] >= {{r1_f0:Float64}}
-      AND landed_at <= {{landed_by:{TIME}}}
-      AND toStartOfMinute(occurred_at) >= {{r1_start:{TIME}}}
-      AND toStartOfMinute(occurred_at) < {{r1_end:{TIME}}}
-    GROUP BY toStartOfMinute(occurred_at)
-)"""
-
-CONVERSION_FROM_ROLLUP = f"""SELECT {{r0n_key:String}} AS k, 1 AS side, count() AS n, toFloat64(countMerge(value)) AS v
-FROM {{database:Identifier}}.{{r0n_table:Identifier}}
-WHERE bucket >= {{r0n_start:{TIME}}} AND bucket < {{r0n_end:{TIME}}}
-  AND d0 = {{r0n_d0:String}}
-UNION ALL
-SELECT {{r0d_key:String}} AS k, 2 AS side, count() AS n, toFloat64(countMerge(value)) AS v
-FROM {{database:Identifier}}.{{r0d_table:Identifier}}
-WHERE bucket >= {{r0d_start:{TIME}}} AND bucket < {{r0d_end:{TIME}}}
-  AND d0 = {{r0d_d0:String}}"""  # noqa: E501
+# the ratio's numerator shares its branch with a request on orders; nothing reads orders by
+# channel (d1), so that branch groups by region alone, as does the one on sessions
+CONVERSION_FROM_ROLLUP = (
+    rollup_branch(0, "countMerge", "(), (d0)", 1)
+    + "\nUNION ALL\n"
+    + rollup_branch(1, "countMerge", "(d0)", 1)
+)
 
 MILESTONES = f"""SELECT key_result, groupArray(milestone)
 FROM (
@@ -171,17 +217,35 @@ GROUP BY key_result"""  # noqa: E501
     ("statement", "sql", "params"),
     [
         pytest.param(
-            MetricValues("db", (MetricRequest("kr-1", KPIS["revenue"], START, END, {"channel": "web"}),)),
+            MetricValues(
+                "db",
+                (
+                    MetricRequest("kr-1", KPIS["revenue"], START, END, {"channel": "web"}),
+                    MetricRequest("kr-2", KPIS["revenue"], START, END),
+                    MetricRequest("kr-3", KPIS["revenue"], T, START, {"region": "EU", "channel": "web"}),
+                    MetricRequest("kr-4", KPIS["all_revenue"], START, END),
+                    MetricRequest("kr-5", KPIS["revenue"], START, END, {"region": "EU"}),
+                ),
+            ),
             REVENUE_FROM_ROLLUP,
             {
                 "database": "db",
-                "r0_key": "kr-1",
-                "r0_start": START,
-                "r0_end": END,
-                "r0_table": rollup_table(KPIS["revenue"]),
-                "r0_d1": "web",
+                "b0_id": 0,
+                "b0_start": START,
+                "b0_end": END,
+                "b0_table": rollup_table(KPIS["revenue"]),
+                "b0_wanted": [(0b10, "", "web"), (0b11, "", ""), (0b01, "EU", "")],
+                "b1_id": 1,
+                "b1_start": T,
+                "b1_end": START,
+                "b1_table": rollup_table(KPIS["revenue"]),
+                "b1_wanted": [(0b00, "EU", "web")],
+                "b2_id": 2,
+                "b2_start": START,
+                "b2_end": END,
+                "b2_table": rollup_table(KPIS["all_revenue"]),
             },
-            id="rollup-sum-filtered",
+            id="rollup-shared-branch-two-windows-and-no-dimensions",
         ),
         pytest.param(
             MetricValues(
@@ -189,6 +253,7 @@ GROUP BY key_result"""  # noqa: E501
                 (
                     MetricRequest("kr-1", KPIS["p90_order"], START, END, {"channel": "web", "region": "EU"}),
                     MetricRequest("kr-2/baseline", KPIS["big_orders"], START, END),
+                    MetricRequest("kr-3", KPIS["p90_order"], START, END, {"region": "EU"}),
                 ),
                 LANDED_BY,
             ),
@@ -196,43 +261,49 @@ GROUP BY key_result"""  # noqa: E501
             {
                 "database": "db",
                 "landed_by": LANDED_BY,
-                "r0_key": "kr-1",
-                "r0_start": START,
-                "r0_end": END,
-                "r0_level": 0.9,
-                "r0_measure": "amount",
-                "r0_types": ["order.placed"],
-                "r0_d0_key": "region",
-                "r0_d0": "EU",
-                "r0_d1_key": "channel",
-                "r0_d1": "web",
-                "r1_key": "kr-2/baseline",
-                "r1_start": START,
-                "r1_end": END,
-                "r1_types": ["order.placed"],
-                "r1_f0_key": "amount",
-                "r1_f0": 100.0,
+                "b0_id": 0,
+                "b0_start": START,
+                "b0_end": END,
+                "b0_level": 0.9,
+                "b0_measure": "amount",
+                "b0_types": ["order.placed"],
+                "b0_d0_key": "region",
+                "b0_d1_key": "channel",
+                "b0_wanted": [(0b00, "EU", "web"), (0b01, "EU", "")],
+                "b1_id": 1,
+                "b1_start": START,
+                "b1_end": END,
+                "b1_types": ["order.placed"],
+                "b1_f0_key": "amount",
+                "b1_f0": 100.0,
+                "b1_d0_key": "region",
+                "b1_d1_key": "channel",
             },
             id="as-of-quantile-and-kpi-filter",
         ),
         pytest.param(
             MetricValues(
                 "db",
-                (MetricRequest("kr-1", KPIS["conversion"], START, END, {"region": "NA"}, CONVERSION_INPUTS),),
+                (
+                    MetricRequest(
+                        "kr-1", KPIS["conversion"], START, END, {"region": "NA"}, CONVERSION_INPUTS
+                    ),
+                    MetricRequest("kr-2", KPIS["orders"], START, END),
+                ),
             ),
             CONVERSION_FROM_ROLLUP,
             {
                 "database": "db",
-                "r0n_key": "kr-1",
-                "r0n_start": START,
-                "r0n_end": END,
-                "r0n_table": rollup_table(KPIS["orders"]),
-                "r0n_d0": "NA",
-                "r0d_key": "kr-1",
-                "r0d_start": START,
-                "r0d_end": END,
-                "r0d_table": rollup_table(KPIS["sessions"]),
-                "r0d_d0": "NA",
+                "b0_id": 0,
+                "b0_start": START,
+                "b0_end": END,
+                "b0_table": rollup_table(KPIS["orders"]),
+                "b0_wanted": [(0b0, "NA"), (0b1, "")],
+                "b1_id": 1,
+                "b1_start": START,
+                "b1_end": END,
+                "b1_table": rollup_table(KPIS["sessions"]),
+                "b1_wanted": [(0b0, "NA")],
             },
             id="rollup-ratio",
         ),
@@ -261,7 +332,7 @@ def test_to_sql(statement, sql: str, params: dict[str, Any]) -> None:
 def test_times_are_bound_in_utc() -> None:
     oslo = START.astimezone(ZoneInfo("Europe/Oslo"))
     _, params = MetricValues("db", (MetricRequest("k", KPIS["orders"], oslo, END),), oslo).to_sql()
-    assert params["r0_start"] == START and params["r0_start"].tzinfo is UTC
+    assert params["b0_start"] == START and params["b0_start"].tzinfo is UTC
     assert params["landed_by"] == START and params["landed_by"].tzinfo is UTC
     _, params = MilestonesReached("db", (("kr", oslo, END),), oslo).to_sql()
     assert params["m0_start"].tzinfo is UTC and params["landed_by"].tzinfo is UTC
@@ -336,25 +407,26 @@ def test_nothing_requested_parses_to_nothing() -> None:
 
 def test_parse_fills_empty_windows_and_divides_ratios() -> None:
     requests = (
-        MetricRequest("count", KPIS["orders"], START, END),
-        MetricRequest("avg", KPIS["avg_order"], START, END),
-        MetricRequest("min", KPIS["min_order"], START, END),
-        MetricRequest("nan", KPIS["avg_order"], T, END),
-        MetricRequest("ratio", KPIS["conversion"], START, END, inputs=CONVERSION_INPUTS),
-        MetricRequest("no-numerator", KPIS["conversion"], T, END, inputs=CONVERSION_INPUTS),
-        MetricRequest("no-denominator", KPIS["conversion"], END, END, inputs=CONVERSION_INPUTS),
+        MetricRequest("count", KPIS["orders"], START, END, {"region": "EU"}),  # b0, no row
+        MetricRequest("avg", KPIS["avg_order"], START, END),  # b1
+        MetricRequest("min", KPIS["min_order"], START, END),  # b2
+        MetricRequest("nan", KPIS["avg_order"], T, END),  # b3
+        MetricRequest("ratio", KPIS["conversion"], START, END, inputs=CONVERSION_INPUTS),  # b0 and b4
+        MetricRequest("no-numerator", KPIS["conversion"], T, END, inputs=CONVERSION_INPUTS),  # b5, b6
+        MetricRequest("no-denominator", KPIS["conversion"], END, END, inputs=CONVERSION_INPUTS),  # b7, b8
+        MetricRequest("blank", KPIS["orders"], START, END, {"region": ""}),  # b0: not the total
     )
     rows = [
-        ("count", 0, 0, 0.0),
-        ("avg", 0, 0, float("nan")),
-        ("min", 0, 0, 0.0),  # min of nothing: the engine says 0, the KPI has no value
-        ("nan", 0, 3, float("nan")),
-        ("ratio", 1, 2, 3.0),
-        ("ratio", 2, 4, 12.0),
-        ("no-numerator", 1, 0, 0.0),
-        ("no-numerator", 2, 1, 5.0),
-        ("no-denominator", 1, 1, 2.0),
-        ("no-denominator", 2, 0, 0.0),
+        (0, 0b1, [""], 2, 3.0),  # all orders: the ratio's numerator
+        (0, 0b0, [""], 4, 5.0),  # orders of region ''
+        (1, 0, [], 0, float("nan")),
+        (2, 0, [], 0, 0.0),  # min of nothing: the engine says 0, the KPI has no value
+        (3, 0, [], 3, float("nan")),
+        (4, 0, [], 4, 12.0),
+        (5, 0, [], 0, 0.0),
+        (6, 0, [], 1, 5.0),
+        (7, 0, [], 1, 2.0),
+        (8, 0, [], 0, 0.0),
     ]
     assert MetricValues("db", requests).parse(rows) == {
         "count": 0.0,
@@ -364,6 +436,7 @@ def test_parse_fills_empty_windows_and_divides_ratios() -> None:
         "ratio": 0.25,
         "no-numerator": 0.0,
         "no-denominator": None,
+        "blank": 5.0,
     }
 
 
@@ -487,11 +560,16 @@ PYTHON: dict[str, tuple[Callable[[dict[str, Any]], bool], Callable[[list[dict[st
     "big_orders": (lambda e: e["measures"]["amount"] >= 100, len),
     "sessions": (lambda e: True, len),
 }
+# KPIs read by tests of their own, not in REQUESTS
+MORE_PYTHON: dict[str, tuple[Callable[[dict[str, Any]], bool], Callable[[list[dict[str, Any]]], float]]] = {
+    "all_revenue": PYTHON["revenue"],
+    "signups": (lambda e: True, len),
+}
 
 
 def python_value(kpi: KpiDefinition, events: list[dict[str, Any]], request: MetricRequest) -> float | None:
     """The KPI over the events whose minute starts in the window, by the rollups' bucket rule."""
-    reads, value = PYTHON[kpi.name]
+    reads, value = (PYTHON | MORE_PYTHON)[kpi.name]
     chosen = [
         e
         for e in events
@@ -569,6 +647,118 @@ def test_as_of_after_everything_landed_agrees_exactly_with_the_rollups(landed: L
     assert as_of == rollups  # exactly: the same minute states, merged the same way
     compared = {KPIS[key.split("/")[0]].aggregation for key, value in as_of.items() if value}
     assert compared == set(Aggregation)  # every aggregation, with something to aggregate
+
+
+def read_these(landed: Landed, requests: tuple[MetricRequest, ...], landed_by: datetime | None):
+    query = MetricValues(landed.database, requests, landed_by)
+    rows = fetch(landed.client, query)
+    return query.parse(rows), rows
+
+
+def test_a_kpi_without_dimensions_is_read_whole(landed: Landed) -> None:
+    """all_revenue's branches have no GROUP BY, beside revenue's that have one, in one UNION ALL."""
+    requests = tuple(
+        MetricRequest(f"{name}/{w}{suffix}", KPIS[name], start, end, filters)
+        for w, (start, end) in enumerate(WINDOWS)
+        for name, suffix, filters in (
+            ("all_revenue", "", {}),
+            ("revenue", "/EU", {"region": "EU"}),
+            ("revenue", "", {}),
+        )
+    )
+    for landed_by, events in ((None, landed.everything), (landed.between, landed.first)):
+        values, rows = read_these(landed, requests, landed_by)
+        assert values == pytest.approx({r.key: expected(events, r) for r in requests}, rel=1e-12)
+        whole = [row for row in rows if row[0] % 2 == 0]  # branches 0, 2, 4, 6: all_revenue's
+        assert sorted(row[:3] for row in whole) == [(b, 0, []) for b in (0, 2, 4, 6)]  # one each, n = 0 too
+        for w in range(len(WINDOWS)):
+            assert values[f"all_revenue/{w}"] == values[f"revenue/{w}"]
+    assert values["all_revenue/1"] == sum(amounts([e for e in landed.first if e["type"] == "order.placed"]))
+
+
+@pytest.mark.parametrize("landed_by", [None, "after"])
+def test_an_empty_window_gives_each_kpis_empty_value(landed: Landed, landed_by: str | None) -> None:
+    at = T + timedelta(hours=1, minutes=30)  # orders and sessions all around it
+    windows = {"empty": (at, at), "reversed": (at + timedelta(minutes=5), at)}
+    requests = tuple(
+        MetricRequest(f"{name}/{label}/{f}", KPIS[name], start, end, filters, inputs)
+        for label, (start, end) in windows.items()
+        for name, inputs in (
+            ("orders", None),
+            ("revenue", None),
+            ("avg_order", None),
+            ("all_revenue", None),
+            ("conversion", CONVERSION_INPUTS),
+        )
+        for f, filters in enumerate([{}, {"region": "EU"}] if name != "all_revenue" else [{}])
+    )
+    values, _ = read_these(landed, requests, landed.after if landed_by else None)
+    assert values == {r.key: r.kpi.empty_value for r in requests}
+    assert values["orders/empty/1"] == 0.0 and values["conversion/empty/0"] is None
+
+
+PLANS = ["", *(f"p{n:02d}" for n in range(40))]  # '' is a plan here, not "any plan"
+COUNTRIES = ["NO", "SE", "DK", ""]
+
+
+@pytest.fixture(scope="module")
+def signups(landed: Landed) -> tuple[list[dict[str, Any]], datetime]:
+    """Sign-ups landed after the KPIs were applied (the views' share), and when they had all landed."""
+    rng = random.Random(5)
+    events = [
+        {
+            "event_id": f"u-{i:04d}",
+            "type": "signup.completed",
+            "source": "web",
+            "occurred_at": (T + timedelta(seconds=rng.randint(0, 3 * 3600 - 1))).isoformat(),
+            "dimensions": {"plan": rng.choice(PLANS), "country": rng.choice(COUNTRIES)},
+        }
+        for i in range(800)
+    ]
+    land_events(landed.client, landed.database, events, "signups")
+    time.sleep(0.01)
+    return events, datetime.now(UTC)
+
+
+@pytest.mark.parametrize("as_of", [False, True])
+def test_only_the_requested_groups_come_back(landed: Landed, signups, as_of: bool) -> None:
+    """Of 41 plans x 4 countries, the rows are the groups asked for; grouping() as the SQL standard says."""
+    events, all_landed = signups
+    window = (T + timedelta(minutes=10), T + timedelta(hours=2, minutes=40))
+    # key -> (filters, the (g, dims) of its row: bit 1 for a dimension not grouped by, plan first)
+    by_group = {
+        "total": ({}, (0b11, ["", ""])),
+        "p07": ({"plan": "p07"}, (0b01, ["p07", ""])),
+        "p07/NO": ({"plan": "p07", "country": "NO"}, (0b00, ["p07", "NO"])),
+        "p07/blank-country": ({"plan": "p07", "country": ""}, (0b00, ["p07", ""])),
+        "blank-plan": ({"plan": ""}, (0b01, ["", ""])),
+        "blank-country": ({"country": ""}, (0b10, ["", ""])),
+        "blank-both": ({"plan": "", "country": ""}, (0b00, ["", ""])),
+    }
+    requests = tuple(
+        MetricRequest(k, KPIS["signups"], *window, filters) for k, (filters, _) in by_group.items()
+    )
+    values, rows = read_these(landed, requests, all_landed if as_of else None)
+    assert values == {r.key: expected(events, r) for r in requests}
+    assert sorted(row[1:3] for row in rows) == sorted(group for _, group in by_group.values())
+    # '' is a value like any other, told apart from "any value" by the mask
+    assert values["total"] > values["blank-plan"] > values["blank-both"] > 0
+    assert values["blank-country"] > values["blank-both"]
+
+
+def test_an_empty_string_filter_is_not_the_total(landed: Landed, signups) -> None:
+    """A request for plan '' beside the total, in one branch, on both paths, against plain Python."""
+    events, all_landed = signups
+    window = (T, T + timedelta(hours=3))
+    requests = (
+        MetricRequest("blank", KPIS["signups"], *window, {"plan": ""}),
+        MetricRequest("total", KPIS["signups"], *window),
+        MetricRequest("none", KPIS["signups"], *window, {"plan": "x') OR 1=1 --\\"}),  # bound, not SQL
+    )
+    rollups, _ = read_these(landed, requests, None)
+    as_of, _ = read_these(landed, requests, all_landed)
+    assert rollups == as_of == {r.key: expected(events, r) for r in requests}
+    assert rollups["total"] == len(events) > rollups["blank"] > 0 and rollups["none"] == 0.0
 
 
 # -- milestones ---------------------------------------------------------------------------------
