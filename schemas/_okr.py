@@ -297,12 +297,15 @@ class Target(BaseModel):
         return self.value - 1 if self.form == "factor" else None
 
     def resolve(self, start: float | None) -> float | None:
-        """The target as a number; None when it is relative and the start is not known (yet)."""
+        """The target as a number; None when it is relative and the start is not known (yet).
+
+        A change in percent is of the start's size, so `+20%` raises a negative start too.
+        """
         if self.form == "absolute":
             return self.value
         if start is None:
             return None
-        return start * (1 + self.value / 100) if self.form == "percent" else start * self.value
+        return start + abs(start) * self.value / 100 if self.form == "percent" else start * self.value
 
 
 _WINDOW = re.compile(r"([1-9]\d{0,3})([dw])")

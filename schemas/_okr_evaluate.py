@@ -159,12 +159,19 @@ def _metric(
     expected = _expected(objective, kr, at, zone, start, target, elapsed)
     if current is None or start is None or target is None:
         result = Score(0.0, None)  # nothing to measure yet, or no baseline to measure from
-    elif target == start:  # a relative target of a zero baseline: reached or not
+    elif not _beyond(metric.direction, target, start):
+        # a baseline of 0 with a relative target, or a baseline already past the target: there is
+        # no way to go, so the key result is reached or not
         reached = current >= target if metric.direction is Direction.INCREASE_TO else current <= target
         result = Score(1.0 if reached else 0.0, None)
     else:
         result = score(metric.direction, current, start, target)
     return current, start, target, result, expected, status(result.progress, expected, thresholds)
+
+
+def _beyond(direction: Direction, target: float, start: float) -> bool:
+    """Whether the target lies past the start in the key result's direction."""
+    return target > start if direction is Direction.INCREASE_TO else target < start
 
 
 def _expected(
@@ -183,7 +190,7 @@ def _expected(
     """
     assert kr.metric is not None
     phases = kr.metric.phases
-    if not phases or start is None or target is None or target == start:
+    if not phases or start is None or target is None or not _beyond(kr.metric.direction, target, start):
         return elapsed
     period_start, period_end = objective.period.bounds(zone)
     points = [(period_start, 0.0)]
