@@ -248,9 +248,8 @@ class OkrScorer:
                 for kr in objective.key_results
                 if kr.id in current and current[kr.id].version == version
             ]
-            score = score_objective(
-                objective, scores, children.get(objective.id, []), at, self._zone, version
-            )
+            kids = children.get(objective.id, [])
+            score = score_objective(objective, scores, kids, at, self._zone, version, self._thresholds)
             if moved(self._objectives.get(objective.id), score):
                 changed.append((score, touch))
         by_cause: dict[str, list[ObjectiveScore]] = defaultdict(list)

@@ -242,7 +242,7 @@ def recompute(
                     if (s := objective_score(child.id))
                 ]
             objectives[objective_id] = score_objective(
-                objective, scores, children, instant(objective), zone, version
+                objective, scores, children, instant(objective), zone, version, thresholds
             )
             busy.discard(objective_id)
         return objectives.get(objective_id)

@@ -219,6 +219,7 @@ def score_objective(
     at: datetime,
     zone: ZoneInfo,
     version: int,
+    thresholds: StatusThresholds = _DEFAULT_THRESHOLDS,
 ) -> ObjectiveScore:
     """The weighted mean of its key results' progress (and, when given, child objectives' scores).
 
@@ -233,7 +234,7 @@ def score_objective(
     elapsed = elapsed_share(at.timestamp(), period_start.timestamp(), period_end.timestamp())
     value = weighted_score(parts) if parts else 0.0
     statuses = [s.status for s in scored] + [c.status for c, _ in kids]
-    state = weakest(statuses) if statuses else status(0.0, elapsed)
+    state = weakest(statuses) if statuses else status(0.0, elapsed, thresholds)
     return ObjectiveScore(
         objective=objective.id,
         version=version,

@@ -700,3 +700,12 @@ def test_score_objective(
 )
 def test_period_score(objectives: list[tuple[ObjectiveScore, float]], expected: float | None) -> None:
     assert period_score(objectives) == pytest.approx(expected)
+
+
+def test_an_objective_with_nothing_scored_is_judged_by_the_configured_gaps() -> None:
+    # nothing scored at 3 days in: progress 0.0, expected 0.1; the default gap 0.1 is on track,
+    # the strict gaps (0.0 / 0.05) put a gap of 0.1 off track
+    built = objective(THREE)
+    three_days = NOV_START + timedelta(days=3)
+    assert score_objective(built, [], [], three_days, UTC_ZONE, 1).status is ON_TRACK
+    assert score_objective(built, [], [], three_days, UTC_ZONE, 1, STRICT).status is OFF_TRACK
