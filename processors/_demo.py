@@ -1,14 +1,16 @@
 """A realistic stream of business events for `okrstream demo`: orders, signups, deals, tickets.
 
 Now and then it resends an event (the sink must count it once) and sends a broken one (it must
-land in the dead-letter topic with its reason), so a newcomer sees both rules at work.
+land in the dead-letter topic with its reason), so a newcomer sees both rules at work. Given
+milestone key results, every `check_in_every` events someone checks in the next milestone not
+yet reached (`okr.check_in`), so the demo's milestone key results move too.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,9 +25,17 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 
 class DemoFeed:
     def __init__(
-        self, seed: int | None = None, resend_share: float = 0.02, broken_share: float = 0.01
+        self,
+        seed: int | None = None,
+        resend_share: float = 0.02,
+        broken_share: float = 0.01,
+        milestones: Sequence[tuple[str, Sequence[str]]] = (),
+        check_in_every: int = 1500,
     ) -> None:
         self._rng = random.Random(seed)
+        self._check_ins = [(kr, milestone) for kr, names in milestones for milestone in names]
+        self._check_in_every = check_in_every
+        self._sent = 0
         self._resend_share = resend_share
         self._broken_share = broken_share
         self._recent: list[dict[str, Any]] = []
@@ -35,8 +45,15 @@ class DemoFeed:
     def events(self, count: int, now: datetime | None = None) -> Iterator[dict[str, Any]]:
         now = now or datetime.now(UTC)
         for _ in range(count):
+            self._sent += 1
             roll = self._rng.random()
-            if self._recent and roll < self._resend_share:
+            if self._check_ins and self._sent % self._check_in_every == 0:
+                key_result, milestone = self._check_ins.pop(0)
+                at = utc_iso(now - timedelta(seconds=self._rng.uniform(0, 2)))
+                event_id = str(uuid.UUID(int=self._rng.getrandbits(128)))
+                dims = {"key_result": key_result, "milestone": milestone}
+                yield {"event_id": event_id, "occurred_at": at} | _ev("okr.check_in", "okr-board", dims)
+            elif self._recent and roll < self._resend_share:
                 yield self._rng.choice(self._recent)
             elif roll < self._resend_share + self._broken_share:
                 yield self._broken(now)

@@ -7,6 +7,7 @@ embedded broker; it leaves a `run.json` in the data dir so other commands can fi
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -237,7 +238,16 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
         print("\n".join(lines), flush=True)
 
     services: list[Service] = [HttpService(api.app, settings, api.keys, listening)]
-    demo = DemoProducer(broker.bootstrap_servers, settings, registry, demo_rate) if demo_rate else None
+    demo = None
+    if demo_rate:
+        milestones = [
+            (kr.id, kr.milestone.milestones)
+            for objective in okr_catalog.objectives.values()  # demo: the shipped objectives
+            for kr in objective.key_results
+            if kr.milestone is not None
+        ]
+        feed = functools.partial(DemoFeed, milestones=milestones)
+        demo = DemoProducer(broker.bootstrap_servers, settings, registry, demo_rate, feed_factory=feed)
     if demo:
         services.append(demo)
 

@@ -78,3 +78,19 @@ def test_the_same_seed_gives_the_same_stream() -> None:
 
     assert stream() == stream()
     assert stream() != list(DemoFeed(seed=9).events(500, now=NOW))
+
+
+def test_someone_checks_in_the_next_milestone_every_so_many_events() -> None:
+    milestones = [("help-center", ["content", "pilot", "launch"]), ("other", ["done"])]
+    feed = DemoFeed(seed=10, resend_share=0, broken_share=0, milestones=milestones, check_in_every=100)
+    events = list(feed.events(1000, now=NOW))
+    check_ins = [(i, e) for i, e in enumerate(events, start=1) if e["type"] == "okr.check_in"]
+    assert [i for i, _ in check_ins] == [100, 200, 300, 400]  # then every milestone is reached
+    assert [(e["dimensions"]["key_result"], e["dimensions"]["milestone"]) for _, e in check_ins] == [
+        ("help-center", "content"),
+        ("help-center", "pilot"),
+        ("help-center", "launch"),
+        ("other", "done"),
+    ]
+    for _, event in check_ins:
+        assert validate_event(event, REGISTRY).type == "okr.check_in"
