@@ -9,8 +9,11 @@ from schemas import Settings
 from ._statement import execute
 from .api_keys_ddl import CreateApiKeysTable
 from .okr_ddl import (
+    CopyLatestScores,
     CreateCurrentScoreViews,
     CreateKeyResultScores,
+    CreateLatestScores,
+    CreateLatestScoresView,
     CreateObjectiveScores,
     CreateOkrDefinitions,
 )
@@ -25,5 +28,24 @@ def ensure_schema(client: Client, settings: Settings) -> None:
     execute(client, CreateOkrDefinitions(settings.clickhouse_database, settings.dedup_block_window))
     execute(client, CreateKeyResultScores(settings.clickhouse_database))
     execute(client, CreateObjectiveScores(settings.clickhouse_database))
+    for kind in ("key_result", "objective"):
+        _ensure_latest_scores(client, settings.clickhouse_database, kind)
     for sql, params in CreateCurrentScoreViews(settings.clickhouse_database).statements():
         client.command(sql, parameters=params)
+
+
+def _ensure_latest_scores(client: Client, database: str, kind: str) -> None:
+    """The latest-score table and its view; a table made now is filled from the history kept so far.
+
+    The copy runs after the view exists, so a row landing meanwhile is in the table once or twice
+    (readers take the newest per id), never missing.
+    """
+    table = CreateLatestScores(database, kind)
+    exists = client.command(
+        "EXISTS TABLE {database:Identifier}.{table:Identifier}",
+        parameters={"database": database, "table": f"{kind}_latest"},
+    )
+    execute(client, table)
+    execute(client, CreateLatestScoresView(database, kind))
+    if not int(exists):
+        execute(client, CopyLatestScores(database, kind))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,15 +12,20 @@ from processors.clickhouse import (
     KEY_RESULT_SCORES_COLUMNS,
     OBJECTIVE_SCORES_COLUMNS,
     OKR_DEFINITIONS_COLUMNS,
+    CopyLatestScores,
     CreateCurrentScoreViews,
     CreateKeyResultScores,
+    CreateLatestScores,
+    CreateLatestScoresView,
     CreateObjectiveScores,
     CreateOkrDefinitions,
+    InsertKeyResultScores,
     Statement,
     ensure_schema,
     fetch,
 )
 from processors.clickhouse._statement import Identifier
+from schemas import Grade, KeyResultScore, Status
 
 OKR_DEFINITIONS = """CREATE TABLE IF NOT EXISTS {database:Identifier}.okr_definitions (
     objective String,
@@ -71,13 +77,40 @@ ORDER BY (objective, as_of, scored_at)"""
 KEY_RESULT_CURRENT = """CREATE OR REPLACE VIEW %(database)s.key_result_current AS
 SELECT key_result, objective, version, as_of, scored_at, value, start, target, progress, attainment, \
 expected, status, grade, falls_short, cause, period_start, period_end
-FROM %(database)s.key_result_scores
+FROM %(database)s.key_result_latest
 ORDER BY key_result, as_of DESC, scored_at DESC
 LIMIT 1 BY key_result"""
 
 OBJECTIVE_CURRENT = """CREATE OR REPLACE VIEW %(database)s.objective_current AS
 SELECT objective, version, as_of, scored_at, score, expected, status, grade, falls_short, cause
-FROM %(database)s.objective_scores
+FROM %(database)s.objective_latest
+ORDER BY objective, as_of DESC, scored_at DESC
+LIMIT 1 BY objective"""
+
+
+OBJECTIVE_LATEST = """CREATE TABLE IF NOT EXISTS {database:Identifier}.objective_latest (
+    objective String,
+    version UInt32,
+    as_of DateTime64(6, 'UTC'),
+    scored_at DateTime64(6, 'UTC'),
+    score Float64,
+    expected Float64,
+    status LowCardinality(String),
+    grade LowCardinality(String),
+    falls_short Bool,
+    cause LowCardinality(String)
+) ENGINE = ReplacingMergeTree(as_of)
+ORDER BY objective"""
+
+KEY_RESULT_LATEST_MV = """CREATE MATERIALIZED VIEW IF NOT EXISTS {database:Identifier}.key_result_latest_mv \
+TO {database:Identifier}.key_result_latest AS
+SELECT key_result, objective, version, as_of, scored_at, value, start, target, progress, attainment, \
+expected, status, grade, falls_short, cause, period_start, period_end
+FROM {database:Identifier}.key_result_scores"""
+
+COPY_OBJECTIVE_LATEST = """INSERT INTO {database:Identifier}.objective_latest
+SELECT objective, version, as_of, scored_at, score, expected, status, grade, falls_short, cause
+FROM {database:Identifier}.objective_scores
 ORDER BY objective, as_of DESC, scored_at DESC
 LIMIT 1 BY objective"""
 
@@ -85,6 +118,24 @@ LIMIT 1 BY objective"""
 @pytest.mark.parametrize(
     ("statement", "sql", "params"),
     [
+        pytest.param(
+            CreateLatestScores("okrstream", "objective"),
+            OBJECTIVE_LATEST,
+            {"database": "okrstream"},
+            id="objective-latest",
+        ),
+        pytest.param(
+            CreateLatestScoresView("okrstream", "key_result"),
+            KEY_RESULT_LATEST_MV,
+            {"database": "okrstream"},
+            id="key-result-latest-view",
+        ),
+        pytest.param(
+            CopyLatestScores("okrstream", "objective"),
+            COPY_OBJECTIVE_LATEST,
+            {"database": "okrstream"},
+            id="copy-objective-latest",
+        ),
         pytest.param(
             CreateOkrDefinitions("okrstream", 1000),
             OKR_DEFINITIONS,
@@ -134,6 +185,8 @@ class _Query:
         ("key_result_scores", KEY_RESULT_SCORES_COLUMNS),
         ("objective_scores", OBJECTIVE_SCORES_COLUMNS),
         ("key_result_current", KEY_RESULT_SCORES_COLUMNS),
+        ("key_result_latest", KEY_RESULT_SCORES_COLUMNS),
+        ("objective_latest", OBJECTIVE_SCORES_COLUMNS),
         ("objective_current", OBJECTIVE_SCORES_COLUMNS),
     ],
 )
@@ -153,3 +206,37 @@ def test_ensure_schema_keeps_insert_tokens_of_definitions_and_is_idempotent(stor
     )
     tables = {"okr_definitions", "key_result_scores", "objective_scores"}
     assert tables | {"key_result_current", "objective_current"} <= set(names)
+
+
+def _score(key_result: str, as_of: datetime, progress: float) -> KeyResultScore:
+    period = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    return KeyResultScore(
+        key_result, "sell", 1, as_of, progress, 0.0, 1.0, progress, progress, 0.5,
+        Status.ON_TRACK, Grade.YELLOW, False, *period,
+    )  # fmt: skip
+
+
+def test_latest_scores_keep_one_row_per_id_and_a_store_from_before_them_is_copied_in(store, settings) -> None:
+    db = settings.clickhouse_database
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    history = [_score(k, t0 + timedelta(hours=h), h / 10) for h in range(5) for k in ("kr-a", "kr-b")]
+    for score in history:  # one insert each, as the scorer writes them
+        InsertKeyResultScores(db, [score], score.as_of, "events").run(store)
+
+    def rows(table: str) -> list[tuple]:
+        sql = "SELECT key_result, progress FROM {db:Identifier}.{t:Identifier} ORDER BY key_result"
+        return fetch(store, _Query(sql, db=db, t=table))
+
+    store.command("OPTIMIZE TABLE {db:Identifier}.key_result_latest FINAL", parameters={"db": db})
+    assert rows("key_result_latest") == [("kr-a", 0.4), ("kr-b", 0.4)]  # merged: the newest of each
+    assert rows("key_result_current") == [("kr-a", 0.4), ("kr-b", 0.4)]
+    # a store made before the latest-score tables: its history is copied in when they are made
+    for name in ("key_result_latest_mv", "key_result_latest"):
+        store.command("DROP TABLE {db:Identifier}.{t:Identifier}", parameters={"db": db, "t": name})
+    ensure_schema(store, settings)
+    assert rows("key_result_latest") == [("kr-a", 0.4), ("kr-b", 0.4)]
+    later = _score("kr-a", t0 + timedelta(days=1), 0.9)
+    InsertKeyResultScores(db, [later], later.as_of, "events").run(store)
+    assert rows("key_result_current") == [("kr-a", 0.9), ("kr-b", 0.4)]
+    ensure_schema(store, settings)  # again: the table exists, nothing is copied
+    assert rows("key_result_current") == [("kr-a", 0.9), ("kr-b", 0.4)]
