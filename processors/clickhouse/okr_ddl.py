@@ -106,11 +106,9 @@ class CreateObjectiveScores:
         return sql, {"database": self.database}
 
 
-# (table, history, id column, columns) of the latest-score tables
-_LATEST = {
-    "key_result": ("key_result_latest", "key_result_scores", "key_result", KEY_RESULT_SCORES_COLUMNS),
-    "objective": ("objective_latest", "objective_scores", "objective", OBJECTIVE_SCORES_COLUMNS),
-}
+# the columns of each kind of score; kind K has history `K_scores`, latest `K_latest`, view `K_current`,
+# and its id in column K
+_SCORES = {"key_result": KEY_RESULT_SCORES_COLUMNS, "objective": OBJECTIVE_SCORES_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -128,11 +126,10 @@ class CreateLatestScores:
     kind: str  # "key_result" or "objective"
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
-        table, _, id_column, columns = _LATEST[self.kind]
         sql = (
-            f"CREATE TABLE IF NOT EXISTS {{database:Identifier}}.{table} (\n    "
-            + _columns(columns)
-            + f"\n) ENGINE = ReplacingMergeTree(as_of)\nORDER BY {id_column}"
+            f"CREATE TABLE IF NOT EXISTS {{database:Identifier}}.{self.kind}_latest (\n    "
+            + _columns(_SCORES[self.kind])
+            + f"\n) ENGINE = ReplacingMergeTree(as_of)\nORDER BY {self.kind}"
         )
         return sql, {"database": self.database}
 
@@ -145,11 +142,12 @@ class CreateLatestScoresView:
     kind: str
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
-        table, history, _, columns = _LATEST[self.kind]
+        table = f"{self.kind}_latest"
         sql = (
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{database:Identifier}}.{table}_mv"
             f" TO {{database:Identifier}}.{table} AS\n"
-            f"SELECT {', '.join(name for name, _ in columns)}\nFROM {{database:Identifier}}.{history}"
+            f"SELECT {', '.join(name for name, _ in _SCORES[self.kind])}\n"
+            f"FROM {{database:Identifier}}.{self.kind}_scores"
         )
         return sql, {"database": self.database}
 
@@ -162,10 +160,9 @@ class CopyLatestScores:
     kind: str
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
-        table, history, id_column, columns = _LATEST[self.kind]
-        names = [name for name, _ in columns]
-        sql = f"INSERT INTO {{database:Identifier}}.{table}\n" + latest_rows(
-            names, id_column, f"{{database:Identifier}}.{history}"
+        names = [name for name, _ in _SCORES[self.kind]]
+        sql = f"INSERT INTO {{database:Identifier}}.{self.kind}_latest\n" + latest_rows(
+            names, self.kind, f"{{database:Identifier}}.{self.kind}_scores"
         )
         return sql, {"database": self.database}
 
@@ -194,15 +191,11 @@ class CreateCurrentScoreViews:
 
     def statements(self) -> list[tuple[str, dict[str, Any]]]:
         params = {"database": Identifier(self.database)}
-        views = [
-            ("key_result_current", "key_result_latest", "key_result", KEY_RESULT_SCORES_COLUMNS),
-            ("objective_current", "objective_latest", "objective", OBJECTIVE_SCORES_COLUMNS),
-        ]
         return [
             (
-                f"CREATE OR REPLACE VIEW %(database)s.{view} AS\n"
-                + latest_rows([name for name, _ in columns], id_column, f"%(database)s.{table}"),
+                f"CREATE OR REPLACE VIEW %(database)s.{kind}_current AS\n"
+                + latest_rows([name for name, _ in columns], kind, f"%(database)s.{kind}_latest"),
                 params,
             )
-            for view, table, id_column, columns in views
+            for kind, columns in _SCORES.items()
         ]
