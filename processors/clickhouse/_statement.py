@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from clickhouse_connect.driver.binding import quote_identifier
@@ -21,6 +22,11 @@ def execute(client: Client, statement: Statement) -> None:
 def fetch(client: Client, statement: Statement) -> list[tuple[Any, ...]]:
     sql, params = statement.to_sql()
     return client.query(sql, parameters=params).result_rows
+
+
+def stored_utc(at: datetime) -> datetime:
+    """A time read back from ClickHouse as aware UTC, whether or not the driver attached the column's zone."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 @dataclass(frozen=True)

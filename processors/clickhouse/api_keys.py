@@ -8,6 +8,7 @@ from typing import Any
 
 from schemas import ApiKey
 
+from ._statement import stored_utc
 from .api_keys_ddl import API_KEYS_COLUMNS
 
 API_KEY_COLUMN_NAMES = tuple(name for name, _ in API_KEYS_COLUMNS)
@@ -54,10 +55,7 @@ class ApiKeys:
 
 
 def _utc(value: Any) -> Any:
-    """Times as aware UTC datetimes, whether or not the driver attached the column's zone."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    return stored_utc(value) if isinstance(value, datetime) else value
 
 
 def _micros(at: datetime) -> int:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from clickhouse_connect.driver.client import Client
 
 from schemas import OkrVersion
+
+from ._statement import stored_utc
 
 OKR_VERSION_FIELDS = tuple(f.name for f in fields(OkrVersion))  # the table's columns, in its order
 
@@ -65,11 +66,6 @@ class OkrVersions:
     @staticmethod
     def parse(rows: list[tuple[Any, ...]]) -> list[OkrVersion]:
         return [
-            OkrVersion(str(o), int(v), str(f), _utc(at), bool(removed), str(d), str(by))
+            OkrVersion(str(o), int(v), str(f), stored_utc(at), bool(removed), str(d), str(by))
             for o, v, f, at, removed, d, by in rows
         ]
-
-
-def _utc(at: datetime) -> datetime:
-    """An aware UTC datetime, whether or not the driver attached the column's zone."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

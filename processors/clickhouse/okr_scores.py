@@ -17,6 +17,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import Grade, KeyResultScore, ObjectiveScore, Status
 
+from ._statement import stored_utc
 from .okr_ddl import latest_rows
 
 KEY_RESULT_SCORE_FIELDS = tuple(f.name for f in fields(KeyResultScore))
@@ -40,15 +41,10 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def _utc(at: datetime) -> datetime:
-    """An aware UTC datetime, whether or not the driver attached the column's zone."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _values(names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
     values = dict(zip(names, row, strict=True))
     for name in _TIMES.intersection(values):
-        values[name] = _utc(values[name])
+        values[name] = stored_utc(values[name])
     values["version"] = int(values["version"])
     values["status"], values["grade"] = Status(values["status"]), Grade(values["grade"])
     values["falls_short"] = bool(values["falls_short"])
@@ -75,7 +71,7 @@ class _Kind(Generic[S]):
 
     def scored(self, row: Sequence[Any]) -> Scored[S]:
         *score, scored_at, cause = row
-        return Scored(self.make(score), _utc(scored_at), str(cause))
+        return Scored(self.make(score), stored_utc(scored_at), str(cause))
 
 
 _KEY_RESULTS = _Kind(
