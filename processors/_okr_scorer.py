@@ -311,10 +311,10 @@ class LandedTouches:
         touches = index.touched(
             LandedEvent(row[_TYPE], row[_OCCURRED], row[_DIMENSIONS], row[_RECEIVED]) for row in rows
         )
-        self._pending = coalesce([*self._pending, *touches])
+        self._pending += touches
 
     def publish(self) -> None:
         if self._pending:
-            self._log.touch(self._pending)
+            self._log.touch(coalesce(self._pending))
             self._log.flush()
             self._pending = []
