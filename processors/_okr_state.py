@@ -49,7 +49,7 @@ class OkrState:
         if objective_id is None:
             return None
         objective, version = self.objectives[objective_id]
-        return objective, next(kr for kr in objective.key_results if kr.id == kr_id), version
+        return objective, objective.key_result(kr_id), version
 
     def rollup_inputs(
         self,

@@ -45,7 +45,7 @@ from ._kpis import applied_kpis
 from ._okr_inputs import read_inputs
 from ._okr_log import OkrLog
 from ._okr_scorer import thresholds_of
-from ._okr_state import OkrState, build_state
+from ._okr_state import OkrState, load_state
 from .clickhouse import fetch
 from .clickhouse.okr_definitions import OkrVersions, RecordOkrVersions
 from .clickhouse.okr_scores import (
@@ -132,10 +132,8 @@ def okr_report(
     history table held at that instant ("recorded").
     """
     database = settings.clickhouse_database
-    history = _versions(client, database)
-    kpis = applied_kpis(client, database)
     zone = ZoneInfo(settings.timezone)
-    state = build_state(history, kpis, zone, as_of or datetime.now(UTC))
+    state = load_state(client, settings, as_of or datetime.now(UTC))
     if objective is not None and objective not in state.objectives:
         raise KeyError(
             f"no objective {objective!r}; in force: {', '.join(sorted(state.objectives)) or 'none'}"
@@ -163,9 +161,7 @@ def okr_report(
 def key_result_report(client: Client, settings: Settings, kr_id: str) -> dict[str, Any]:
     """`GET /v1/key-results/{id}`: its definition, current score and every recorded score."""
     database = settings.clickhouse_database
-    state = build_state(
-        _versions(client, database), applied_kpis(client, database), ZoneInfo(settings.timezone), None
-    )
+    state = load_state(client, settings)
     found = state.key_result(kr_id)
     if found is None:
         raise KeyError(f"no key result {kr_id!r}")
@@ -266,13 +262,13 @@ def _tree_order(objectives: list[Objective]) -> list[Objective]:
     ids = {o.id for o in objectives}
     ordered: list[Objective] = []
 
-    def visit(parent: str | None, depth: int) -> None:
+    def visit(parent: str | None) -> None:
         for o in objectives:
             if (o.parent == parent or (parent is None and o.parent not in ids)) and o not in ordered:
                 ordered.append(o)
-                visit(o.id, depth + 1)
+                visit(o.id)
 
-    visit(None, 0)
+    visit(None)
     return ordered + [o for o in objectives if o not in ordered]
 
 
