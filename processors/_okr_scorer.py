@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -81,14 +81,6 @@ def moved(before: KeyResultScore | ObjectiveScore | None, after: KeyResultScore 
     return False
 
 
-@dataclass
-class ScorerStats:
-    touches: int = 0
-    key_results_scored: int = 0
-    objectives_scored: int = 0
-    published: int = 0
-
-
 class OkrScorer:
     def __init__(
         self,
@@ -109,12 +101,10 @@ class OkrScorer:
         self._definitions = definitions or OkrDefinitions(client, settings, clock=clock)
         self._krs: dict[str, KeyResultScore] = {}  # the last score recorded of each id this scorer owns
         self._objectives: dict[str, ObjectiveScore] = {}
-        self.stats = ScorerStats()
 
     def handle(self, touches: Iterable[Touch]) -> None:
         """Recompute every id touched; record and publish what moved, then touch what reads it."""
         batch = coalesce(touches)
-        self.stats.touches += len(batch)
         state = self._definitions.state(reload=any(t.cause is Cause.DEFINITION for t in batch))
         at = self._clock()
         scored_at = datetime.now(
@@ -141,20 +131,18 @@ class OkrScorer:
             self._log.scored(key, event)
         self._log.touch(coalesce(cascade))
         self._log.flush()
-        self.stats.published += len(events)
 
-    def touch_all(self, cause: Cause = Cause.TIME) -> int:
+    def touch_all(self) -> None:
         """Touch every key result and objective still open to change: time moves expected progress."""
         state = self._definitions.state()
         at = self._clock()
         touches = []
         for objective, _ in state.objectives.values():
             if started(objective, at, self._zone) and not frozen(objective, at, self._zone, self._grace):
-                touches += [Touch(Subject.KEY_RESULT, kr.id, cause) for kr in objective.key_results]
-                touches.append(Touch(Subject.OBJECTIVE, objective.id, cause))
+                touches += [Touch(Subject.KEY_RESULT, kr.id, Cause.TIME) for kr in objective.key_results]
+                touches.append(Touch(Subject.OBJECTIVE, objective.id, Cause.TIME))
         self._log.touch(touches)
         self._log.flush()
-        return len(touches)
 
     # -- key results -------------------------------------------------------------------------
 
@@ -200,7 +188,6 @@ class OkrScorer:
             InsertKeyResultScores(self._db, group, scored_at, cause).run(self._client)
         for score, _ in changed:
             self._krs[score.key_result] = score
-        self.stats.key_results_scored += len(changed)
         return changed
 
     def _rollup_parts(self, state: OkrState, rollups: list[KeyResult]) -> dict[str, KeyResultInputs]:
@@ -259,7 +246,6 @@ class OkrScorer:
             self._objectives[score.objective] = score
         for cause, group in by_cause.items():
             InsertObjectiveScores(self._db, group, scored_at, cause).run(self._client)
-        self.stats.objectives_scored += len(changed)
         return [s for s, _ in changed]
 
     # -- what was recorded -------------------------------------------------------------------
