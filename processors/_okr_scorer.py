@@ -104,8 +104,10 @@ class OkrScorer:
 
     def handle(self, touches: Iterable[Touch]) -> None:
         """Recompute every id touched; record and publish what moved, then touch what reads it."""
+        touches = list(touches)
+        # before coalescing: a definition touch merged into a stronger cause still asks for a reload
+        state = self._definitions.state(reload=any(t.cause is Cause.DEFINITION for t in touches))
         batch = coalesce(touches)
-        state = self._definitions.state(reload=any(t.cause is Cause.DEFINITION for t in batch))
         at = self._clock()
         scored_at = datetime.now(
             UTC
@@ -131,6 +133,11 @@ class OkrScorer:
             self._log.scored(key, event)
         self._log.touch(coalesce(cascade))
         self._log.flush()
+
+    def forget(self) -> None:
+        """Drop the remembered scores: after a rebalance another scorer may have moved them."""
+        self._krs.clear()
+        self._objectives.clear()
 
     def touch_all(self) -> None:
         """Touch every key result and objective still open to change: time moves expected progress."""
@@ -217,7 +224,7 @@ class OkrScorer:
         if not items:
             return []
         kr_ids = tuple(sorted(kr.id for o, _, _ in items for kr in o.key_results))
-        current = {s.key_result: s for s in self._current_krs(kr_ids)}
+        current = {s.key_result: s for s in self._current_krs(kr_ids)} if kr_ids else {}
         children: dict[str, list] = {}
         if self._settings.okr_objective_includes_children:
             kids = {o.id: state.children(o.id) for o, _, _ in items}

@@ -192,15 +192,17 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
             dead_letters.send_dead_letter(record, key=record.get("origin"))
         dead_letters.flush()
 
+    # one copy of the definitions for the sink's hook and the scorer: a reload serves both
+    definitions = OkrDefinitions(connect(settings), settings)
     sink = RawEventsSink(
         client,
         settings,
         {settings.raw_topic: log_ids[settings.raw_topic]},
         dead_letters.partitions,
         write_dead_letters,
-        on_landed=LandedTouches(OkrDefinitions(client, settings), okr_logs[1]),
+        on_landed=LandedTouches(definitions, okr_logs[1]),
     )
-    scorer = OkrScorer(connect(settings), settings, okr_logs[2])
+    scorer = OkrScorer(connect(settings), settings, okr_logs[2], definitions=definitions)
     app = build_app(settings, broker.bootstrap_servers, sink, scorer)
 
     reader = connect(settings)

@@ -90,6 +90,8 @@ def build_app(
     @app.on_partitions_revoked.connect
     async def forget(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         sink.revoke((tp.topic, tp.partition) for tp in revoked)
+        if scorer is not None and any(tp.topic == settings.okr_touch_topic for tp in revoked):
+            scorer.forget()
 
     return app
 
