@@ -45,8 +45,13 @@ def shift_period(start: datetime, grain: Grain, zone: ZoneInfo, steps: int) -> d
         return _midnight(day + timedelta(days=steps), zone)
     if grain is Grain.WEEK:
         return _midnight(day + timedelta(weeks=steps), zone)
-    month = day.year * 12 + day.month - 1 + steps * _MONTHS[grain]
-    return _midnight(date(month // 12, month % 12 + 1, 1), zone)
+    return _midnight(add_months(day.replace(day=1), steps * _MONTHS[grain]), zone)
+
+
+def add_months(first: date, months: int) -> date:
+    """The first day of the month `months` after (or, negative, before) the month of `first`."""
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def previous_period(start: datetime, grain: Grain, zone: ZoneInfo) -> datetime:

@@ -42,8 +42,9 @@ from pydantic_core import PydanticCustomError
 from ._errors import ConfigError, FieldError, field_errors_from_pydantic, json_type_name
 from ._event import MAX_YEAR, MIN_YEAR, Key, Measure
 from ._kpi import KpiDefinition, KpiName, _no_repeats, _under
-from ._kpi_periods import _midnight
+from ._kpi_periods import _midnight, add_months
 from ._okr_records import OkrVersion
+from ._okr_scoring import THRESHOLD_DIRECTIONS as _THRESHOLDS
 from ._okr_scoring import Direction
 
 OKR_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # objectives and key results share one namespace
@@ -134,11 +135,6 @@ _YEAR = re.compile(r"\d{4}")
 _PERIOD_MONTHS = {PeriodKind.QUARTER: 3, PeriodKind.MONTH: 1, PeriodKind.YEAR: 12}
 
 
-def _first_of_month(first: date, months: int) -> date:
-    index = first.year * 12 + first.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def _calendar(text: str) -> dict[str, Any]:
     if match := _QUARTER.fullmatch(text):
         kind, year, month = PeriodKind.QUARTER, int(match[1]), int(match[2]) * 3 - 2
@@ -155,7 +151,7 @@ def _calendar(text: str) -> dict[str, Any]:
             "range", "year must be between {low} and {high}", {"low": MIN_YEAR, "high": MAX_YEAR}
         )
     first = date(year, month, 1)
-    return {"kind": kind, "first": first, "last": _first_of_month(first, _PERIOD_MONTHS[kind]) - _ONE_DAY}
+    return {"kind": kind, "first": first, "last": add_months(first, _PERIOD_MONTHS[kind]) - _ONE_DAY}
 
 
 def _span(value: Mapping[Any, Any]) -> dict[str, Any]:
@@ -235,7 +231,7 @@ class Period(BaseModel):
         if self.kind is PeriodKind.DATES:
             last = self.first - _ONE_DAY
             return Period.model_construct(kind=self.kind, first=last - (self.last - self.first), last=last)
-        first = _first_of_month(self.first, -_PERIOD_MONTHS[self.kind])
+        first = add_months(self.first, -_PERIOD_MONTHS[self.kind])
         return Period.model_construct(kind=self.kind, first=first, last=self.first - _ONE_DAY)
 
 
@@ -363,7 +359,6 @@ class Phase(BaseModel):
     target: Target
 
 
-_THRESHOLDS = frozenset({Direction.STAY_AT_OR_ABOVE, Direction.STAY_AT_OR_BELOW})
 DimensionValue = Annotated[str, StringConstraints(min_length=1)]
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from ._kpi_periods import _midnight
 from ._okr import KeyResult, KeyResultKind, Objective, ObjectiveKind, StartFromBaseline
 from ._okr_records import KeyResultScore, ObjectiveScore
+from ._okr_scoring import THRESHOLD_DIRECTIONS as _THRESHOLDS
 from ._okr_scoring import (
     Direction,
     Score,
@@ -30,7 +31,6 @@ from ._okr_scoring import (
     weighted_score,
 )
 
-_THRESHOLDS = (Direction.STAY_AT_OR_ABOVE, Direction.STAY_AT_OR_BELOW)
 _DEFAULT_THRESHOLDS = StatusThresholds()
 
 
@@ -149,8 +149,8 @@ def _metric(
     if metric.direction in _THRESHOLDS:
         target = metric.target.resolve(None)
         assert target is not None  # thresholds take absolute targets
-        held = current is not None and score(metric.direction, current, 0.0, target).progress >= 1.0
         result = score(metric.direction, current, 0.0, target) if current is not None else Score(0.0, None)
+        held = result.progress >= 1.0
         ended = at >= objective.period.bounds(zone)[1]
         state = (Status.ACHIEVED if ended else Status.ON_TRACK) if held else Status.OFF_TRACK
         return current, None, target, result, elapsed, state

@@ -52,10 +52,14 @@ class StatusThresholds:
     off_track_gap: float = 0.25
 
 
+# directions that hold or not, rather than move from a start to a target
+THRESHOLD_DIRECTIONS = frozenset({Direction.STAY_AT_OR_ABOVE, Direction.STAY_AT_OR_BELOW})
+
+
 @dataclass(frozen=True)
 class Score:
     progress: float  # 0.0-1.0
-    attainment: float  # unclamped
+    attainment: float | None  # unclamped; None when there is nothing to compare
 
 
 def score(direction: Direction, current: float, start: float, target: float) -> Score:
