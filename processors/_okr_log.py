@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from kafka import KafkaProducer
+from kafka.partitioner.default import murmur2
 
 from schemas import OkrVersion, Settings, Touch, encode_touch
 
@@ -35,6 +36,11 @@ class OkrLog:
         """Queue touches, keyed by the id they name: that key's partition has one owner."""
         for touch in touches:
             self._send(self._settings.okr_touch_topic, touch.id, encode_touch(touch))
+
+    def touch_partition(self, key: str) -> int:
+        """The touch-topic partition of `key`, by the producer's own rule (murmur2 of the key)."""
+        partitions = sorted(self._producer.partitions_for(self._settings.okr_touch_topic))
+        return partitions[(murmur2(key.encode()) & 0x7FFFFFFF) % len(partitions)]
 
     def scored(self, key: str, event: dict[str, Any]) -> None:
         """Queue a `key_result.scored` or `objective.scored` event, keyed by the id scored."""

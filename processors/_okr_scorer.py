@@ -5,7 +5,9 @@ id is one key there, so exactly one scorer owns it. A batch of touches is coales
 recomputation per id, read from the store in one statement per kind, and only scores that moved
 (value, progress, status, ...) become `key_result.scored` / `objective.scored` events and
 history rows. A score that moved makes the scorer touch what is computed from it: the objective,
-rollup key results reading it, and (by setting) the parent objective.
+rollup key results reading it, and (by setting) the parent objective. An objective whose touches
+come to this scorer anyway is scored in the same pass instead, from the key results' scores it
+has just recorded.
 """
 
 from __future__ import annotations
@@ -101,43 +103,76 @@ class OkrScorer:
         self._definitions = definitions or OkrDefinitions(client, settings, clock=clock)
         self._krs: dict[str, KeyResultScore] = {}  # the last score recorded of each id this scorer owns
         self._objectives: dict[str, ObjectiveScore] = {}
+        self._owned: frozenset[int] = frozenset()  # touch partitions, see `assigned`
+        self._unsent: list[Touch] = []  # touches of a pass whose publish failed, sent with the next
 
     def handle(self, touches: Iterable[Touch]) -> None:
-        """Recompute every id touched; record and publish what moved, then touch what reads it."""
+        """Recompute every id touched; record and publish what moved, then touch what reads it.
+
+        Key results go first, then the objectives touched and, in the same pass, those of moved key
+        results that this scorer owns (see `assigned`); the others are touched for their owners.
+        Each step publishes its events before it writes their history rows, and touches go out
+        last, once what they name is recorded. A retry after a failure publishes again whatever
+        the broker did not confirm: events are at least once, never lost.
+        """
         touches = list(touches)
         # before coalescing: a definition touch merged into a stronger cause still asks for a reload
         state = self._definitions.state(reload=any(t.cause is Cause.DEFINITION for t in touches))
         batch = coalesce(touches)
         at = self._clock()
-        scored_at = datetime.now(
-            UTC
-        )  # when it was recorded: orders rows of one `as_of`, even on a test clock
+        # when it was recorded: orders rows of one `as_of`, even on a test clock
+        scored_at = datetime.now(UTC)
         krs = [t for t in batch if t.subject is Subject.KEY_RESULT]
         objectives = [t for t in batch if t.subject is Subject.OBJECTIVE]
-        cascade: list[Touch] = []
-        events: list[tuple[str, dict]] = []
-        moved_krs = self._score_key_results(state, krs, at, scored_at, events)
+        cascade = list(self._unsent)  # owed by a failed pass: what they name moved then
+        moved_krs = self._score_key_results(state, krs, at, scored_at)
         for score, _ in moved_krs:
             cascade.append(Touch(Subject.OBJECTIVE, score.objective, Cause.CASCADE))
             cascade += [
                 Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in state.readers.get(score.key_result, ())
             ]
-        for score in self._score_objectives(state, objectives, at, scored_at, events):
+        self._unsent = cascade = coalesce(cascade)  # kept until sent: a retry owes them too
+        inline = [t for t in cascade if t.subject is Subject.OBJECTIVE and self._owns(t.id)]
+        cascade = [t for t in cascade if t not in inline]
+        moved_objectives = self._score_objectives(state, coalesce(objectives + inline), at, scored_at)
+        for score in moved_objectives:
             objective = state.objectives[score.objective][0]
             if self._settings.okr_objective_includes_children and objective.parent in state.objectives:
                 cascade.append(Touch(Subject.OBJECTIVE, objective.parent, Cause.CASCADE))
             cascade += [
                 Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in state.readers.get(score.objective, ())
             ]
-        for key, event in events:
-            self._log.scored(key, event)
-        self._log.touch(coalesce(cascade))
+        self._unsent = coalesce(cascade)
+        self._log.touch(self._unsent)
         self._log.flush()
+        self._unsent = []
+
+    def assigned(self, partitions: Iterable[int]) -> None:
+        """The touch-topic partitions this scorer now owns (all of them while it is alone).
+
+        An objective keyed to one of them is scored in the same pass as its key results instead
+        of through a touch: one read and one write a cycle fewer, and never by two scorers.
+        """
+        self._owned = frozenset(partitions)
 
     def forget(self) -> None:
         """Drop the remembered scores: after a rebalance another scorer may have moved them."""
         self._krs.clear()
         self._objectives.clear()
+        self._owned = frozenset()
+
+    def _confirm(self, changed: list) -> None:
+        """Wait for the broker to acknowledge the events of `changed`, before they are recorded.
+
+        Recorded scores no longer count as moved, so an event is confirmed first: a failure
+        before the history row leaves the score unrecorded, and the retry publishes it again.
+        """
+        if changed:
+            self._log.flush()
+
+    def _owns(self, id_: str) -> bool:
+        """Whether touches of this key result or objective id come to this scorer."""
+        return bool(self._owned) and self._log.touch_partition(id_) in self._owned
 
     def touch_all(self) -> None:
         """Touch every key result and objective still open to change: time moves expected progress."""
@@ -154,7 +189,7 @@ class OkrScorer:
     # -- key results -------------------------------------------------------------------------
 
     def _score_key_results(
-        self, state: OkrState, touches: list[Touch], at: datetime, scored_at: datetime, events: list
+        self, state: OkrState, touches: list[Touch], at: datetime, scored_at: datetime
     ) -> list[tuple[KeyResultScore, Touch]]:
         items = []
         for touch in touches:
@@ -185,16 +220,12 @@ class OkrScorer:
         by_cause: dict[str, list[KeyResultScore]] = defaultdict(list)
         for score, touch in changed:
             by_cause[touch.cause.value].append(score)
-            events.append(
-                (
-                    score.key_result,
-                    key_result_scored_event(score, scored_at, touch.cause.value, _caused_by(touch)),
-                )
-            )
+            event = key_result_scored_event(score, scored_at, touch.cause.value, _caused_by(touch))
+            self._log.scored(score.key_result, event)
+        self._confirm(changed)
         for cause, group in by_cause.items():
             InsertKeyResultScores(self._db, group, scored_at, cause).run(self._client)
-        for score, _ in changed:
-            self._krs[score.key_result] = score
+        self._krs.update((s.key_result, s) for s, _ in changed)
         return changed
 
     def _rollup_parts(self, state: OkrState, rollups: list[KeyResult]) -> dict[str, KeyResultInputs]:
@@ -212,7 +243,7 @@ class OkrScorer:
     # -- objectives --------------------------------------------------------------------------
 
     def _score_objectives(
-        self, state: OkrState, touches: list[Touch], at: datetime, scored_at: datetime, events: list
+        self, state: OkrState, touches: list[Touch], at: datetime, scored_at: datetime
     ) -> list[ObjectiveScore]:
         items = []
         for touch in touches:
@@ -223,8 +254,11 @@ class OkrScorer:
                 items.append((objective, version, touch))
         if not items:
             return []
-        kr_ids = tuple(sorted(kr.id for o, _, _ in items for kr in o.key_results))
-        current = {s.key_result: s for s in self._current_krs(kr_ids)} if kr_ids else {}
+        # the key results this scorer owns it has just recorded; the store has the others'
+        kr_ids = sorted({kr.id for o, _, _ in items for kr in o.key_results})
+        current = {i: self._krs[i] for i in kr_ids if i in self._krs and self._owns(i)}
+        if missing := tuple(i for i in kr_ids if i not in current):
+            current |= {s.key_result: s for s in self._current_krs(missing)}
         children: dict[str, list] = {}
         if self._settings.okr_objective_includes_children:
             kids = {o.id: state.children(o.id) for o, _, _ in items}
@@ -249,10 +283,11 @@ class OkrScorer:
         by_cause: dict[str, list[ObjectiveScore]] = defaultdict(list)
         for score, touch in changed:
             by_cause[touch.cause.value].append(score)
-            events.append((score.objective, objective_scored_event(score, scored_at, touch.cause.value)))
-            self._objectives[score.objective] = score
+            self._log.scored(score.objective, objective_scored_event(score, scored_at, touch.cause.value))
+        self._confirm(changed)
         for cause, group in by_cause.items():
             InsertObjectiveScores(self._db, group, scored_at, cause).run(self._client)
+        self._objectives.update((s.objective, s) for s, _ in changed)
         return [s for s, _ in changed]
 
     # -- what was recorded -------------------------------------------------------------------

@@ -87,6 +87,11 @@ def build_app(
     if scorer is not None:
         _add_scorer(app, settings, scorer)
 
+    @app.on_partitions_assigned.connect
+    async def own(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
+        if scorer is not None:
+            scorer.assigned(tp.partition for tp in assigned if tp.topic == settings.okr_touch_topic)
+
     @app.on_partitions_revoked.connect
     async def forget(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         sink.revoke((tp.topic, tp.partition) for tp in revoked)

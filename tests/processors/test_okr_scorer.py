@@ -1,0 +1,179 @@
+"""The scorer on the real store and broker: who scores an objective, and nothing lost on a retry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from processors._kpis import apply_kpis, read_catalog
+from processors._okr_log import OkrLog, OkrLogError
+from processors._okr_scorer import OkrScorer
+from processors._okrs import apply_okrs, read_okrs
+from processors._runtime import load_registry
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch
+from processors.clickhouse.okr_scores import CurrentObjectiveScores
+from schemas import Cause, Settings, Subject, Touch, decode_touch
+
+NOW = datetime(2026, 11, 2, tzinfo=UTC)
+SOLD = NOW - timedelta(hours=1)
+KPIS = """
+kpis:
+  revenue: {title: Revenue, events: order.placed, aggregation: sum, measure: amount}
+  orders: {title: Orders, events: order.placed, aggregation: count}
+"""
+OKRS = """
+objectives:
+  sell:
+    title: Sell more
+    owner: sales
+    period: 2026-Q4
+    key_results:
+      revenue: {title: Revenue, metric: {kpi: revenue, direction: increase_to, start: 0, target: 1000}}
+      orders: {title: Orders, metric: {kpi: orders, direction: increase_to, start: 0, target: 10}}
+"""
+MOVED = [Touch(Subject.KEY_RESULT, kr, Cause.EVENTS, 1, SOLD, SOLD) for kr in ("revenue", "orders")]
+
+
+@pytest.fixture
+def scoring(settings: Settings, topics, store):
+    """Definitions applied (their touches already read), one order landed, an OkrLog to score with."""
+    apply_kpis(store, settings, read_catalog(KPIS, load_registry(settings)), "test", progress=lambda *a: None)
+    okr_log = OkrLog(settings.kafka_bootstrap_servers, settings)
+    catalog = read_okrs(OKRS, store, settings.clickhouse_database)
+    apply_okrs(store, settings, okr_log, catalog, "test", now=NOW)
+    event = {
+        "event_id": "e-1",
+        "source": "test",
+        "type": "order.placed",
+        "occurred_at": SOLD.isoformat(),
+        "measures": {"amount": 250.0},
+    }
+    position = BatchPosition("log", 0, 0, 0)
+    InsertRawEvents(settings.clickhouse_database, position, [event_row(event, 0, SOLD, position)]).run(store)
+    yield okr_log
+    okr_log.close()
+
+
+def scorer_on(store, settings: Settings, okr_log: OkrLog) -> OkrScorer:
+    return OkrScorer(store, settings, okr_log, clock=lambda: NOW)
+
+
+def objective_scores(store, settings: Settings) -> dict:
+    query = CurrentObjectiveScores(settings.clickhouse_database)
+    return {row.score.objective: row for row in query.parse(fetch(store, query))}
+
+
+def scored_events(settings: Settings, topic_messages) -> list[dict]:
+    return [orjson.loads(m.value) for m in topic_messages(settings, settings.okr_score_topic)]
+
+
+def objective_touches(settings: Settings, topic_messages) -> list[Touch]:
+    touches = [decode_touch(m.value) for m in topic_messages(settings, settings.okr_touch_topic)]
+    return [t for t in touches if t.subject is Subject.OBJECTIVE and t.cause is Cause.CASCADE]
+
+
+def test_touch_partition_is_where_the_producer_puts_a_key(settings, scoring, topic_messages):
+    keys = [f"objective-{i}" for i in range(40)]
+    scoring.touch(Touch(Subject.OBJECTIVE, key, Cause.CASCADE) for key in keys)
+    scoring.flush()
+    placed = {
+        decode_touch(m.value).id: m.partition
+        for m in topic_messages(settings, settings.okr_touch_topic)
+        if decode_touch(m.value).id in keys
+    }
+    assert len(set(placed.values())) > 1  # 40 keys over 4 partitions: the rule is really exercised
+    assert placed == {key: scoring.touch_partition(key) for key in keys}
+
+
+def test_an_owned_objective_is_scored_in_the_same_pass(settings, store, scoring, topic_messages):
+    scorer = scorer_on(store, settings, scoring)
+    scorer.assigned(range(settings.topic_partitions))
+
+    scorer.handle(MOVED)
+
+    row = objective_scores(store, settings)["sell"]
+    assert row.cause == "cascade"
+    assert row.score.score == pytest.approx((0.25 + 0.1) / 2)
+    events = scored_events(settings, topic_messages)
+    assert sorted(e["key_result"] for e in events if e["type"] == "key_result.scored") == [
+        "orders",
+        "revenue",
+    ]
+    assert [e["objective"] for e in events if e["type"] == "objective.scored"] == ["sell"]
+    assert objective_touches(settings, topic_messages) == []  # nobody else is asked to score it
+
+
+def test_an_objective_owned_elsewhere_is_touched_for_its_owner(settings, store, scoring, topic_messages):
+    scorer = scorer_on(store, settings, scoring)
+    partition = scoring.touch_partition("sell")
+    scorer.assigned(p for p in range(settings.topic_partitions) if p != partition)
+
+    scorer.handle(MOVED)
+
+    assert "sell" not in objective_scores(store, settings)
+    assert [t.id for t in objective_touches(settings, topic_messages)] == ["sell"]
+
+    owner = scorer_on(store, settings, scoring)
+    owner.assigned([partition])
+    owner.handle(objective_touches(settings, topic_messages))
+    assert objective_scores(store, settings)["sell"].score.score == pytest.approx((0.25 + 0.1) / 2)
+
+
+class FailingOnce(OkrLog):
+    """The broker does not confirm the `fail_at`-th flush (its records may be out or not)."""
+
+    def __init__(self, bootstrap_servers: str, settings: Settings, fail_at: int) -> None:
+        super().__init__(bootstrap_servers, settings)
+        self.flushes, self.fail_at = 0, fail_at
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        super().flush(timeout)
+        self.flushes += 1
+        if self.flushes == self.fail_at:
+            raise OkrLogError("the broker did not acknowledge some OKR records")
+
+
+def published(settings: Settings, topic_messages) -> list[tuple[str, str]]:
+    """(type, id) of every scored event, and ("touch", id) of every objective touch by cascade."""
+    events = [
+        (e["type"], e.get("key_result") or e["objective"]) for e in scored_events(settings, topic_messages)
+    ]
+    return sorted(events + [("touch", t.id) for t in objective_touches(settings, topic_messages)])
+
+
+KRS = [("key_result.scored", "orders"), ("key_result.scored", "revenue")]
+SELL = [("objective.scored", "sell")]
+
+
+@pytest.mark.parametrize(
+    ("owner", "fail_at", "expected"),
+    [
+        # owned: flush 1 confirms the key results' events, flush 2 the objective's, 3 the touches
+        ("here", 1, KRS * 2 + SELL),
+        ("here", 2, KRS + SELL * 2),
+        ("here", 3, KRS + SELL),  # nothing was touched: the failed flush had nothing to confirm
+        # owned elsewhere: flush 1 confirms the key results' events, flush 2 the objective's touch
+        ("elsewhere", 1, KRS * 2 + [("touch", "sell")]),
+        ("elsewhere", 2, KRS + [("touch", "sell")] * 2),
+    ],
+)
+def test_what_a_failed_publish_left_unconfirmed_the_retry_publishes_again(
+    settings, store, scoring, topic_messages, owner, fail_at, expected
+):
+    log = FailingOnce(settings.kafka_bootstrap_servers, settings, fail_at)
+    scorer = scorer_on(store, settings, log)
+    mine = log.touch_partition("sell")
+    scorer.assigned(p for p in range(settings.topic_partitions) if (p == mine) == (owner == "here"))
+    try:
+        scorer.handle(MOVED)
+    except OkrLogError:
+        scorer.handle(MOVED)  # the worker's retry: the same touches again
+    else:
+        assert fail_at == 3
+    scorer.handle(MOVED)  # once more, everything confirmed: nothing has moved
+    log.close()
+
+    # what the failed flush held is out twice (it was sent, just not confirmed): never lost
+    assert published(settings, topic_messages) == sorted(expected)
