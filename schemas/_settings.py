@@ -97,7 +97,9 @@ class Settings(BaseModel):
     )  # a closed period's scores change for this long, then freeze
     okr_rescore_interval_s: float = Field(60.0, gt=0)  # status moves with time alone: rescore this often
     okr_objective_includes_children: bool = False  # an objective's score also averages its child objectives
-    okr_batch_max_seconds: float = Field(0.05, gt=0)  # the scorer coalesces touches arriving this close
+    # the scorer's wait for more touches before a pass; touches that queue up while it works are
+    # coalesced into its next pass anyway, so a burst costs a bounded number of recomputations
+    okr_batch_max_seconds: float = Field(0.01, gt=0)
     worker_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "okrstream-sink"
 
     @field_validator("dead_letter_topic")
