@@ -103,7 +103,7 @@ class OkrScorer:
         self._definitions = definitions or OkrDefinitions(client, settings, clock=clock)
         self._krs: dict[str, KeyResultScore] = {}  # the last score recorded of each id this scorer owns
         self._objectives: dict[str, ObjectiveScore] = {}
-        self._owned: frozenset[int] = frozenset()  # touch partitions, see `assigned`
+        self._owned: frozenset[int] | None = None  # touch partitions, see `assigned`; None: not told
         self._unsent: list[Touch] = []  # touches of a pass whose publish failed, sent with the next
 
     def handle(self, touches: Iterable[Touch]) -> None:
@@ -159,7 +159,7 @@ class OkrScorer:
         """Drop the remembered scores: after a rebalance another scorer may have moved them."""
         self._krs.clear()
         self._objectives.clear()
-        self._owned = frozenset()
+        self._owned = None
 
     def _confirm(self, changed: list) -> None:
         """Wait for the broker to acknowledge the events of `changed`, before they are recorded.
@@ -172,10 +172,14 @@ class OkrScorer:
 
     def _owns(self, id_: str) -> bool:
         """Whether touches of this key result or objective id come to this scorer."""
-        return bool(self._owned) and self._log.touch_partition(id_) in self._owned
+        return self._owned is not None and self._log.touch_partition(id_) in self._owned
 
     def touch_all(self) -> None:
-        """Touch every key result and objective still open to change: time moves expected progress."""
+        """Touch every key result and objective still open to change: time moves expected progress.
+
+        Every worker runs this; each touches only the ids it owns (all of them until it is told
+        what it owns), so the touches come back to itself and no id is touched twice.
+        """
         state = self._definitions.state()
         at = self._clock()
         touches = []
@@ -183,6 +187,8 @@ class OkrScorer:
             if started(objective, at, self._zone) and not frozen(objective, at, self._zone, self._grace):
                 touches += [Touch(Subject.KEY_RESULT, kr.id, Cause.TIME) for kr in objective.key_results]
                 touches.append(Touch(Subject.OBJECTIVE, objective.id, Cause.TIME))
+        if self._owned is not None:
+            touches = [t for t in touches if self._owns(t.id)]
         self._log.touch(touches)
         self._log.flush()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -119,6 +120,24 @@ def test_an_objective_owned_elsewhere_is_touched_for_its_owner(settings, store, 
     owner.assigned([partition])
     owner.handle(objective_touches(settings, topic_messages))
     assert objective_scores(store, settings)["sell"].score.score == pytest.approx((0.25 + 0.1) / 2)
+
+
+def test_the_rescore_touches_the_ids_this_scorer_owns(settings, store, scoring, topic_messages):
+    def time_touches() -> Counter:
+        touches = [decode_touch(m.value) for m in topic_messages(settings, settings.okr_touch_topic)]
+        return Counter(t.id for t in touches if t.cause is Cause.TIME)
+
+    ids = ("orders", "revenue", "sell")
+    sell = scoring.touch_partition("sell")
+    others = [p for p in range(settings.topic_partitions) if p != sell]
+    for owned in ([sell], others, None):  # None: not yet told what it owns
+        scorer = scorer_on(store, settings, scoring)
+        if owned is not None:
+            scorer.assigned(owned)
+        before = time_touches()
+        scorer.touch_all()
+        expected = [i for i in ids if owned is None or scoring.touch_partition(i) in owned]
+        assert sorted((time_touches() - before).elements()) == expected, owned
 
 
 class FailingOnce(OkrLog):
