@@ -9,7 +9,7 @@ they are scored at once. Versions take effect from their time; past scores are n
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +31,7 @@ from schemas import (
     Settings,
     Subject,
     Touch,
+    add_months,
     latest_versions,
     period_score,
     plan_okrs,
@@ -60,6 +61,26 @@ from .clickhouse.okr_scores import (
 def shipped_okrs() -> str:
     """The demo business's objectives, reading the shipped KPIs."""
     return resources.files("schemas").joinpath("okrs.yaml").read_text(encoding="utf-8")
+
+
+SHIPPED_QUARTER = date(2026, 10, 1)  # the quarter schemas/okrs.yaml is written for
+
+
+def demo_okrs(today: date) -> str:
+    """The shipped objectives moved to the quarter of `today`, for `okrstream demo`.
+
+    Written for 2026-Q4, they would be frozen in any later demo. Each objective's period becomes
+    the current quarter and each phase's `until` (a month's last day) moves month for month.
+    """
+    quarter = date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
+    shift = (quarter.year - SHIPPED_QUARTER.year) * 12 + quarter.month - SHIPPED_QUARTER.month
+    data = yaml.safe_load(shipped_okrs())
+    for objective in data["objectives"].values():
+        objective["period"] = f"{quarter.year}-Q{(quarter.month - 1) // 3 + 1}"
+        for kr in objective["key_results"].values():
+            for phase in (kr.get("metric") or {}).get("phases", ()):
+                phase["until"] = add_months(phase["until"], shift + 1) - timedelta(days=1)
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def read_okrs(text: str, client: Client, database: str) -> OkrCatalog:

@@ -41,7 +41,7 @@ from ._kpis import applied_kpis, apply_kpis, kpi_series, read_catalog, shipped_k
 from ._okr_log import OkrLog
 from ._okr_scorer import LandedTouches, OkrScorer
 from ._okr_state import OkrDefinitions
-from ._okrs import apply_okrs, read_okrs, shipped_okrs
+from ._okrs import apply_okrs, demo_okrs, read_okrs
 from ._raw_sink import RawEventsSink
 from ._worker import build_app
 from .clickhouse import connect, describe, ensure_schema
@@ -180,7 +180,8 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
     ]  # apply, the sink's hook, scorer
     okrs = Path(settings.okrs_file).read_text(encoding="utf-8") if settings.okrs_file else None
     if okrs or demo_rate:
-        okr_catalog = read_okrs(okrs or shipped_okrs(), client, settings.clickhouse_database)
+        today = datetime.now(ZoneInfo(settings.timezone)).date()
+        okr_catalog = read_okrs(okrs or demo_okrs(today), client, settings.clickhouse_database)
         okr_plan = apply_okrs(client, settings, okr_logs[0], okr_catalog, "okrstream run")
         print(f"OKRs: {okr_plan.summary()}", flush=True)
         for warning in okr_catalog.warnings():

@@ -18,6 +18,7 @@ from ._kpi_filters import Filter, FilterOp
 from ._kpi_periods import (
     GroupKey,
     KpiReading,
+    add_months,
     in_context,
     period_start,
     periods,
@@ -153,6 +154,7 @@ __all__ = [
     "Unauthenticated",
     "UnknownTypePolicy",
     "Window",
+    "add_months",
     "api_key_json",
     "baseline_window",
     "chunk",
