@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import httpx
 import orjson
 
+from schemas import Cause, Subject, decode_touch
 from tests.test_http_end_to_end import okrstream
 
 KPIS = """
@@ -123,6 +124,12 @@ def test_key_results_move_as_events_arrive_and_as_of_agrees_with_history(
     caused = [e for e in revenue_events if e["cause"] == "events"]
     assert caused and all(e["caused_by"]["events"] >= 1 for e in caused)  # moved by the sink's touches
     assert any(e["type"] == "objective.scored" and e["objective"] == "sell" for e in scored)
+    # one worker owns every touch partition, so its scorer scores the objective in the key
+    # results' own pass: nothing is left for another owner
+    touches = [decode_touch(m.value) for m in topic_messages(settings, settings.okr_touch_topic)]
+    assert any(t.subject is Subject.KEY_RESULT and t.cause is Cause.EVENTS for t in touches)
+    assert not [t for t in touches if t.subject is Subject.OBJECTIVE and t.cause is Cause.CASCADE]
+    assert any(e["type"] == "objective.scored" and e["cause"] == "cascade" for e in scored)
 
     # the status as the CLI and the API show it
     status = json.loads(okrstream(worker, "okr", "status", "--format", "json").stdout)
