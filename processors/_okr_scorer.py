@@ -13,6 +13,7 @@ has just recorded.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import fields
@@ -104,7 +105,9 @@ class OkrScorer:
         self._krs: dict[str, KeyResultScore] = {}  # the last score recorded of each id this scorer owns
         self._objectives: dict[str, ObjectiveScore] = {}
         self._owned: frozenset[int] | None = None  # touch partitions, see `assigned`; None: not told
-        self._unsent: list[Touch] = []  # touches of a pass whose publish failed, sent with the next
+        self._generation = 0  # moves on with every `forget`: a pass begun before it remembers nothing
+        self._unsent: list[Touch] = []  # touches a failed pass owes; the retry sends them
+        self._lock = threading.Lock()  # one pass or rescore at a time: they share the OkrLog
 
     def handle(self, touches: Iterable[Touch]) -> None:
         """Recompute every id touched; record and publish what moved, then touch what reads it.
@@ -113,37 +116,41 @@ class OkrScorer:
         results that this scorer owns (see `assigned`); the others are touched for their owners.
         Each step publishes its events before it writes their history rows, and touches go out
         last, once what they name is recorded. A retry after a failure publishes again whatever
-        the broker did not confirm: events are at least once, never lost.
+        the broker did not confirm, so events are at least once. Touches a failed pass owes are
+        kept in memory for the retry; if the process stops first, the next rescore catches up.
         """
-        touches = list(touches)
+        with self._lock:
+            self._pass(list(touches))
+
+    def _pass(self, touches: list[Touch]) -> None:
         # before coalescing: a definition touch merged into a stronger cause still asks for a reload
         state = self._definitions.state(reload=any(t.cause is Cause.DEFINITION for t in touches))
         batch = coalesce(touches)
         at = self._clock()
         # when it was recorded: orders rows of one `as_of`, even on a test clock
         scored_at = datetime.now(UTC)
+        owned, generation = self._owned, self._generation  # one view of ownership for the whole pass
         krs = [t for t in batch if t.subject is Subject.KEY_RESULT]
         objectives = [t for t in batch if t.subject is Subject.OBJECTIVE]
-        cascade = list(self._unsent)  # owed by a failed pass: what they name moved then
-        moved_krs = self._score_key_results(state, krs, at, scored_at)
-        for score, _ in moved_krs:
-            cascade.append(Touch(Subject.OBJECTIVE, score.objective, Cause.CASCADE))
-            cascade += [
-                Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in state.readers.get(score.key_result, ())
-            ]
-        self._unsent = cascade = coalesce(cascade)  # kept until sent: a retry owes them too
-        inline = [t for t in cascade if t.subject is Subject.OBJECTIVE and self._owns(t.id)]
-        cascade = [t for t in cascade if t not in inline]
-        moved_objectives = self._score_objectives(state, coalesce(objectives + inline), at, scored_at)
+
+        moved_krs = self._score_key_results(state, krs, at, scored_at, generation)
+        owed = self._unsent + [t for s, _ in moved_krs for t in _readers(state, s.objective, s.key_result)]
+        self._unsent = owed = coalesce(owed)  # from here a failure leaves them to the retry
+        here = [t.subject is Subject.OBJECTIVE and self._owns(t.id, owned) for t in owed]
+        inline = [t for t, mine in zip(owed, here, strict=True) if mine]
+        owed = [t for t, mine in zip(owed, here, strict=True) if not mine]
+
+        to_score = coalesce(objectives + inline)
+        moved_objectives = self._score_objectives(state, to_score, at, scored_at, owned, generation)
         for score in moved_objectives:
             objective = state.objectives[score.objective][0]
             if self._settings.okr_objective_includes_children and objective.parent in state.objectives:
-                cascade.append(Touch(Subject.OBJECTIVE, objective.parent, Cause.CASCADE))
-            cascade += [
+                owed.append(Touch(Subject.OBJECTIVE, objective.parent, Cause.CASCADE))
+            owed += [
                 Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in state.readers.get(score.objective, ())
             ]
-        self._unsent = coalesce(cascade)
-        self._log.touch(self._unsent)
+        self._unsent = owed = coalesce(owed)
+        self._log.touch(owed)
         self._log.flush()
         self._unsent = []
 
@@ -151,15 +158,17 @@ class OkrScorer:
         """The touch-topic partitions this scorer now owns (all of them while it is alone).
 
         An objective keyed to one of them is scored in the same pass as its key results instead
-        of through a touch: one read and one write a cycle fewer, and never by two scorers.
+        of through a touch: one read and one write a cycle fewer, and, outside a rebalance, never
+        by two scorers.
         """
         self._owned = frozenset(partitions)
 
     def forget(self) -> None:
         """Drop the remembered scores: after a rebalance another scorer may have moved them."""
+        self._generation += 1
+        self._owned = None
         self._krs.clear()
         self._objectives.clear()
-        self._owned = None
 
     def _confirm(self, changed: list) -> None:
         """Wait for the broker to acknowledge the events of `changed`, before they are recorded.
@@ -170,9 +179,9 @@ class OkrScorer:
         if changed:
             self._log.flush()
 
-    def _owns(self, id_: str) -> bool:
+    def _owns(self, id_: str, owned: frozenset[int] | None) -> bool:
         """Whether touches of this key result or objective id come to this scorer."""
-        return self._owned is not None and self._log.touch_partition(id_) in self._owned
+        return owned is not None and self._log.touch_partition(id_) in owned
 
     def touch_all(self) -> None:
         """Touch every key result and objective still open to change: time moves expected progress.
@@ -187,15 +196,16 @@ class OkrScorer:
             if started(objective, at, self._zone) and not frozen(objective, at, self._zone, self._grace):
                 touches += [Touch(Subject.KEY_RESULT, kr.id, Cause.TIME) for kr in objective.key_results]
                 touches.append(Touch(Subject.OBJECTIVE, objective.id, Cause.TIME))
-        if self._owned is not None:
-            touches = [t for t in touches if self._owns(t.id)]
-        self._log.touch(touches)
-        self._log.flush()
+        if (owned := self._owned) is not None:
+            touches = [t for t in touches if self._owns(t.id, owned)]
+        with self._lock:
+            self._log.touch(touches)
+            self._log.flush()
 
     # -- key results -------------------------------------------------------------------------
 
     def _score_key_results(
-        self, state: OkrState, touches: list[Touch], at: datetime, scored_at: datetime
+        self, state: OkrState, touches: list[Touch], at: datetime, scored_at: datetime, generation: int
     ) -> list[tuple[KeyResultScore, Touch]]:
         items = []
         for touch in touches:
@@ -231,7 +241,8 @@ class OkrScorer:
         self._confirm(changed)
         for cause, group in by_cause.items():
             InsertKeyResultScores(self._db, group, scored_at, cause).run(self._client)
-        self._krs.update((s.key_result, s) for s, _ in changed)
+        if generation == self._generation:
+            self._krs.update((s.key_result, s) for s, _ in changed)
         return changed
 
     def _rollup_parts(self, state: OkrState, rollups: list[KeyResult]) -> dict[str, KeyResultInputs]:
@@ -249,7 +260,13 @@ class OkrScorer:
     # -- objectives --------------------------------------------------------------------------
 
     def _score_objectives(
-        self, state: OkrState, touches: list[Touch], at: datetime, scored_at: datetime
+        self,
+        state: OkrState,
+        touches: list[Touch],
+        at: datetime,
+        scored_at: datetime,
+        owned: frozenset[int] | None,
+        generation: int,
     ) -> list[ObjectiveScore]:
         items = []
         for touch in touches:
@@ -262,7 +279,7 @@ class OkrScorer:
             return []
         # the key results this scorer owns it has just recorded; the store has the others'
         kr_ids = sorted({kr.id for o, _, _ in items for kr in o.key_results})
-        current = {i: self._krs[i] for i in kr_ids if i in self._krs and self._owns(i)}
+        current = {i: self._krs[i] for i in kr_ids if i in self._krs and self._owns(i, owned)}
         if missing := tuple(i for i in kr_ids if i not in current):
             current |= {s.key_result: s for s in self._current_krs(missing)}
         children: dict[str, list] = {}
@@ -293,7 +310,8 @@ class OkrScorer:
         self._confirm(changed)
         for cause, group in by_cause.items():
             InsertObjectiveScores(self._db, group, scored_at, cause).run(self._client)
-        self._objectives.update((s.objective, s) for s, _ in changed)
+        if generation == self._generation:
+            self._objectives.update((s.objective, s) for s, _ in changed)
         return [s for s, _ in changed]
 
     # -- what was recorded -------------------------------------------------------------------
@@ -318,6 +336,12 @@ class OkrScorer:
         if missing:
             for score in self._current_objectives(missing):
                 self._objectives[score.objective] = score
+
+
+def _readers(state: OkrState, objective: str, key_result: str) -> list[Touch]:
+    """What a moved key result moves: its objective and the rollup key results reading it."""
+    readers = [Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in state.readers.get(key_result, ())]
+    return [Touch(Subject.OBJECTIVE, objective, Cause.CASCADE), *readers]
 
 
 def _caused_by(touch: Touch) -> dict[str, object]:

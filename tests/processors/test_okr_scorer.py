@@ -122,6 +122,17 @@ def test_an_objective_owned_elsewhere_is_touched_for_its_owner(settings, store, 
     assert objective_scores(store, settings)["sell"].score.score == pytest.approx((0.25 + 0.1) / 2)
 
 
+def test_after_a_rebalance_the_scorer_owns_nothing_until_told_again(settings, store, scoring, topic_messages):
+    scorer = scorer_on(store, settings, scoring)
+    scorer.assigned(range(settings.topic_partitions))
+    scorer.forget()  # partitions revoked: the assignment that follows has not come yet
+
+    scorer.handle(MOVED)
+
+    assert "sell" not in objective_scores(store, settings)  # not scored here: touched for its owner
+    assert [t.id for t in objective_touches(settings, topic_messages)] == ["sell"]
+
+
 def test_the_rescore_touches_the_ids_this_scorer_owns(settings, store, scoring, topic_messages):
     def time_touches() -> Counter:
         touches = [decode_touch(m.value) for m in topic_messages(settings, settings.okr_touch_topic)]
