@@ -6,7 +6,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import Settings
 
-from ._statement import execute
+from ._statement import execute, fetch
 from .api_keys_ddl import CreateApiKeysTable
 from .okr_ddl import (
     CopyLatestScores,
@@ -16,6 +16,7 @@ from .okr_ddl import (
     CreateLatestScoresView,
     CreateObjectiveScores,
     CreateOkrDefinitions,
+    LatestScoresExist,
 )
 from .raw_events_ddl import AddEventIdIndex, CreateDatabase, CreateRawEvents
 
@@ -40,12 +41,8 @@ def _ensure_latest_scores(client: Client, database: str, kind: str) -> None:
     The copy runs after the view exists, so a row landing meanwhile is in the table once or twice
     (readers take the newest per id), never missing.
     """
-    table = CreateLatestScores(database, kind)
-    exists = client.command(
-        "EXISTS TABLE {database:Identifier}.{table:Identifier}",
-        parameters={"database": database, "table": f"{kind}_latest"},
-    )
-    execute(client, table)
+    existed = LatestScoresExist.parse(fetch(client, LatestScoresExist(database, kind)))
+    execute(client, CreateLatestScores(database, kind))
     execute(client, CreateLatestScoresView(database, kind))
-    if not int(exists):
+    if not existed:
         execute(client, CopyLatestScores(database, kind))

@@ -153,6 +153,22 @@ class CreateLatestScoresView:
 
 
 @dataclass(frozen=True)
+class LatestScoresExist:
+    """Whether a kind's latest-score table exists yet: one made now is filled from the history."""
+
+    database: str
+    kind: str
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        sql = "EXISTS TABLE {database:Identifier}.{table:Identifier}"
+        return sql, {"database": self.database, "table": f"{self.kind}_latest"}
+
+    @staticmethod
+    def parse(rows: list[tuple[Any, ...]]) -> bool:
+        return bool(rows[0][0])
+
+
+@dataclass(frozen=True)
 class CopyLatestScores:
     """Fill a new latest-score table from a history kept before it existed: each id's newest row."""
 

@@ -25,6 +25,7 @@ from processors.clickhouse import (
     fetch,
 )
 from processors.clickhouse._statement import Identifier
+from processors.clickhouse.okr_ddl import LatestScoresExist
 from schemas import Grade, KeyResultScore, Status
 
 OKR_DEFINITIONS = """CREATE TABLE IF NOT EXISTS {database:Identifier}.okr_definitions (
@@ -129,6 +130,12 @@ LIMIT 1 BY objective"""
             KEY_RESULT_LATEST_MV,
             {"database": "okrstream"},
             id="key-result-latest-view",
+        ),
+        pytest.param(
+            LatestScoresExist("okrstream", "objective"),
+            "EXISTS TABLE {database:Identifier}.{table:Identifier}",
+            {"database": "okrstream", "table": "objective_latest"},
+            id="latest-scores-exist",
         ),
         pytest.param(
             CopyLatestScores("okrstream", "objective"),
