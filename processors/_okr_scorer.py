@@ -134,7 +134,7 @@ class OkrScorer:
         objectives = [t for t in batch if t.subject is Subject.OBJECTIVE]
 
         moved_krs = self._score_key_results(state, krs, at, scored_at, generation)
-        owed = self._unsent + [t for s, _ in moved_krs for t in _readers(state, s.objective, s.key_result)]
+        owed = self._unsent + [t for s, _ in moved_krs for t in _moved_by_key_result(state, s)]
         self._unsent = owed = coalesce(owed)  # from here a failure leaves them to the retry
         here = [t.subject is Subject.OBJECTIVE and self._owns(t.id, owned) for t in owed]
         inline = [t for t, mine in zip(owed, here, strict=True) if mine]
@@ -142,13 +142,7 @@ class OkrScorer:
 
         to_score = coalesce(objectives + inline)
         moved_objectives = self._score_objectives(state, to_score, at, scored_at, owned, generation)
-        for score in moved_objectives:
-            objective = state.objectives[score.objective][0]
-            if self._settings.okr_objective_includes_children and objective.parent in state.objectives:
-                owed.append(Touch(Subject.OBJECTIVE, objective.parent, Cause.CASCADE))
-            owed += [
-                Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in state.readers.get(score.objective, ())
-            ]
+        owed += [t for s in moved_objectives for t in self._moved_by_objective(state, s)]
         self._unsent = owed = coalesce(owed)
         self._log.touch(owed)
         self._log.flush()
@@ -169,6 +163,15 @@ class OkrScorer:
         self._owned = None
         self._krs.clear()
         self._objectives.clear()
+
+    def _moved_by_objective(self, state: OkrState, score: ObjectiveScore) -> list[Touch]:
+        """What a moved objective moves: by setting its parent, and the rollups reading it."""
+        touches = []
+        parent = state.objectives[score.objective][0].parent
+        if self._settings.okr_objective_includes_children and parent in state.objectives:
+            touches.append(Touch(Subject.OBJECTIVE, parent, Cause.CASCADE))
+        readers = state.readers.get(score.objective, ())
+        return touches + [Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in readers]
 
     def _confirm(self, changed: list) -> None:
         """Wait for the broker to acknowledge the events of `changed`, before they are recorded.
@@ -338,10 +341,10 @@ class OkrScorer:
                 self._objectives[score.objective] = score
 
 
-def _readers(state: OkrState, objective: str, key_result: str) -> list[Touch]:
+def _moved_by_key_result(state: OkrState, score: KeyResultScore) -> list[Touch]:
     """What a moved key result moves: its objective and the rollup key results reading it."""
-    readers = [Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in state.readers.get(key_result, ())]
-    return [Touch(Subject.OBJECTIVE, objective, Cause.CASCADE), *readers]
+    readers = [Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in state.readers.get(score.key_result, ())]
+    return [Touch(Subject.OBJECTIVE, score.objective, Cause.CASCADE), *readers]
 
 
 def _caused_by(touch: Touch) -> dict[str, object]:
