@@ -1,13 +1,22 @@
 """Getting events into the log: the broker, its topics, the producer, file import and the HTTP ingest API."""
 
 from ._bodies import BodyError, BodyFormat, BodyItem, body_format, decode_content, split_body
-from ._broker import Broker, BrokerError, free_port, resolve_broker, start_embedded_broker
+from ._broker import (
+    Broker,
+    BrokerError,
+    BrokerWatch,
+    die_with_parent,
+    free_port,
+    resolve_broker,
+    start_embedded_broker,
+)
 from ._files import SourceLine, read_csv, read_csv_rows, read_ndjson
 from ._http_auth import Authenticator
 from ._http_errors import ApiError, ErrorBody, install_error_handler, json_response
 from ._http_ingest import EventIngest, EventResult, IdentityLookup, IngestResult, Outcome
 from ._http_routes import IngestApi, ingest_router
 from ._intake import EventIntake, IngestSummary
+from ._journal import Journal, Segment, segments
 from ._log_writer import KafkaLogWriter, LogUnavailable, LogWriter
 from ._producer import EventProducer, ProducerError
 from ._rate_limit import RateLimiter
@@ -21,6 +30,7 @@ __all__ = [
     "BodyItem",
     "Broker",
     "BrokerError",
+    "BrokerWatch",
     "ErrorBody",
     "EventIngest",
     "EventIntake",
@@ -30,15 +40,18 @@ __all__ = [
     "IngestApi",
     "IngestResult",
     "IngestSummary",
+    "Journal",
     "KafkaLogWriter",
     "LogUnavailable",
     "LogWriter",
     "Outcome",
     "ProducerError",
     "RateLimiter",
+    "Segment",
     "SourceLine",
     "body_format",
     "decode_content",
+    "die_with_parent",
     "ensure_topics",
     "free_port",
     "ingest_router",
@@ -48,6 +61,7 @@ __all__ = [
     "read_csv_rows",
     "read_ndjson",
     "resolve_broker",
+    "segments",
     "split_body",
     "start_embedded_broker",
     "topic_specs",

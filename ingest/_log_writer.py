@@ -21,6 +21,9 @@ from kafka.errors import KafkaError
 
 from schemas import RawEvent, Settings, chunk, encode_record, event_to_json_dict, partition_for
 
+from ._broker import BrokerWatch
+from ._journal import Journal
+
 log = logging.getLogger(__name__)
 
 
@@ -42,10 +45,19 @@ class KafkaLogWriter:
     `send` runs in a thread because it blocks while the broker's metadata is unknown.
     """
 
-    def __init__(self, bootstrap_servers: str, settings: Settings, timeout_s: float) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        settings: Settings,
+        timeout_s: float,
+        journal: Journal | None = None,
+        watch: BrokerWatch | None = None,
+    ) -> None:
         self._bootstrap = bootstrap_servers
         self._settings = settings
         self._timeout = timeout_s
+        self._journal = journal  # set when the broker's log is memory-only
+        self._watch = watch
         self._producer: KafkaProducer | None = self._new_producer()
         self._replacing = asyncio.Lock()
         partitions = self._producer.partitions_for(settings.raw_topic)
@@ -81,7 +93,15 @@ class KafkaLogWriter:
             for group in chunk(dicts, self._settings.record_max_events)
         ]
         topic = self._settings.raw_topic
-        await self._send_all([(topic, partition, None, record) for partition, record in records])
+        messages = [(topic, partition, None, record) for partition, record in records]
+        if self._journal is None or not records:
+            await self._send_all(messages)
+            return
+        ticket = self._journal.write(records)
+        try:
+            await self._send_all(messages)
+        finally:
+            self._journal.done(ticket)
 
     async def dead_letter(self, records: Sequence[dict[str, Any]], key: str) -> None:
         topic = self._settings.dead_letter_topic
@@ -90,6 +110,8 @@ class KafkaLogWriter:
     async def _send_all(self, messages: list[tuple[str, int | None, bytes | None, bytes]]) -> None:
         if not messages:
             return
+        if self._watch is not None and not self._watch.up:
+            raise LogUnavailable("the event log's broker cannot be reached")
         loop = asyncio.get_running_loop()
         acks = [loop.create_future() for _ in messages]
         producer: KafkaProducer | None = None
@@ -123,6 +145,8 @@ class KafkaLogWriter:
     def close(self) -> None:
         if self._producer is not None:
             _close(self._producer, 5)
+        if self._journal is not None:
+            self._journal.close()
 
 
 def _send(

@@ -11,6 +11,8 @@ from kafka import KafkaProducer
 
 from schemas import RawEvent, Settings, chunk, encode_record, event_to_json_dict, partition_for
 
+from ._journal import Journal
+
 
 class ProducerError(RuntimeError):
     """Some records were not acknowledged by the broker: nothing may be reported as accepted."""
@@ -23,8 +25,12 @@ class EventProducer:
     sink that owns that partition sees all copies in order and can keep the first.
     """
 
-    def __init__(self, bootstrap_servers: str, settings: Settings, **overrides: Any) -> None:
+    def __init__(
+        self, bootstrap_servers: str, settings: Settings, journal: Journal | None = None, **overrides: Any
+    ) -> None:
         self._settings = settings
+        self._journal = journal  # set when the broker's log is memory-only: flush() is durable then
+        self._tickets: list[Any] = []
         config: dict[str, Any] = {
             "bootstrap_servers": bootstrap_servers,
             "acks": "all",
@@ -51,12 +57,22 @@ class EventProducer:
                 event_to_json_dict(event)
             )
             count += 1
-        topic = self._settings.raw_topic
-        for partition, dicts in by_partition.items():
-            for group in chunk(dicts, self._settings.record_max_events):
-                record = encode_record(group)
-                self._pending.append(self._producer.send(topic, record, partition=partition))
+        self.send_records(
+            [
+                (partition, encode_record(group))
+                for partition, dicts in by_partition.items()
+                for group in chunk(dicts, self._settings.record_max_events)
+            ]
+        )
         return count
+
+    def send_records(self, records: list[tuple[int, bytes]]) -> None:
+        """Queue encoded log records, each to its partition (journaled first when there is a journal)."""
+        if self._journal is not None and records:
+            self._tickets.append(self._journal.write(records))
+        topic = self._settings.raw_topic
+        for partition, record in records:
+            self._pending.append(self._producer.send(topic, record, partition=partition))
 
     def send_dead_letter(self, record: dict[str, Any], key: str | None = None) -> None:
         """Queue one dead-letter record (a JSON object saying what failed and why)."""
@@ -70,7 +86,12 @@ class EventProducer:
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until everything queued is acknowledged by the broker; raises if any send failed."""
-        self._producer.flush(timeout)
+        try:
+            self._producer.flush(timeout)
+        finally:
+            tickets, self._tickets = self._tickets, []
+            for ticket in tickets:
+                self._journal.done(ticket)  # type: ignore[union-attr]
         pending, self._pending = self._pending, []
         for future in pending:
             if future.failed():
@@ -78,6 +99,8 @@ class EventProducer:
 
     def close(self) -> None:
         self._producer.close()
+        if self._journal is not None:
+            self._journal.close()
 
     def __enter__(self) -> EventProducer:
         return self

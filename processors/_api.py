@@ -54,6 +54,7 @@ class QueryApi:
     keys_changed: Callable[[], None]  # refresh the key ring after a create or revoke
     stats: SinkStats | None = None
     assigned: Callable[[], bool] | None = None
+    broker_up: Callable[[], bool] | None = None  # None where nothing watches the broker
 
 
 def query_router(api: QueryApi) -> APIRouter:
@@ -65,9 +66,13 @@ def query_router(api: QueryApi) -> APIRouter:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/ready", tags=["service"], summary="The store answers and the sink has its partitions")
+    @router.get(
+        "/ready", tags=["service"], summary="The broker and the store answer, and the sink has its partitions"
+    )
     async def ready() -> Response:
         problems = []
+        if api.broker_up is not None and not api.broker_up():
+            problems.append("the Kafka broker cannot be reached")
         if api.assigned is not None and not api.assigned():
             problems.append("the sink has no partitions assigned yet")
         try:

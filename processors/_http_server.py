@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import threading
 from collections.abc import Callable, Collection, Iterator
@@ -22,8 +23,10 @@ from mode import Service
 
 from ingest import (
     Authenticator,
+    BrokerWatch,
     EventIngest,
     IngestApi,
+    Journal,
     KafkaLogWriter,
     LogWriter,
     RateLimiter,
@@ -50,6 +53,7 @@ from ._raw_sink import SinkStats
 from .clickhouse import KnownIdentities, fetch
 
 log = logging.getLogger(__name__)
+HTTP_FD_ENV = "OKRSTREAM_HTTP_FD"  # set by `okrstream run`'s supervisor for the pipeline it starts
 
 
 class StoreIdentities:
@@ -112,6 +116,7 @@ def build_http_app(
     stats: SinkStats | None = None,
     assigned: Callable[[], bool] | None = None,
     okr_log: OkrLog | None = None,
+    broker_up: Callable[[], bool] | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="okrstream",
@@ -127,7 +132,9 @@ def build_http_app(
         )
     )
     app.include_router(
-        query_router(QueryApi(settings, client, registry, auth, keys.store, keys.refresh, stats, assigned))
+        query_router(
+            QueryApi(settings, client, registry, auth, keys.store, keys.refresh, stats, assigned, broker_up)
+        )
     )
     app.include_router(okr_router(OkrApi(settings, client, auth, okr_log)))
     return app
@@ -157,18 +164,29 @@ def http_api(
     bootstrap_servers: str,
     stats: SinkStats | None = None,
     assigned: Callable[[], bool] | None = None,
+    journal: Journal | None = None,
+    watch: BrokerWatch | None = None,
 ) -> HttpApi:
     """The HTTP API on these services, as `okrstream run` and `okrstream serve` serve it."""
     token, admin = local_admin_key() if settings.auth is AuthMode.REQUIRED else (None, None)
     keys = KeyRingCache(ApiKeyStore(client, settings.clickhouse_database), admin)
-    log_writer = KafkaLogWriter(bootstrap_servers, settings, settings.http_broker_timeout_s)
+    log_writer = KafkaLogWriter(bootstrap_servers, settings, settings.http_broker_timeout_s, journal, watch)
     okr_log = OkrLog(bootstrap_servers, settings)
-    app = build_http_app(settings, client, registry, mappings, log_writer, keys, stats, assigned, okr_log)
+    broker_up = (lambda: watch.up) if watch else None
+    app = build_http_app(
+        settings, client, registry, mappings, log_writer, keys, stats, assigned, okr_log, broker_up
+    )
     return HttpApi(app, keys, log_writer, token, okr_log)
 
 
 def bind(settings: Settings) -> socket.socket:
-    """The listening socket, bound before serving so that port 0 resolves to a known port."""
+    """The listening socket, bound before serving so that port 0 resolves to a known port.
+
+    Under `okrstream run`'s supervisor it is the supervisor's socket, inherited: it outlives a
+    pipeline's restart, and connections wait in its backlog meanwhile.
+    """
+    if inherited := os.environ.get(HTTP_FD_ENV):
+        return socket.socket(fileno=int(inherited))
     family = socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET
     # IPPROTO_TCP named explicitly: asyncio sets TCP_NODELAY on accepted connections only for
     # such sockets, and without it a small answer waits on the client's delayed ACK (~40 ms)
@@ -212,9 +230,11 @@ class HttpService(Service):
         settings: Settings,
         keys: KeyRingCache,
         on_listening: Callable[[str], None],
+        watch: BrokerWatch | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(**kwargs)
+        self._watch = watch
         self._app = app
         self._settings = settings
         self._keys = keys
@@ -236,6 +256,11 @@ class HttpService(Service):
     @Service.task
     async def _refresh_keys(self) -> None:
         await self._keys.keep_fresh()
+
+    @Service.task
+    async def _watch_broker(self) -> None:
+        if self._watch is not None:
+            await self._watch.watch()
 
     async def on_stop(self) -> None:
         if self._server is not None and self._serving is not None:

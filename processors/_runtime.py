@@ -26,7 +26,7 @@ import yaml
 from clickhouse_connect.driver.client import Client
 from mode import Service
 
-from ingest import Broker, EventIntake, EventProducer, ensure_topics, resolve_broker
+from ingest import Broker, BrokerWatch, EventIntake, EventProducer, Journal, ensure_topics, resolve_broker
 from schemas import AuthMode, ConfigError, EventTypeRegistry, MappingCatalog, Settings
 
 from ._demo import DemoFeed
@@ -43,6 +43,7 @@ from ._okr_scorer import LandedTouches, OkrScorer
 from ._okr_state import OkrDefinitions
 from ._okrs import apply_okrs, demo_okrs, read_okrs
 from ._raw_sink import RawEventsSink
+from ._supervisor import INCARNATION_ENV, SUPERVISED_ENV, journal_dir, supervise
 from ._worker import build_app
 from .clickhouse import connect, describe, ensure_schema
 
@@ -104,17 +105,24 @@ def read_run_file(settings: Settings) -> dict[str, Any] | None:
 
 
 def run(settings: Settings, demo_rate: float | None = None) -> int:
+    """`okrstream run` (and `demo`): a supervisor, which starts the pipeline as its child (below)."""
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    if not os.environ.get(SUPERVISED_ENV):
+        command = ["demo", "--rate", repr(demo_rate)] if demo_rate else ["run"]
+        try:
+            return supervise(settings, command)
+        finally:
+            run_file(settings).unlink(missing_ok=True)
     registry = load_registry(settings)
-    broker = resolve_broker(settings)
+    assert settings.kafka_bootstrap_servers, "the supervisor names the broker"
+    incarnation = os.environ.get(INCARNATION_ENV)  # set when the broker is the embedded one
+    broker = Broker(settings.kafka_bootstrap_servers, embedded=incarnation is not None)
+    journal = functools.partial(Journal, journal_dir(settings), incarnation) if incarnation else None
     try:
-        return _serve(settings, broker, registry, demo_rate)
+        return _serve(settings, broker, registry, demo_rate, journal)
     except ConfigError as e:
         print("okrstream: invalid definitions:", *e.errors, sep="\n  ", file=sys.stderr)
         return 2
-    finally:
-        run_file(settings).unlink(missing_ok=True)
-        broker.close()
 
 
 def serve(settings: Settings) -> int:
@@ -166,7 +174,13 @@ def serve(settings: Settings) -> int:
         broker.close()
 
 
-def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo_rate: float | None) -> int:
+def _serve(
+    settings: Settings,
+    broker: Broker,
+    registry: EventTypeRegistry,
+    demo_rate: float | None,
+    journal: Callable[[], Journal] | None,
+) -> int:
     log_ids = ensure_topics(broker.bootstrap_servers, settings)
     client = connect(settings)
     ensure_schema(client, settings)
@@ -207,6 +221,7 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
     app = build_app(settings, broker.bootstrap_servers, sink, scorer)
 
     reader = connect(settings)
+    watch = BrokerWatch(broker.bootstrap_servers)
     api = http_api(
         settings,
         reader,
@@ -215,6 +230,8 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
         broker.bootstrap_servers,
         sink.stats,
         lambda: bool(app.consumer.assignment()),
+        journal=journal() if journal else None,
+        watch=watch,
     )
 
     def listening(url: str) -> None:
@@ -224,6 +241,8 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
             "kafka_bootstrap_servers": broker.bootstrap_servers,
             "clickhouse": describe(settings),
         }
+        if journal:  # `okrstream ingest` journals there too, so its exit 0 is as durable as a 2xx
+            info["journal"] = {"dir": str(journal_dir(settings)), "incarnation": os.environ[INCARNATION_ENV]}
         write_run_file(settings, info, api.admin_token)
         kafka = f"{broker.bootstrap_servers} ({'embedded Tansu' if broker.embedded else 'external'})"
         lines = [
@@ -240,7 +259,7 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
             )
         print("\n".join(lines), flush=True)
 
-    services: list[Service] = [HttpService(api.app, settings, api.keys, listening)]
+    services: list[Service] = [HttpService(api.app, settings, api.keys, listening, watch)]
     demo = None
     if demo_rate:
         milestones = [
@@ -250,7 +269,9 @@ def _serve(settings: Settings, broker: Broker, registry: EventTypeRegistry, demo
             if kr.milestone is not None
         ]
         feed = functools.partial(DemoFeed, milestones=milestones)
-        demo = DemoProducer(broker.bootstrap_servers, settings, registry, demo_rate, feed_factory=feed)
+        demo = DemoProducer(
+            broker.bootstrap_servers, settings, registry, demo_rate, feed_factory=feed, journal=journal
+        )
     if demo:
         services.append(demo)
 
@@ -326,6 +347,7 @@ class DemoProducer(Service):
         registry: EventTypeRegistry,
         rate: float,
         feed_factory: Callable[[], DemoFeed] = DemoFeed,
+        journal: Callable[[], Journal] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -334,12 +356,14 @@ class DemoProducer(Service):
         self._registry = registry
         self._rate = rate
         self._feed = feed_factory()
+        self._journal = journal
         self.accepted = 0  # events the intake accepted and sent to the raw topic
         self.rejected = 0  # broken events the intake sent to the dead-letter topic
 
     @Service.task
     async def _produce(self) -> None:
-        producer = await asyncio.to_thread(EventProducer, self._bootstrap, self._settings)
+        journal = self._journal() if self._journal else None
+        producer = await asyncio.to_thread(EventProducer, self._bootstrap, self._settings, journal)
         try:
             while not self.should_stop:
                 count = max(1, round(self._rate))

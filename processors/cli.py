@@ -98,12 +98,25 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 
 def _ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from ingest import EventIntake, EventProducer, ensure_topics, read_csv, read_csv_rows, read_ndjson
+    from ingest import (
+        EventIntake,
+        EventProducer,
+        Journal,
+        ensure_topics,
+        read_csv,
+        read_csv_rows,
+        read_ndjson,
+    )
 
     from ._runtime import load_mappings, load_registry, read_run_file
 
-    bootstrap = settings.kafka_bootstrap_servers or (read_run_file(settings) or {}).get(
-        "kafka_bootstrap_servers"
+    running = {} if settings.kafka_bootstrap_servers else read_run_file(settings) or {}
+    bootstrap = settings.kafka_bootstrap_servers or running.get("kafka_bootstrap_servers")
+    # on the embedded broker, whose log is memory-only, exit 0 means journaled as well as sent
+    journal = (
+        Journal(Path(running["journal"]["dir"]), running["journal"]["incarnation"])
+        if "journal" in running
+        else None
     )
     if not bootstrap:
         print(
@@ -132,7 +145,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     # Create the topics with okrstream's partitions and retention before a broker that creates
     # unknown topics on first use (Tansu, Kafka with auto-create) makes them with its defaults.
     ensure_topics(bootstrap, settings)
-    with EventProducer(bootstrap, settings) as producer:
+    with EventProducer(bootstrap, settings, journal) as producer:
         intake = EventIntake(producer, registry, origin=f"file:{args.file}", convert=convert)
         for line in lines:
             if line.error is not None:

@@ -1,0 +1,271 @@
+"""`okrstream run` and `demo`: a small supervisor over the embedded broker and one pipeline process.
+
+Restarts follow Erlang's rest-for-one rule, the broker first and the pipeline (worker, sink,
+scorer, HTTP API) depending on it:
+- the embedded broker dies: the pipeline is stopped, a new broker starts on a new port, the
+  topics are created, the journal is adopted into it (see `ingest._journal`), and the pipeline
+  starts again;
+- the pipeline dies: it starts again (on the same broker), after a pause that doubles while it
+  keeps dying young;
+- SIGTERM or SIGINT: the pipeline gets SIGTERM and `STOP_GRACE_S` to finish, then SIGKILL; then
+  the broker stops. Every process is gone within 10 s.
+
+Both children die with the supervisor (a parent-death signal), so `kill -9` leaves no orphan. The
+HTTP socket is bound here once and inherited by each pipeline, so a client's connection waits in
+the backlog while a pipeline restarts instead of being refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from ingest import (
+    Broker,
+    EventProducer,
+    Journal,
+    die_with_parent,
+    ensure_topics,
+    segments,
+    start_embedded_broker,
+)
+from schemas import Settings
+
+from ._http_server import HTTP_FD_ENV, bind
+
+log = logging.getLogger("okrstream.supervisor")
+
+SUPERVISED_ENV = "OKRSTREAM_SUPERVISED"  # set in the pipeline's environment: run the pipeline itself
+INCARNATION_ENV = "OKRSTREAM_BROKER_INCARNATION"  # the embedded broker's run, for the journal's names
+STOP_GRACE_S = 7.0
+TIDY_INTERVAL_S = 2.0
+
+
+def journal_dir(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "journal"
+
+
+def supervise(settings: Settings, command: list[str]) -> int:
+    """Run `okrstream <command>` as the supervised pipeline until a signal stops it; its exit code."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("okrstream: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    stopping: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopping.append(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    sock = bind(settings)
+    sock.listen(2048)  # from now on a client waits in the backlog whenever no pipeline accepts
+    supervisor = Supervisor(settings, command, sock)
+    try:
+        return supervisor.loop(lambda: bool(stopping))
+    finally:
+        supervisor.shutdown()
+        sock.close()
+
+
+@dataclass
+class Supervisor:
+    settings: Settings
+    command: list[str]
+    sock: socket.socket
+    broker: Broker | None = None
+    incarnation: str = ""
+    pipeline: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    stopped_code: int | None = None
+    tidy: JournalTidy | None = field(default=None, repr=False)
+
+    def loop(self, should_stop: object) -> int:
+        next_tidy = 0.0
+        while not should_stop():  # type: ignore[operator]
+            if self.settings.kafka_bootstrap_servers is None and (
+                self.broker is None or not self.broker.alive
+            ):
+                self._restart_broker()
+            if time.monotonic() >= next_tidy and self.tidy is not None:
+                try:
+                    self.tidy.run()
+                except Exception as e:  # the broker may be going away: the next round tries again
+                    log.warning("journal upkeep failed, will retry: %s", e)
+                next_tidy = time.monotonic() + TIDY_INTERVAL_S
+            if self.pipeline is None or self.pipeline.poll() is not None:
+                code = self._pipeline_ended()
+                if code is not None:
+                    return code
+            time.sleep(0.1)
+        return self._stop_pipeline(STOP_GRACE_S)
+
+    def _restart_broker(self) -> None:
+        if self.broker is not None:
+            log.warning(
+                "the embedded broker exited (code %s); restarting it and the pipeline",
+                self.broker.returncode,
+            )
+            self._stop_pipeline(grace_s=2.0)
+            self.broker.close()
+            if self.tidy is not None:
+                self.tidy.close()
+        self.broker = start_embedded_broker()
+        self.incarnation = uuid.uuid4().hex[:12]
+        ensure_topics(self.broker.bootstrap_servers, self.settings)
+        self.tidy = JournalTidy(self.settings, self.broker.bootstrap_servers, self.incarnation)
+        self.tidy.run()  # before the pipeline starts: what an earlier broker held is sent again first
+        self.restarts = 0
+
+    def _pipeline_ended(self) -> int | None:
+        """Start the pipeline (again); an exit code when it ended for good (stopped, bad config)."""
+        if self.pipeline is not None:
+            code = self.pipeline.returncode
+            if code in (0, 2):  # it stopped by itself, or its configuration is wrong: restarting won't help
+                return code
+            young = time.monotonic() - self.started_at < 30
+            self.restarts = self.restarts + 1 if young else 1
+            pause = min(30.0, 0.5 * 2 ** (self.restarts - 1))
+            log.warning("the pipeline exited (code %s); restarting it in %.1f s", code, pause)
+            time.sleep(pause)
+        self.pipeline = self._start_pipeline()
+        return None
+
+    def _start_pipeline(self) -> subprocess.Popen[bytes]:
+        env = os.environ | {SUPERVISED_ENV: "1", HTTP_FD_ENV: str(self.sock.fileno())}
+        if self.broker is not None and self.broker.embedded:
+            env |= {
+                "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
+                INCARNATION_ENV: self.incarnation,
+            }
+        self.started_at = time.monotonic()
+        return subprocess.Popen(
+            [sys.executable, "-m", "processors.cli", *self.command],
+            env=env,
+            pass_fds=(self.sock.fileno(),),
+            preexec_fn=die_with_parent,
+        )
+
+    def _stop_pipeline(self, grace_s: float) -> int:
+        """SIGTERM, then SIGKILL after `grace_s`: its exit code, or 1 when it had to be killed."""
+        process, self.pipeline = self.pipeline, None
+        if process is None:
+            return 0
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                return process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                log.warning("the pipeline did not stop within %.0f s; killed", grace_s)
+                process.kill()
+                process.wait()
+                return 1
+        return process.returncode
+
+    def shutdown(self) -> None:
+        self._stop_pipeline(STOP_GRACE_S)
+        if self.tidy is not None:
+            self.tidy.close()
+        if self.broker is not None:
+            self.broker.close(grace_s=1.0)
+
+
+class JournalTidy:
+    """Keeps the journal short: adopts what the current broker does not hold, drops what landed."""
+
+    def __init__(self, settings: Settings, bootstrap_servers: str, incarnation: str) -> None:
+        self._settings = settings
+        self._bootstrap = bootstrap_servers
+        self._incarnation = incarnation
+        self._directory = journal_dir(settings)
+        self._waiting: list[tuple[list[Path], dict[int, int]]] = []  # sealed segments, end offsets then
+        self._known: set[Path] = set()
+        self._admin: KafkaAdminClient | None = None
+        self._consumer: KafkaConsumer | None = None
+
+    def close(self) -> None:
+        for client in (self._admin, self._consumer):
+            if client is not None:
+                client.close()
+        self._admin = self._consumer = None
+
+    def run(self) -> None:
+        adopt, sealed = [], []
+        for segment in segments(self._directory):
+            if segment.incarnation != self._incarnation or (
+                not segment.sealed and segment.pid != os.getpid() and not _alive(segment.pid)
+            ):
+                adopt.append(segment)
+            elif segment.sealed and segment.path not in self._known:
+                sealed.append(segment.path)
+        if adopt:
+            self._adopt(adopt)
+        if sealed:
+            self._known.update(sealed)
+            self._waiting.append((sealed, self._end_offsets()))
+        if self._waiting:
+            committed = self._committed()
+            still = []
+            for paths, ends in self._waiting:
+                if all(committed.get(p, 0) >= end for p, end in ends.items()):
+                    for path in paths:
+                        path.unlink(missing_ok=True)
+                        self._known.discard(path)
+                else:
+                    still.append((paths, ends))
+            self._waiting = still
+
+    def _adopt(self, adopted: list) -> None:
+        journal = Journal(self._directory, self._incarnation)
+        count = 0
+        with EventProducer(self._bootstrap, self._settings, journal=journal) as producer:
+            for segment in adopted:
+                records = list(segment.records())
+                producer.send_records(records)
+                count += len(records)
+            producer.flush()
+        for segment in adopted:
+            segment.path.unlink(missing_ok=True)
+        log.info("journal: sent %d log records again from %d segments", count, len(adopted))
+
+    def _partitions(self) -> list[TopicPartition]:
+        return [TopicPartition(self._settings.raw_topic, p) for p in range(self._settings.topic_partitions)]
+
+    def _end_offsets(self) -> dict[int, int]:
+        if self._consumer is None:
+            self._consumer = KafkaConsumer(bootstrap_servers=self._bootstrap, client_id="okrstream-journal")
+        ends = self._consumer.end_offsets(self._partitions())
+        return {tp.partition: offset for tp, offset in ends.items()}
+
+    def _committed(self) -> dict[int, int]:
+        if self._admin is None:
+            self._admin = KafkaAdminClient(bootstrap_servers=self._bootstrap, client_id="okrstream-journal")
+        group = self._settings.worker_id
+        offsets = self._admin.list_group_offsets({group: None}).get(group, {})
+        return {
+            tp.partition: meta.offset
+            for tp, meta in offsets.items()
+            if tp.topic == self._settings.raw_topic and meta.offset >= 0
+        }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: not a writer of ours, but alive
+        return True
+    return True
