@@ -7,7 +7,6 @@ from ._broker import (
     BrokerWatch,
     die_with_parent,
     free_port,
-    resolve_broker,
     start_embedded_broker,
 )
 from ._files import SourceLine, read_csv, read_csv_rows, read_ndjson
@@ -60,7 +59,6 @@ __all__ = [
     "read_csv",
     "read_csv_rows",
     "read_ndjson",
-    "resolve_broker",
     "segments",
     "split_body",
     "start_embedded_broker",

@@ -19,8 +19,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from schemas import Settings
-
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
@@ -76,13 +74,6 @@ class Broker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def resolve_broker(settings: Settings) -> Broker:
-    """The broker from the settings, else a freshly started embedded one."""
-    if settings.kafka_bootstrap_servers:
-        return Broker(settings.kafka_bootstrap_servers)
-    return start_embedded_broker()
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -26,7 +26,7 @@ import yaml
 from clickhouse_connect.driver.client import Client
 from mode import Service
 
-from ingest import Broker, BrokerWatch, EventIntake, EventProducer, Journal, ensure_topics, resolve_broker
+from ingest import Broker, BrokerWatch, EventIntake, EventProducer, Journal, ensure_topics
 from schemas import AuthMode, ConfigError, EventTypeRegistry, MappingCatalog, Settings
 
 from ._demo import DemoFeed
@@ -135,13 +135,21 @@ def serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    if not settings.kafka_bootstrap_servers:
+        # an embedded broker of its own would take events that no sink ever reads
+        print(
+            "okrstream serve: set KAFKA_BOOTSTRAP_SERVERS: serve runs no sink, so it needs a broker"
+            " that workers read (the embedded one belongs to `okrstream run`)",
+            file=sys.stderr,
+        )
+        return 2
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     try:
         registry, mappings = load_registry(settings), load_mappings(settings)
     except ConfigError as e:
         print("okrstream: invalid definitions:", *e.errors, sep="\n  ", file=sys.stderr)
         return 2
-    broker = resolve_broker(settings)
+    broker = Broker(settings.kafka_bootstrap_servers)
     try:
         ensure_topics(broker.bootstrap_servers, settings)
         client = connect(settings)

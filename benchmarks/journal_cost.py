@@ -1,0 +1,92 @@
+"""What the journal costs an acknowledgement on the embedded broker: append latency with and without it.
+
+    .venv/bin/python -m benchmarks.journal_cost --batches 1,100,1000 --requests 2000 --concurrency 8
+
+One run, one process, one fresh embedded broker: the HTTP API's log writer (`KafkaLogWriter`,
+acks=all) appends the same validated events in requests of `--batches` events, `--concurrency`
+at a time, once without a journal (the floor: the broker alone) and once journaling every record
+first, as `okrstream run` does on the embedded broker. The two runs alternate per batch size,
+and the report gives each one's p50/p99 latency per request and events/s, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest import Journal, KafkaLogWriter, ensure_topics, start_embedded_broker
+from schemas import RawEvent, Settings, validate_event
+
+from ._events import make_events
+
+RECEIVED_AT = datetime(2026, 12, 1, tzinfo=UTC)  # fixed: the benchmark's events need not be recent
+
+
+async def _append_all(
+    writer: KafkaLogWriter, requests: list[list[RawEvent]], concurrency: int
+) -> list[float]:
+    latencies: list[float] = []
+    queue = list(reversed(requests))
+
+    async def connection() -> None:
+        while queue:
+            events = queue.pop()
+            began = time.perf_counter()
+            await writer.append(events)
+            latencies.append((time.perf_counter() - began) * 1000)
+
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return latencies
+
+
+def _measure(
+    bootstrap: str,
+    settings: Settings,
+    journal: Journal | None,
+    requests: list[list[RawEvent]],
+    concurrency: int,
+) -> tuple[float, float, float]:
+    """p50 ms, p99 ms, events/s."""
+    writer = KafkaLogWriter(bootstrap, settings, 30.0, journal)
+    try:
+        asyncio.run(_append_all(writer, requests[: max(1, len(requests) // 10)], concurrency))  # warm-up
+        began = time.perf_counter()
+        latencies = asyncio.run(_append_all(writer, requests, concurrency))
+        seconds = time.perf_counter() - began
+    finally:
+        writer.close()
+    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+    return quantiles[49], quantiles[98], sum(len(r) for r in requests) / seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.journal_cost", description=__doc__)
+    parser.add_argument("--batches", default="1,100,1000", help="events per request, comma-separated")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per measurement (default 2000)")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    args = parser.parse_args(argv)
+    print(f"journal cost: requests {args.requests}, concurrency {args.concurrency}, embedded broker")
+    print(f"{'batch':>6} {'path':>10} {'p50 ms':>8} {'p99 ms':>8} {'events/s':>10}  ratio (journal/floor)")
+    with tempfile.TemporaryDirectory() as work, start_embedded_broker() as broker:
+        settings = Settings(kafka_bootstrap_servers=broker.bootstrap_servers, data_dir=Path(work))
+        ensure_topics(broker.bootstrap_servers, settings)
+        for batch in (int(b) for b in args.batches.split(",")):
+            raw = make_events(batch * args.requests, seed=batch)
+            events = [validate_event(e, received_at=RECEIVED_AT) for e in raw]
+            requests = [events[i : i + batch] for i in range(0, len(events), batch)]
+            floor = _measure(broker.bootstrap_servers, settings, None, requests, args.concurrency)
+            journal = Journal(Path(work) / f"journal-{batch}", "bench")
+            journaled = _measure(broker.bootstrap_servers, settings, journal, requests, args.concurrency)
+            for name, (p50, p99, rate) in (("floor", floor), ("journal", journaled)):
+                print(f"{batch:>6} {name:>10} {p50:>8.2f} {p99:>8.2f} {rate:>10,.0f}")
+            print(f"{'':>6} {'':>10} {'':>8} {'':>8} {'':>10}  {journaled[2] / floor[2]:.2f}x events/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
