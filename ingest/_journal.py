@@ -104,6 +104,15 @@ class Journal:
         self._retired: set[Path] = set()  # rotated away: sealed as soon as nothing is pending
         directory.mkdir(parents=True, exist_ok=True)
         self._fd, self._path, self._opened, self._size = self._open()
+        self._closed = threading.Event()
+        # a writer that falls quiet still gets its last records sealed, and so trimmed
+        threading.Thread(target=self._rotate_while_idle, name="journal-rotation", daemon=True).start()
+
+    def _rotate_while_idle(self) -> None:
+        while not self._closed.wait(self._rotate_s):
+            with self._lock:
+                if self._fd >= 0 and self._size and time.monotonic() - self._opened >= self._rotate_s:
+                    self._rotate()
 
     def _open(self) -> tuple[int, Path, float, int]:
         self._seq = max(self._seq + 1, time.time_ns())  # unique across this process's journals too
@@ -150,6 +159,7 @@ class Journal:
 
     def close(self) -> None:
         """Seal what can be sealed; a segment with records still pending stays open (adopted later)."""
+        self._closed.set()
         with self._lock:
             if self._fd < 0:
                 return

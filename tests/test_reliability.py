@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,8 @@ import httpx
 import orjson
 import pytest
 
+from ingest import free_port, segments
+from schemas import decode_record
 from tests.conftest import WorkerProcess
 
 pytestmark = pytest.mark.slow
@@ -199,6 +202,15 @@ class Client(threading.Thread):
         return False
 
 
+def journaled_events(settings) -> int:
+    """Events in the journal's segments: what a restart sends again (copies of landed ones dropped)."""
+    return sum(
+        len(decode_record(record))
+        for segment in segments(Path(settings.data_dir) / "journal")
+        for _, record in segment.records()
+    )
+
+
 def landed(run: EmbeddedRun, events: int, timeout: float = 240.0) -> dict:
     counts = run.wait_for_total(events, timeout)
     [orders] = counts["types"]
@@ -231,13 +243,22 @@ def test_acknowledged_events_survive_kill_9_of_the_whole_run_at_random_instants(
         tree = run.kill_group()
         killed_at = time.monotonic()
         assert gone(tree), f"a process outlived the kill of its group: {[p for p in tree if _running(p)]}"
+        journaled = journaled_events(embedded_settings)
         run.start()
-        figures.append({"acked_before_kill": acked_before * BATCH, "restart_s": time.monotonic() - killed_at})
+        figures.append(
+            {
+                "acknowledged_before_kill": acked_before * BATCH,
+                "in_journal_at_restart": journaled,
+                "back_up_after_s": round(time.monotonic() - killed_at, 2),
+            }
+        )
     client.join(timeout=300)
     assert client.error is None and not client.todo, client.error
     result = landed(run, batches * BATCH)
     print("kill -9 of the whole run:", figures, dict(client.answers), result)
     assert not client.bad, client.bad[:5]
+    # a precondition, not the proof: the restarts did have journaled records to send again
+    assert sum(f["in_journal_at_restart"] for f in figures) > 0, figures
     # every event was acknowledged once in the end, none twice: count and amount both exact
     assert result == {"events": batches * BATCH, "amount": expected_amount(batches * BATCH)}
     assert run.stop(timeout=15) == 0
@@ -264,15 +285,24 @@ def test_the_broker_killed_alone_is_restarted_and_nothing_acknowledged_is_lost(
     client.join(timeout=300)
     assert client.error is None and not client.todo, client.error
     result = landed(run, batches * BATCH)
+    resent = re.findall(r"journal: sent (\d+) log records again", run.log_text())
     print(
         "broker killed alone:",
-        {"acked_before_kill": acked_before * BATCH, "first_ack_after_s": round(recovered_s, 2)},
+        {
+            "acknowledged_before_kill": acked_before * BATCH,
+            "log_records_resent_from_journal": [int(n) for n in resent],
+            "first_ack_of_a_request_sent_after_kill_s": round(recovered_s, 2),
+        },
         dict(client.answers),
         result,
     )
     assert not client.bad, client.bad[:5]
     assert result == {"events": batches * BATCH, "amount": expected_amount(batches * BATCH)}
     assert "the embedded broker exited" in run.log_text()
+    deadline = time.monotonic() + 60  # everything landed: the journal empties itself
+    while journaled_events(embedded_settings):
+        assert time.monotonic() < deadline, f"the journal still holds {journaled_events(embedded_settings)}"
+        time.sleep(0.5)
 
 
 def test_sigterm_ends_every_process_within_10_s_in_each_state(embedded_settings, tmp_path) -> None:
@@ -307,3 +337,27 @@ def test_no_child_outlives_a_kill_9_of_the_supervisor_alone(embedded_settings, t
     run.process.kill()  # the supervisor only, not its group
     run.process.wait()
     assert gone(tree), [p for p in tree if _running(p)]
+
+
+def test_an_unreachable_store_keeps_the_pipeline_restarting_and_sigterm_still_ends_it(
+    make_settings, tmp_path
+) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"  # a ClickHouse server that does not answer
+    run = EmbeddedRun(make_settings(None, nowhere), tmp_path / "run.log")
+    run.process = subprocess.Popen(
+        [sys.executable, "-m", "processors.cli", "run"],
+        env=run.env(),
+        stdout=run.log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while "the pipeline exited (code 1); restarting it" not in run.log_text():
+        assert time.monotonic() < deadline and run.process.poll() is None, run.log_text()[-3000:]
+        time.sleep(0.2)
+    tree = [run.process.pid, *descendants(run.process.pid)]
+    began = time.monotonic()
+    run.process.send_signal(signal.SIGTERM)
+    run.process.wait(timeout=15)
+    assert gone(tree, timeout=10.0 - (time.monotonic() - began)), [p for p in tree if _running(p)]
+    print("SIGTERM with the store unreachable, s:", round(time.monotonic() - began, 2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from ingest import Journal, Segment, segments
@@ -78,3 +79,14 @@ def test_files_that_are_not_segments_are_left_alone(tmp_path: Path) -> None:
     assert Segment.parse(tmp_path / "inc.12.34.sealed") == Segment(
         tmp_path / "inc.12.34.sealed", "inc", 12, True
     )
+
+
+def test_a_quiet_writer_still_gets_its_segment_sealed(tmp_path: Path) -> None:
+    journal = Journal(tmp_path, "inc1", rotate_s=0.05)
+    journal.done(journal.write([(0, b"last words")]))
+    deadline = time.monotonic() + 30
+    while not any(s.sealed for s in segments(tmp_path)):  # sealed by the writer's own rotation
+        assert time.monotonic() < deadline, "the quiet segment was never sealed"
+        time.sleep(0.01)
+    assert [list(s.records()) for s in segments(tmp_path) if s.sealed] == [[(0, b"last words")]]
+    journal.close()
