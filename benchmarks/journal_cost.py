@@ -5,8 +5,10 @@
 One run, one process, one fresh embedded broker: the HTTP API's log writer (`KafkaLogWriter`,
 acks=all) appends the same validated events in requests of `--batches` events, `--concurrency`
 at a time, once without a journal (the floor: the broker alone) and once journaling every record
-first, as `okrstream run` does on the embedded broker. The two runs alternate per batch size,
-and the report gives each one's p50/p99 latency per request and events/s, and the ratio.
+first, as `okrstream run` does on the embedded broker. Per batch size the two alternate as
+floor, journal, journal, floor, so that a broker slowing as its memory fills weighs on both
+alike; the report gives each one's p50/p99 latency per request and events/s over its two runs,
+and the ratio.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest import Journal, KafkaLogWriter, ensure_topics, start_embedded_broker
-from schemas import RawEvent, Settings, validate_event
+from schemas import RawEvent, Settings, encode_record, event_to_json_dict, partition_for, validate_event
 
 from ._events import make_events
 
@@ -50,18 +52,41 @@ def _measure(
     journal: Journal | None,
     requests: list[list[RawEvent]],
     concurrency: int,
-) -> tuple[float, float, float]:
-    """p50 ms, p99 ms, events/s."""
+) -> tuple[list[float], float]:
+    """Every request's latency in ms, and the seconds all took."""
     writer = KafkaLogWriter(bootstrap, settings, 30.0, journal)
     try:
         asyncio.run(_append_all(writer, requests[: max(1, len(requests) // 10)], concurrency))  # warm-up
         began = time.perf_counter()
         latencies = asyncio.run(_append_all(writer, requests, concurrency))
-        seconds = time.perf_counter() - began
+        return latencies, time.perf_counter() - began
     finally:
         writer.close()
+
+
+def _summary(runs: list[tuple[list[float], float]], events: int) -> tuple[float, float, float]:
+    """p50 ms, p99 ms, events/s over the runs."""
+    latencies = [ms for run, _ in runs for ms in run]
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
-    return quantiles[49], quantiles[98], sum(len(r) for r in requests) / seconds
+    return quantiles[49], quantiles[98], events * len(runs) / sum(seconds for _, seconds in runs)
+
+
+def _journal_alone_us(directory: Path, settings: Settings, requests: list[list[RawEvent]]) -> float:
+    """Microseconds per request for the journal's own work (frame, write, done), records encoded before."""
+    encoded = []
+    for events in requests:
+        by_partition: dict[int, list[dict]] = {}
+        for e in events:
+            partition = partition_for(e.source, e.event_id, settings.topic_partitions)
+            by_partition.setdefault(partition, []).append(event_to_json_dict(e))
+        encoded.append([(p, encode_record(dicts)) for p, dicts in by_partition.items()])
+    journal = Journal(directory, "bench-alone")
+    began = time.perf_counter()
+    for records in encoded:
+        journal.done(journal.write(records))
+    seconds = time.perf_counter() - began
+    journal.close()
+    return seconds / len(encoded) * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,12 +104,18 @@ def main(argv: list[str] | None = None) -> int:
             raw = make_events(batch * args.requests, seed=batch)
             events = [validate_event(e, received_at=RECEIVED_AT) for e in raw]
             requests = [events[i : i + batch] for i in range(0, len(events), batch)]
-            floor = _measure(broker.bootstrap_servers, settings, None, requests, args.concurrency)
-            journal = Journal(Path(work) / f"journal-{batch}", "bench")
-            journaled = _measure(broker.bootstrap_servers, settings, journal, requests, args.concurrency)
+            runs: dict[str, list[tuple[list[float], float]]] = {"floor": [], "journal": []}
+            for name in ("floor", "journal", "journal", "floor"):
+                journal = Journal(Path(work) / f"journal-{batch}", "bench") if name == "journal" else None
+                runs[name].append(
+                    _measure(broker.bootstrap_servers, settings, journal, requests, args.concurrency)
+                )
+            floor, journaled = (_summary(runs[name], len(events)) for name in ("floor", "journal"))
             for name, (p50, p99, rate) in (("floor", floor), ("journal", journaled)):
                 print(f"{batch:>6} {name:>10} {p50:>8.2f} {p99:>8.2f} {rate:>10,.0f}")
             print(f"{'':>6} {'':>10} {'':>8} {'':>8} {'':>10}  {journaled[2] / floor[2]:.2f}x events/s")
+            alone = _journal_alone_us(Path(work) / f"alone-{batch}", settings, requests)
+            print(f"{'':>6} {'':>10}  the journal's own work: {alone:,.0f} us per request")
     return 0
 
 
