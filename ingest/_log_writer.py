@@ -25,6 +25,7 @@ from ._broker import BrokerWatch
 from ._journal import Journal
 
 log = logging.getLogger(__name__)
+Message = tuple[str, int | None, bytes | None, bytes]  # topic, partition, key, value
 
 
 class LogUnavailable(RuntimeError):
@@ -93,7 +94,7 @@ class KafkaLogWriter:
             for group in chunk(dicts, self._settings.record_max_events)
         ]
         topic = self._settings.raw_topic
-        messages = [(topic, partition, None, record) for partition, record in records]
+        messages: list[Message] = [(topic, partition, None, record) for partition, record in records]
         if self._journal is None or not records:
             await self._send_all(messages)
             return
@@ -105,9 +106,10 @@ class KafkaLogWriter:
 
     async def dead_letter(self, records: Sequence[dict[str, Any]], key: str) -> None:
         topic = self._settings.dead_letter_topic
-        await self._send_all([(topic, None, key.encode(), orjson.dumps(record)) for record in records])
+        messages: list[Message] = [(topic, None, key.encode(), orjson.dumps(record)) for record in records]
+        await self._send_all(messages)
 
-    async def _send_all(self, messages: list[tuple[str, int | None, bytes | None, bytes]]) -> None:
+    async def _send_all(self, messages: list[Message]) -> None:
         if not messages:
             return
         if self._watch is not None and not self._watch.up:
@@ -151,7 +153,7 @@ class KafkaLogWriter:
 
 def _send(
     producer: KafkaProducer,
-    messages: list[tuple[str, int | None, bytes | None, bytes]],
+    messages: list[Message],
     acks: list[asyncio.Future[Exception | None]],
     loop: asyncio.AbstractEventLoop,
 ) -> None:

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import uvicorn
 from clickhouse_connect.driver.client import Client
@@ -231,7 +232,7 @@ class HttpService(Service):
         keys: KeyRingCache,
         on_listening: Callable[[str], None],
         watch: BrokerWatch | None = None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._watch = watch

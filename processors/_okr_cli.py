@@ -138,7 +138,7 @@ def status_table(report: dict[str, Any]) -> str:
         )
     for period in report["periods"]:
         lines.append(f"period {period['period']}: score {_number(period['score'])}")
-    depth = {}
+    depth: dict[str, int] = {}
     for o in report["objectives"]:
         depth[o["id"]] = depth.get(o["parent"], -1) + 1 if o["parent"] in depth else 0
         indent = "  " * depth[o["id"]]

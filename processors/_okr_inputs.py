@@ -43,7 +43,7 @@ def read_inputs(
     for objective, kr, at in items:
         if kr.kind is KeyResultKind.METRIC and kr.metric is not None and kr.metric.kpi in kpis:
             kpi = kpis[kr.metric.kpi]
-            inputs = tuple(kpis[name] for name in kpi.inputs) if kpi.inputs else None
+            inputs = (kpis[kpi.inputs[0]], kpis[kpi.inputs[1]]) if kpi.inputs else None
             filters = dict(kr.metric.filters)
             start, end = measured_window(objective, kr, at, zone)
             requests.append(MetricRequest(kr.id, kpi, start, end, filters, inputs))
@@ -57,12 +57,12 @@ def read_inputs(
             checkins.append((kr.id, start, min(end, max(start, at))))
     values: dict[str, float | None] = {}
     if requests:
-        query = MetricValues(database, tuple(requests), landed_by)
-        values = query.parse(fetch(client, query))
+        metrics = MetricValues(database, tuple(requests), landed_by)
+        values = metrics.parse(fetch(client, metrics))
     reached: dict[str, frozenset[str]] = {}
     if checkins:
-        query = MilestonesReached(database, tuple(checkins), landed_by)
-        reached = query.parse(fetch(client, query))
+        milestones = MilestonesReached(database, tuple(checkins), landed_by)
+        reached = milestones.parse(fetch(client, milestones))
     found = {}
     for _, kr, _ in items:
         if kr.kind is KeyResultKind.METRIC and kr.id in values:

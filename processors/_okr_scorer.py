@@ -252,8 +252,9 @@ class OkrScorer:
         """(progress, weight) of what each rollup reads, from the current scores."""
         if not rollups:
             return {}
-        kr_ids = tuple(sorted({r for kr in rollups for r in kr.rollup.key_results}))
-        objective_ids = tuple(sorted({o for kr in rollups for o in kr.rollup.objectives}))
+        links = [kr.rollup for kr in rollups if kr.rollup is not None]
+        kr_ids = tuple(sorted({r for link in links for r in link.key_results}))
+        objective_ids = tuple(sorted({o for link in links for o in link.objectives}))
         kr_scores = {s.key_result: s for s in self._current_krs(kr_ids)} if kr_ids else {}
         objective_scores = (
             {s.objective: s for s in self._current_objectives(objective_ids)} if objective_ids else {}
@@ -285,7 +286,7 @@ class OkrScorer:
         current = {i: self._krs[i] for i in kr_ids if i in self._krs and self._owns(i, owned)}
         if missing := tuple(i for i in kr_ids if i not in current):
             current |= {s.key_result: s for s in self._current_krs(missing)}
-        children: dict[str, list] = {}
+        children: dict[str, list[tuple[ObjectiveScore, float]]] = {}
         if self._settings.okr_objective_includes_children:
             kids = {o.id: state.children(o.id) for o, _, _ in items}
             ids = tuple(sorted({c.id for cs in kids.values() for c in cs}))
@@ -302,8 +303,8 @@ class OkrScorer:
                 for kr in objective.key_results
                 if kr.id in current and current[kr.id].version == version
             ]
-            kids = children.get(objective.id, [])
-            score = score_objective(objective, scores, kids, at, self._zone, version, self._thresholds)
+            weighted = children.get(objective.id, [])
+            score = score_objective(objective, scores, weighted, at, self._zone, version, self._thresholds)
             if moved(self._objectives.get(objective.id), score):
                 changed.append((score, touch))
         by_cause: dict[str, list[ObjectiveScore]] = defaultdict(list)

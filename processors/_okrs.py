@@ -100,7 +100,7 @@ def _versions(client: Client, database: str) -> list:
 def apply_okrs(
     client: Client,
     settings: Settings,
-    okr_log: OkrLog,
+    okr_log: OkrLog | None,  # None only for a dry run, which records nothing
     catalog: OkrCatalog,
     applied_by: str,
     dry_run: bool = False,
@@ -111,7 +111,7 @@ def apply_okrs(
     history = _versions(client, database)
     in_force = {oid: v for oid, v in latest_versions(history).items() if not v.removed}
     plan = plan_okrs(catalog, in_force)
-    if dry_run or plan.empty:
+    if dry_run or plan.empty or okr_log is None:
         return plan
     versions = versions_for(plan, latest_versions(history), now or datetime.now(UTC), applied_by)
     okr_log.definitions(versions)
@@ -221,7 +221,7 @@ def recompute(
     by_instant: dict[datetime, list] = {}
     for item in items:
         by_instant.setdefault(item[2], []).append(item)
-    inputs = {}
+    inputs: dict[str, Any] = {}
     for when, group in by_instant.items():
         inputs |= read_inputs(client, settings.clickhouse_database, group, state.kpis, zone, landed_by=when)
     krs: dict[str, KeyResultScore] = {}
@@ -251,12 +251,12 @@ def recompute(
         if objective_id not in objectives and started(objective, at, zone):
             busy.add(objective_id)
             scores = [s for kr in objective.key_results if (s := kr_score(kr.id)) is not None]
-            children = []
+            children: list[tuple[ObjectiveScore, float]] = []
             if settings.okr_objective_includes_children:
                 children = [
-                    (s, child.weight)
+                    (child_score, child.weight)
                     for child in state.children(objective_id)
-                    if (s := objective_score(child.id))
+                    if (child_score := objective_score(child.id))
                 ]
             objectives[objective_id] = score_objective(
                 objective, scores, children, instant(objective), zone, version, thresholds
@@ -342,7 +342,7 @@ def _objective_json(
 ) -> dict[str, Any]:
     score, scored_at, _ = objective_rows.get(objective.id, (None, None, None))
     start, end = objective.period.bounds(zone)
-    body = {
+    body: dict[str, Any] = {
         "id": objective.id,
         "title": objective.title,
         "owner": objective.owner,

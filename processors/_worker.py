@@ -67,7 +67,10 @@ def build_app(
 
     @app.agent(raw, concurrency=1, name="okrstream-raw-events-sink")
     async def land(stream: faust.StreamT) -> None:
-        async for events in stream.noack_take(settings.batch_max_records, within=settings.batch_max_seconds):
+        # noack_take is faust-streaming's, missing from its StreamT protocol
+        async for events in stream.noack_take(  # type: ignore[attr-defined]
+            settings.batch_max_records, within=settings.batch_max_seconds
+        ):
             for event in events:
                 m = event.message
                 record = LogRecord(m.offset, event.value, int(m.timestamp * 1000), handle=event)
@@ -87,12 +90,12 @@ def build_app(
     if scorer is not None:
         _add_scorer(app, settings, scorer)
 
-    @app.on_partitions_assigned.connect
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stubs want a sync receiver
     async def own(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
         if scorer is not None:
             scorer.assigned(tp.partition for tp in assigned if tp.topic == settings.okr_touch_topic)
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         sink.revoke((tp.topic, tp.partition) for tp in revoked)
         if scorer is not None and any(tp.topic == settings.okr_touch_topic for tp in revoked):
@@ -136,7 +139,9 @@ def _add_scorer(app: faust.App, settings: Settings, scorer: OkrScorer) -> None:
 
     @app.agent(touches, concurrency=1, name="okrstream-okr-scorer")
     async def score(stream: faust.StreamT) -> None:
-        async for events in stream.noack_take(10_000, within=settings.okr_batch_max_seconds):
+        async for events in stream.noack_take(  # type: ignore[attr-defined]
+            10_000, within=settings.okr_batch_max_seconds
+        ):
             batch = [decode_touch(event.value) for event in events]
             # the store or the broker failed: the same touches again, later
             await retried(functools.partial(scorer.handle, batch), Exception, "OKR scoring: retrying")

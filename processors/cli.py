@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_pipeline(settings, demo_rate=args.rate if args.command == "demo" else None)
     if args.command == "serve":
-        from ._runtime import serve
+        from ._runtime import serve as serve_api
 
-        return serve(settings)
+        return serve_api(settings)
     if args.command == "keys":
         return keys_cli.run(settings, args)
     if args.command == "ingest":

@@ -501,7 +501,9 @@ class MetricLink(BaseModel):
                 )
         start, target = info.data.get("start"), info.data.get("target")
         for n, phase in enumerate(phases, start=1):
-            share = None if start is None or target is None else _phase_share(start, phase.target, target)
+            if start is None or target is None:
+                continue
+            share = _phase_share(start, phase.target, target)
             if share is not None and not 0 <= share <= 1:
                 where = "beyond the key result's target" if share > 1 else "on the wrong side of start"
                 raise PydanticCustomError(
@@ -776,7 +778,7 @@ def _parent_cycles(objectives: Mapping[str, Objective]) -> list[FieldError]:
     for oid in sorted(objectives):
         chain: list[str] = []
         node: str | None = oid
-        while node in objectives and node not in chain:
+        while node is not None and node in objectives and node not in chain:
             chain.append(node)
             parent = objectives[node].parent
             node = None if parent == node else parent  # its own parent: reported as such

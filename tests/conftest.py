@@ -85,6 +85,15 @@ def infra(pytestconfig: pytest.Config) -> Iterator[Infra]:
         yield pytestconfig.stash[_INFRA]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tiers by what a test uses: `slow` (marked so: real processes, minutes), `services` (a real
+    broker or store, through the `infra` fixture), else `pure` (`make check` runs only these)."""
+    for item in items:
+        if item.get_closest_marker("slow") is None:
+            uses_services = "infra" in getattr(item, "fixturenames", ())
+            item.add_marker(pytest.mark.services if uses_services else pytest.mark.pure)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return "okrstream services: environment, else testcontainers (if Docker answers), else embedded"
 

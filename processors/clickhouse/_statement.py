@@ -21,7 +21,7 @@ def execute(client: Client, statement: Statement) -> None:
 
 def fetch(client: Client, statement: Statement) -> list[tuple[Any, ...]]:
     sql, params = statement.to_sql()
-    return client.query(sql, parameters=params).result_rows
+    return [tuple(row) for row in client.query(sql, parameters=params).result_rows]
 
 
 def stored_utc(at: datetime) -> datetime:

@@ -70,8 +70,8 @@ class _Kind(Generic[S]):
     make: Callable[[Sequence[Any]], S]
 
     def scored(self, row: Sequence[Any]) -> Scored[S]:
-        *score, scored_at, cause = row
-        return Scored(self.make(score), stored_utc(scored_at), str(cause))
+        *fields, scored_at, cause = row
+        return Scored(self.make(fields), stored_utc(scored_at), str(cause))
 
 
 _KEY_RESULTS = _Kind(
@@ -85,8 +85,12 @@ def _insert(
 ) -> None:
     if not scores:
         return
-    rows = [[*(_plain(getattr(s, name)) for name in kind.names), at, str(cause)] for s in scores]
+    rows = [_row(score, kind.names, at, cause) for score in scores]
     client.insert(kind.table, rows, column_names=(*kind.names, *_RECORDED), database=database)
+
+
+def _row(score: Any, names: tuple[str, ...], at: datetime, cause: str) -> list[Any]:
+    return [*(_plain(getattr(score, name)) for name in names), at, str(cause)]
 
 
 def _current(kind: _Kind[S], database: str, ids: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
