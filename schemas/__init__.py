@@ -1,6 +1,16 @@
 """okrstream's pure data contracts: the event model, per-type schemas, validation errors and settings."""
 
 from ._api_keys import Access, ApiKey, KeyRing, Unauthenticated, api_key_json, new_api_key, parse_token
+from ._bounds import (
+    ECHO_CHARS,
+    MAX_ERRORS_LISTED,
+    MAX_PAYLOAD_DEPTH,
+    echo,
+    echo_repr,
+    join_path,
+    too_deep,
+    too_deep_in_text,
+)
 from ._cloudevents import cloudevent_from_headers, validate_cloudevent
 from ._dead_letter import OKRSTREAM_VERSION, dead_letter_record
 from ._errors import (
@@ -8,6 +18,7 @@ from ._errors import (
     EventValidationError,
     FieldError,
     InvalidFieldsError,
+    errors_json,
     field_errors_from_pydantic,
     json_type_name,
 )
@@ -88,7 +99,10 @@ from ._validate import validate_event
 
 __all__ = [
     "CHECK_IN_TYPE",
+    "ECHO_CHARS",
     "KPI_NAME_PATTERN",
+    "MAX_ERRORS_LISTED",
+    "MAX_PAYLOAD_DEPTH",
     "MAX_YEAR",
     "MIN_YEAR",
     "OKRSTREAM_VERSION",
@@ -163,13 +177,17 @@ __all__ = [
     "dead_letter_record",
     "decode_record",
     "decode_touch",
+    "echo",
+    "echo_repr",
     "encode_record",
     "encode_touch",
     "env_name",
+    "errors_json",
     "event_to_json_dict",
     "field_errors_from_pydantic",
     "frozen",
     "in_context",
+    "join_path",
     "json_type_name",
     "key_result_scored_event",
     "latest_versions",
@@ -193,6 +211,8 @@ __all__ = [
     "score_objective",
     "shift_period",
     "started",
+    "too_deep",
+    "too_deep_in_text",
     "utc_iso",
     "validate_cloudevent",
     "validate_event",

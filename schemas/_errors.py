@@ -8,6 +8,8 @@ from typing import Any
 
 import pydantic
 
+from ._bounds import ECHO_CHARS, MAX_ERRORS_LISTED, echo, echo_repr, join_path
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -19,6 +21,22 @@ class FieldError:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
+
+
+def errors_json(
+    errors: Iterable[FieldError], listed: int = MAX_ERRORS_LISTED
+) -> tuple[list[dict[str, str]], int]:
+    """The first `listed` errors as JSON, each cut to a bounded size, and how many more there were.
+
+    What a client sent is echoed in paths and messages; this keeps an answer or a dead letter
+    small however many fields, or however long ones, an event had.
+    """
+    errors = tuple(errors)
+    shown = [
+        {"path": echo(e.path, 2 * ECHO_CHARS), "message": echo(e.message, 4 * ECHO_CHARS), "rule": e.rule}
+        for e in errors[:listed]
+    ]
+    return shown, len(errors) - len(shown)
 
 
 class InvalidFieldsError(ValueError):
@@ -77,10 +95,12 @@ _BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "l
 
 
 def _path(loc: tuple[str | int, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "$"
+    return join_path([part if isinstance(part, int) else str(part) for part in loc])
+
+
+def _shown(value: Any) -> str:
+    """A rejected value as a message repeats it: strings quoted, anything else as Python shows it, cut."""
+    return echo_repr(value) if isinstance(value, str) else echo(repr(value))
 
 
 def _convert(err: Any) -> FieldError:
@@ -93,7 +113,7 @@ def _convert(err: Any) -> FieldError:
     elif kind in _TYPE_MESSAGES:
         message, rule = f"{_TYPE_MESSAGES[kind]}, got {json_type_name(value)}", "type"
         if isinstance(value, str):
-            message += f" {value!r}"
+            message += f" {echo_repr(value)}"
     elif kind == "string_pattern_mismatch":
         message, rule = f"must match {ctx['pattern']}", "pattern"
     elif kind == "string_too_short":
@@ -107,16 +127,16 @@ def _convert(err: Any) -> FieldError:
         rule = "too_many_keys"
     elif kind in _BOUNDS:
         bound = next(iter(ctx.values()))
-        message, rule = f"must be {_BOUNDS[kind]} {bound}, got {value!r}", "range"
+        message, rule = f"must be {_BOUNDS[kind]} {bound}, got {_shown(value)}", "range"
     elif kind in ("enum", "literal_error"):
-        message, rule = f"must be {ctx['expected']}, got {value!r}", "enum"
+        message, rule = f"must be {ctx['expected']}, got {_shown(value)}", "enum"
     elif kind == "value_error":
         message, rule = err["msg"].removeprefix("Value error, "), "value"
     else:  # our PydanticCustomError types already carry a clean message and rule code
         message, rule = err["msg"], kind
     if loc and loc[-1] == "[key]":
         loc = loc[:-1]
-        message, rule = f"invalid key {loc[-1]!r}: {message}", "invalid_key"
+        message, rule = f"invalid key {echo_repr(str(loc[-1]))}: {message}", "invalid_key"
     return FieldError(_path(loc), message, rule)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from ._bounds import echo_repr
 from ._errors import ConfigError, FieldError, field_errors_from_pydantic
 from ._event import EVENT_TYPE_PATTERN, KEY_PATTERN, RawEvent
 
@@ -42,7 +43,7 @@ class DimensionSpec(_Spec):
 
     def problem(self, path: str, value: str) -> FieldError | None:
         if self.enum is not None and value not in self.enum:
-            return FieldError(path, f"must be one of {', '.join(self.enum)}; got {value!r}", "enum")
+            return FieldError(path, f"must be one of {', '.join(self.enum)}; got {echo_repr(value)}", "enum")
         return None
 
 
