@@ -1,6 +1,6 @@
 """Getting events into the log: the broker, its topics, the producer, file import and the HTTP ingest API."""
 
-from ._bodies import BodyError, BodyFormat, BodyItem, body_format, decode_content, split_body
+from ._bodies import BodyError, BodyFormat, BodyItem, BodyLimits, body_format, decode_content, split_body
 from ._broker import (
     Broker,
     BrokerError,
@@ -27,6 +27,7 @@ __all__ = [
     "BodyError",
     "BodyFormat",
     "BodyItem",
+    "BodyLimits",
     "Broker",
     "BrokerError",
     "BrokerWatch",

@@ -16,6 +16,12 @@ from schemas import Access, ApiKey, KeyRing, Unauthenticated
 
 from ._http_errors import ApiError
 
+# one answer for no key, a malformed one, a wrong one and a revoked one: byte for byte the same, so
+# a caller probing keys learns nothing from which it got
+UNAUTHENTICATED = (
+    "a valid API key is required in Authorization: Bearer <key> or X-API-Key;"
+    " none came, or it is malformed, wrong or revoked"
+)
 _bearer = HTTPBearer(auto_error=False, description="an okrstream API key: `okrstream keys create`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key, as a header")
 
@@ -35,8 +41,10 @@ class Authenticator:
             return None
         try:
             return self._ring().authenticate(token)
-        except Unauthenticated as e:
-            raise ApiError(401, str(e), "unauthenticated", headers={"WWW-Authenticate": "Bearer"}) from None
+        except Unauthenticated:
+            raise ApiError(
+                401, UNAUTHENTICATED, "unauthenticated", headers={"WWW-Authenticate": "Bearer"}
+            ) from None
 
     def requires(self, access: Access) -> Callable[..., ApiKey | None]:
         """A FastAPI dependency: the caller's key, which must allow `access` (write keys: see scope)."""

@@ -1,4 +1,4 @@
-"""One shape for every refusal of the HTTP API: `{"error": <reason>, "rule": <code>, ...}`."""
+"""One shape for every refusal of the HTTP API: `{"error": <reason>, "rule": <code>, "path": ..., ...}`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pydantic import BaseModel
 
 
 class ApiError(Exception):
-    """Answer `status` with a reason; `extra` adds fields (a limit, the events out of scope)."""
+    """Answer `status` with a reason; `path` names the part of the request at fault, `extra` adds
+    fields (a limit, the events out of scope)."""
 
     def __init__(
         self,
@@ -18,6 +19,7 @@ class ApiError(Exception):
         message: str,
         rule: str,
         *,
+        path: str | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
@@ -26,7 +28,7 @@ class ApiError(Exception):
         self.message = message
         self.rule = rule
         self.headers = headers or {}
-        self.extra = extra or {}
+        self.extra = ({"path": path} if path is not None else {}) | (extra or {})
 
 
 class ErrorBody(BaseModel):
@@ -34,6 +36,7 @@ class ErrorBody(BaseModel):
 
     error: str
     rule: str
+    path: str | None = None  # the field, header or body position at fault, where there is one
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

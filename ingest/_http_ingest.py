@@ -17,7 +17,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from schemas import ApiKey, EventValidationError, FieldError, RawEvent, dead_letter_record
+from schemas import (
+    ApiKey,
+    EventValidationError,
+    FieldError,
+    RawEvent,
+    dead_letter_record,
+    echo,
+    errors_json,
+    json_type_name,
+)
 
 from ._bodies import BodyItem
 from ._http_errors import ApiError
@@ -26,6 +35,8 @@ from ._log_writer import LogWriter
 log = logging.getLogger(__name__)
 Identity = tuple[str, str]
 Convert = Callable[[Any, datetime], RawEvent]  # raises EventValidationError
+Claim = Callable[[Any], tuple[Any, Any]]  # the (source, type) an item claims, unvalidated
+MAX_OUT_OF_SCOPE_LISTED = 100
 
 
 class IdentityLookup(Protocol):
@@ -53,7 +64,9 @@ class EventResult:
         if self.event_id is not None:
             body |= {"event_id": self.event_id, "source": self.source}
         if self.errors:
-            body["errors"] = [{"path": e.path, "message": e.message, "rule": e.rule} for e in self.errors]
+            body["errors"], not_listed = errors_json(self.errors)
+            if not_listed:
+                body["errors_not_listed"] = not_listed
         return body
 
 
@@ -149,7 +162,8 @@ class EventIngest:
                 entry = EventResult(item.index, Outcome.ACCEPTED, event.event_id, event.source)
                 valid.append((entry, event))
             result.results.append(entry)
-        _check_scope(key, valid)
+        # scope was checked on the claims already; this holds if a claim ever differs from the event
+        check_scope(key, [(entry.index, event.source, event.type) for entry, event in valid])
 
         fresh = await self._reserve(valid)
         try:
@@ -215,30 +229,39 @@ class EventIngest:
 
 
 def _claimed_identity(data: Any) -> tuple[str | None, str | None]:
-    """The event_id and source a rejected item claims, when they are plain strings, for its result."""
+    """The event_id and source a rejected item claims, when they are plain strings, cut short for
+    its result: a rejected value is never echoed whole."""
     if not isinstance(data, dict):
         return None, None
     event_id = data.get("event_id", data.get("id"))
     source = data.get("source")
     return (
-        event_id if isinstance(event_id, str) else None,
-        source if isinstance(source, str) else None,
+        echo(event_id) if isinstance(event_id, str) else None,
+        echo(source) if isinstance(source, str) else None,
     )
 
 
-def _check_scope(key: ApiKey | None, valid: list[tuple[EventResult, RawEvent]]) -> None:
+def check_scope(key: ApiKey | None, claims: Sequence[tuple[int, Any, Any]]) -> None:
+    """Refuse the request (403, nothing written or dead-lettered) when any (index, source, type)
+    claimed is outside the key's scope. Run before validation: an invalid event out of scope is
+    not the key's to have dead-lettered under a source it may not write."""
     if key is None or key.is_admin:
         return
-    outside = [
-        {"index": entry.index, "source": event.source, "type": event.type}
-        for entry, event in valid
-        if not key.may_write(event.source, event.type)
-    ]
+    outside = [(index, source, type_) for index, source, type_ in claims if key.refuses(source, type_)]
     if outside:
+        listed = [
+            {"index": index, "source": _shown(source), "type": _shown(type_)}
+            for index, source, type_ in outside[:MAX_OUT_OF_SCOPE_LISTED]
+        ]
         raise ApiError(
             403,
-            f"this API key may not write {len(outside)} of these events (source or type out of scope);"
-            " nothing was written",
+            f"this API key may not write {len(outside)} of these events (source or type out of its"
+            " scope); nothing was written",
             "out_of_scope",
-            extra={"events": outside[:100]},
+            path="source, type",
+            extra={"events": listed, "events_out_of_scope": len(outside)},
         )
+
+
+def _shown(value: Any) -> Any:
+    return echo(value) if isinstance(value, str) else value if value is None else json_type_name(value)

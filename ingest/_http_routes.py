@@ -1,9 +1,10 @@
 """`POST /v1/events` and `POST /v1/webhooks/{mapping}`: the HTTP face of `EventIngest`.
 
 Checks run cheapest first, and all before anything is written: the key (401/403), the content
-type (415), the body's size (413) and shape (400), the number of events (413), the key's rate
-(429). A 2xx then means every accepted event is in the log; a broker that does not acknowledge
-in time gives 503 with Retry-After.
+type (415), the body's size (413), shape and nesting (400), the number of events (413), the
+sources and types the events claim against the key's scope (403), the key's rate (429, or 413
+when the request could never fit it). A 2xx then means every accepted event is in the log; a
+broker that does not acknowledge in time gives 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ from schemas import (
     RawEvent,
     Settings,
     cloudevent_from_headers,
+    echo_repr,
     map_event,
     validate_cloudevent,
     validate_event,
 )
 
-from ._bodies import BodyError, BodyFormat, BodyItem, body_format, decode_content, split_body
+from ._bodies import BodyError, BodyFormat, BodyItem, BodyLimits, body_format, decode_content, split_body
 from ._http_auth import Authenticator
 from ._http_errors import ApiError, ErrorBody, json_response
-from ._http_ingest import Convert, EventIngest
+from ._http_ingest import Claim, Convert, EventIngest, check_scope
 from ._log_writer import LogUnavailable
 from ._rate_limit import RateLimiter
 
@@ -50,6 +52,7 @@ class EventResultOut(BaseModel):
     event_id: str | None = None
     source: str | None = None
     errors: list[ErrorOut] = []
+    errors_not_listed: int = 0  # errors beyond the first few listed
 
 
 class IngestResponse(BaseModel):
@@ -87,8 +90,11 @@ def ingest_router(api: IngestApi) -> APIRouter:
     async def post_events(request: Request, key: ApiKey | None = writer) -> Response:
         fmt = _format(request)
         items = await _items(api, request, fmt)
+        claim: Claim = _claimed_source_and_type
         if fmt is BodyFormat.CLOUDEVENT_BINARY:
             headers = dict(request.headers)
+            attributes = cloudevent_from_headers(headers, None)
+            claim = lambda _: _claimed_source_and_type(attributes)  # noqa: E731
             convert: Convert = lambda data, now: validate_cloudevent(  # noqa: E731
                 cloudevent_from_headers(headers, data), api.registry, received_at=now
             )
@@ -96,7 +102,7 @@ def ingest_router(api: IngestApi) -> APIRouter:
             convert = lambda data, now: validate_cloudevent(data, api.registry, received_at=now)  # noqa: E731
         else:
             convert = lambda data, now: validate_event(data, api.registry, received_at=now)  # noqa: E731
-        return await _ingest(api, request, items, convert, key, "http:/v1/events")
+        return await _ingest(api, request, items, claim, convert, key, "http:/v1/events")
 
     @router.post(
         "/v1/webhooks/{mapping}",
@@ -109,31 +115,44 @@ def ingest_router(api: IngestApi) -> APIRouter:
         chosen = api.mappings.mappings.get(mapping)
         if chosen is None:
             known = ", ".join(sorted(api.mappings.mappings)) or "none"
-            raise ApiError(404, f"no mapping named {mapping!r}; known: {known}", "unknown_mapping")
+            raise ApiError(
+                404,
+                f"no mapping named {echo_repr(mapping)}; known: {known}",
+                "unknown_mapping",
+                path="mapping",
+            )
         fmt = _format(request)
         if fmt not in (BodyFormat.EVENTS, BodyFormat.NDJSON):
             raise ApiError(415, "a webhook takes application/json or application/x-ndjson", "content_type")
         items = await _items(api, request, fmt)
         convert: Convert = lambda data, now: map_event(chosen, data, api.registry, received_at=now)  # noqa: E731
-        return await _ingest(api, request, items, convert, key, f"http:/v1/webhooks/{mapping}")
+        return await _ingest(
+            api, request, items, chosen.claimed_scope, convert, key, f"http:/v1/webhooks/{mapping}"
+        )
 
     return router
+
+
+def _claimed_source_and_type(data: Any) -> tuple[Any, Any]:
+    """What a canonical event or a CloudEvent says its source and type are, unvalidated."""
+    return (data.get("source"), data.get("type")) if isinstance(data, dict) else (None, None)
 
 
 def _format(request: Request) -> BodyFormat:
     try:
         return body_format(request.headers.get("content-type"), request.headers)
     except BodyError as e:
-        raise ApiError(e.status, e.message, e.rule) from None
+        raise ApiError(e.status, e.message, e.rule, extra=e.extra) from None
 
 
 async def _items(api: IngestApi, request: Request, fmt: BodyFormat) -> list[BodyItem]:
     limit = api.settings.http_max_body_bytes
     body = await _read_body(request, limit, api.settings.http_request_timeout_s)
+    limits = BodyLimits(api.settings.http_max_json_depth, api.settings.http_max_event_bytes)
     try:
-        items = split_body(decode_content(body, request.headers.get("content-encoding"), limit), fmt)
+        items = split_body(decode_content(body, request.headers.get("content-encoding"), limit), fmt, limits)
     except BodyError as e:
-        extra = {"limit_bytes": limit} if e.status == 413 else None
+        extra = {"limit_bytes": limit} if e.status == 413 else e.extra
         raise ApiError(e.status, e.message, e.rule, extra=extra) from None
     if not items:
         raise ApiError(400, "the body holds no events", "empty")
@@ -175,19 +194,14 @@ async def _ingest(
     api: IngestApi,
     request: Request,
     items: list[BodyItem],
+    claim: Claim,
     convert: Convert,
     key: ApiKey | None,
     origin: str,
 ) -> Response:
+    check_scope(key, [(item.index, *claim(item.data)) for item in items])
     who = key.key_id if key else "anonymous"
-    wait = api.limiter.take(who, len(items))
-    if wait is not None:
-        raise ApiError(
-            429,
-            f"rate limit of {api.limiter.rate} events per key reached; retry after {wait:g} s",
-            "rate_limited",
-            headers={"Retry-After": f"{wait:g}"},
-        )
+    _charge(api.limiter, who, len(items))
     context = {"content_type": request.headers.get("content-type", ""), "api_key": who}
     try:
         result = await api.ingest.ingest(items, convert, key, origin, context)
@@ -201,6 +215,33 @@ async def _ingest(
     return json_response(result.to_json(), result.status_code)
 
 
+def _charge(limiter: RateLimiter, who: str, events: int) -> None:
+    """Count every event of the request against the key's rate, or refuse the request whole.
+
+    A request larger than the whole allowance can never pass, so it gets 413 (split it), not a
+    429 whose Retry-After would have the client resend it forever.
+    """
+    limit = {"limit_events": limiter.amount, "rate_limit": limiter.rate}
+    if events > limiter.amount:
+        raise ApiError(
+            413,
+            f"{events} events in one request, but this API key may send at most {limiter.rate} events:"
+            f" split the request into parts of at most {limiter.amount} events",
+            "over_rate_limit",
+            extra=limit,
+        )
+    wait = limiter.take(who, events)
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"rate limit of {limiter.rate} events per key reached; {events} more do not fit now,"
+            f" retry after {wait:g} s",
+            "rate_limited",
+            headers={"Retry-After": f"{wait:g}"},
+            extra=limit,
+        )
+
+
 _ERROR = {"model": ErrorBody}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "every event accepted or a duplicate: accepted ones are in the log"},
@@ -208,11 +249,16 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "model": IngestResponse,
         "description": "some events rejected (see results), the others in the log",
     },
-    400: _ERROR | {"description": "the body cannot be read: malformed JSON, gzip or UTF-8"},
+    400: _ERROR
+    | {"description": "the body cannot be read: malformed JSON, gzip or UTF-8, or JSON nested too deep"},
     401: _ERROR | {"description": "no API key, or an invalid or revoked one"},
     403: _ERROR | {"description": "the key may not write these events (nothing was written)"},
     408: _ERROR | {"description": "the body did not arrive in time"},
-    413: _ERROR | {"description": "the body or the number of events is over the limit named in the body"},
+    413: _ERROR
+    | {
+        "description": "the body, the number of events, or the number of events for the key's rate"
+        " limit is over the limit named in the body: split the request"
+    },
     415: _ERROR | {"description": "unsupported Content-Type, charset or Content-Encoding"},
     422: {"model": IngestResponse, "description": "every event rejected (see results)"},
     429: _ERROR | {"description": "the key's rate limit is reached: see Retry-After"},

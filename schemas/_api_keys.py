@@ -51,7 +51,8 @@ class Access(StrEnum):
 
 
 class Unauthenticated(Exception):
-    """No usable API key came with a request; `reason` is safe to show the caller."""
+    """No usable API key came with a request; `reason` says which way, for diagnostics (the HTTP
+    API answers every case alike)."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -119,6 +120,20 @@ class ApiKey(BaseModel):
         return any(fnmatchcase(source, p) for p in self.sources) and any(
             fnmatchcase(type, p) for p in self.types
         )
+
+    def refuses(self, source: Any, type: Any) -> bool:
+        """Whether an event claiming this source and type is outside this key's scope.
+
+        Claims are judged before the rest of the event is validated, so an invalid event out of
+        scope is refused like a valid one; a claim that is not a string is left to validation.
+        """
+        if not self.active or self.access is Access.READ:
+            return True
+        if self.access is Access.ADMIN:
+            return False
+        source_out = isinstance(source, str) and not any(fnmatchcase(source, p) for p in self.sources)
+        type_out = isinstance(type, str) and not any(fnmatchcase(type, p) for p in self.types)
+        return source_out or type_out
 
     def may_read(self) -> bool:
         """Whether this key may use the query endpoints: read and admin keys may."""

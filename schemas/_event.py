@@ -18,6 +18,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ._bounds import MAX_PAYLOAD_DEPTH, too_deep
 from ._errors import json_type_name
 
 EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+=-]*$"
@@ -73,9 +74,16 @@ def _measure(value: Any) -> float:
 
 
 def _payload_size(value: Any) -> Any:
-    """Cap the audit copy so one event cannot bloat a Kafka record or a ClickHouse row."""
+    """Cap the audit copy so one event cannot bloat a Kafka record or a ClickHouse row, nor nest
+    deeper than a JSON encoder can go (measured first: the encoder would recurse to find out)."""
     if value is None:
         return value
+    if (where := too_deep(value, MAX_PAYLOAD_DEPTH)) is not None:
+        raise PydanticCustomError(
+            "depth",
+            "nested deeper than {limit} levels of objects and arrays, at payload.{where}",
+            {"limit": MAX_PAYLOAD_DEPTH, "where": where},
+        )
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError):

@@ -387,6 +387,19 @@ class Mapping(BaseModel):
         }
         return {name: source for name, source in found.items() if source is not None}
 
+    def claimed_scope(self, doc: Any) -> tuple[Any, Any]:
+        """The (source, type) this mapping reads from `doc`, None where it cannot: an API key's
+        scope is checked on these before the rest of the document."""
+        if not isinstance(doc, collections.abc.Mapping):
+            return None, None
+        claimed = []
+        for source in (self.source, self.type):
+            try:
+                claimed.append(source.resolve(doc)[0])
+            except PydanticCustomError:
+                claimed.append(None)
+        return claimed[0], claimed[1]
+
     def to_event_dict(self, doc: Any) -> dict[str, Any]:
         """The canonical event dict, not yet validated; EventValidationError when a value cannot be read."""
         mapped = self._apply(doc)

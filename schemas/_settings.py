@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ._bounds import MAX_PAYLOAD_DEPTH
 from ._errors import ConfigError, field_errors_from_pydantic
 from ._event_types import UnknownTypePolicy
 
@@ -63,6 +64,10 @@ class Settings(BaseModel):
     auth: AuthMode = AuthMode.REQUIRED  # API keys on every /v1 endpoint (`okrstream keys create`)
     http_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)  # after gzip decompression
     http_max_events: int = Field(10_000, ge=1)  # events (or NDJSON lines) in one request
+    # objects and arrays inside one another in an event, counting the event; at most the payload's
+    # own ceiling, so what the API accepts can always be encoded
+    http_max_json_depth: int = Field(64, ge=2, le=MAX_PAYLOAD_DEPTH)
+    http_max_event_bytes: int = Field(1024 * 1024, ge=1024)  # one event's JSON text; larger: rejected
     # events one API key may send, e.g. 50000/second, 1000/minute
     http_rate_limit: Annotated[str, StringConstraints(pattern=RATE_PATTERN)] = "50000/second"
     http_request_timeout_s: float = Field(30.0, gt=0)  # to receive a whole request body

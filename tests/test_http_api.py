@@ -177,15 +177,18 @@ def test_keys_authenticate_and_scope_every_endpoint(api, logged) -> None:
     revoked = api.create_key("write")
     assert api.request("POST", f"/v1/keys/{revoked.split('_')[1]}/revoke", api.admin_token).status_code == 200
 
-    no_key = post(api, order("a"))
-    assert no_key.status_code == 401 and no_key.headers["WWW-Authenticate"] == "Bearer"
-    assert "API key is required" in no_key.json()["error"]
     unknown = "oks_0123456789ab_" + "z" * 43
-    wrong = [post(api, order("a"), key=k).json() for k in (writer[:-2] + "xx", unknown, revoked)]
-    assert (
-        wrong[0] == wrong[1] == wrong[2] == {"error": "invalid or revoked API key", "rule": "unauthenticated"}
-    )
-    assert post(api, order("a"), key="not-a-key").status_code == 401
+    refused = [
+        post(api, order("a"), key=k) for k in (None, "not-a-key", writer[:-2] + "xx", unknown, revoked)
+    ]
+    assert {r.status_code for r in refused} == {401}
+    assert len({r.content for r in refused}) == 1  # the same bytes whatever was wrong with the key
+    headers = {
+        (r.headers["WWW-Authenticate"], r.headers["Content-Type"], r.headers["Content-Length"])
+        for r in refused
+    }
+    assert headers == {("Bearer", "application/json", str(len(refused[0].content)))}
+    assert refused[0].json()["rule"] == "unauthenticated" and "API key" in refused[0].json()["error"]
 
     out_of_scope = post(api, [order("in"), order("out", source="crm")], key=writer)
     assert out_of_scope.status_code == 403
@@ -370,3 +373,152 @@ def test_ingest_goes_on_when_the_store_cannot_answer_the_duplicate_check(api, ke
     assert answer.status_code == 200
     assert [r["status"] for r in answer.json()["results"]] == ["duplicate", "accepted"]  # from memory
     assert sorted(e["event_id"] for e in logged("raw")) == ["s-1", "s-2"]
+
+
+def nested_text(levels: int) -> str:
+    """`levels` JSON objects inside one another, as text: no encoder has to go that deep."""
+    return '{"a":' * levels + "1" + "}" * levels
+
+
+def test_json_nested_too_deep_is_refused_with_where_in_every_format(api, key, logged) -> None:
+    """Every format, nested a few hundred levels (which once crashed the encoder) or beyond what
+    the parser reads at all: a 4xx that says where, never a 5xx."""
+    webhook = "/v1/webhooks/generic_webhook"
+    for levels in (300, 1100):
+        nested = nested_text(levels)
+        event = orjson.dumps(order("d")).decode()[:-1] + ', "payload": ' + nested + "}"
+        attributes = {k: v for k, v in cloud_order("c").items() if k != "data"}
+        cloud = orjson.dumps(attributes).decode()[:-1] + ', "data": ' + nested + "}"
+        cases = {
+            "json": (post(api, event, key=key), 400, "payload.a.a"),
+            "array": (
+                post(api, f"[{orjson.dumps(order('ok')).decode()}, {event}]", key=key),
+                400,
+                "[1].payload.a",
+            ),
+            "cloudevent": (post(api, cloud, CE, key=key), 400, "data.a.a"),
+            "batch": (post(api, f"[{cloud}]", CE_BATCH, key=key), 400, "[0].data.a"),
+        }
+        binary = {"ce-specversion": "1.0", "ce-id": "bin", "ce-source": "shop", "ce-type": "order.placed"}
+        cases["binary"] = (post(api, nested_text(levels), key=key, **binary), 400, "data.a.a")
+        cases["webhook"] = (
+            api.request("POST", webhook, key, content=nested_text(levels),
+                        headers={"Content-Type": "application/json"}),
+            400,
+            "a.a.a",
+        )  # fmt: skip
+        line = nested_text(levels)
+        cases["ndjson"] = (
+            post(api, orjson.dumps(order("n")).decode() + "\n" + line, NDJSON, key=key),
+            207,
+            "",
+        )
+        for name, (answer, status, where) in cases.items():
+            assert answer.status_code == status, (levels, name, answer.text[:300])
+            body = answer.json()
+            if status == 400:
+                assert body["rule"] == "depth" and body["limit_depth"] == 64, (levels, name)
+                assert body["path"].startswith(where) and body["path"] in body["error"], (levels, name)
+                assert len(answer.content) < 2000, (levels, name)
+            else:
+                rejected = body["results"][1]
+                assert [e["rule"] for e in rejected["errors"]] == ["depth"], (levels, name)
+                assert rejected["errors"][0]["path"].startswith("a.a.a"), (levels, name)
+    in_log = sorted(e["event_id"] for e in logged("raw"))
+    assert in_log == ["n"]  # twice sent, accepted once; nothing of the refused bodies
+    assert [letter["errors"][0]["rule"] for letter in logged("deadletter")] == ["depth", "depth"]
+
+
+def test_the_depth_limit_is_a_setting_and_counts_the_event_itself(serve_api, logged) -> None:
+    api = serve_api(http_max_json_depth=3)
+    key = api.create_key()
+    assert post(api, order("fits", payload={"a": {"b": 1}}), key=key).status_code == 200
+    assert post(api, [order("fits-too", payload={"a": {"b": 1}})], key=key).status_code == 200
+    over = post(api, order("over", payload={"a": {"b": []}}), key=key)
+    assert over.status_code == 400 and over.json()["path"] == "payload.a.b"
+    assert sorted(e["event_id"] for e in logged("raw")) == ["fits", "fits-too"]
+
+
+def test_an_oversized_event_is_rejected_alone_and_its_dead_letter_fits_the_log(api, key, logged) -> None:
+    """9 MiB of one event once made its dead letter too large for the log: a 503 forever."""
+    huge = order("huge", note="x" * (9 * 1024 * 1024))
+    answer = post(api, [order("small-1"), huge, order("small-2")], key=key)
+    assert answer.status_code == 207, answer.text[:500]
+    body = answer.json()
+    assert [r["status"] for r in body["results"]] == ["accepted", "rejected", "accepted"]
+    [error] = body["results"][1]["errors"]
+    assert (error["path"], error["rule"]) == ("$", "event_size")
+    assert "at most 1048576 allowed" in error["message"]
+    assert len(answer.content) < 5000
+    assert sorted(e["event_id"] for e in logged("raw")) == ["small-1", "small-2"]
+    [letter] = logged("deadletter")
+    assert letter["raw_truncated"] is True and letter["raw_bytes"] == len(orjson.dumps(huge))
+    assert letter["raw"].startswith('{"event_id":"huge"') and len(letter["raw"]) <= 256 * 1024
+    assert letter["errors"] == body["results"][1]["errors"]
+
+    alone = post(api, huge, key=key)
+    assert alone.status_code == 422 and alone.json()["results"][0]["errors"][0]["rule"] == "event_size"
+
+
+def test_scope_is_checked_on_the_claims_before_validation(api, logged) -> None:
+    """An invalid event out of scope is refused whole (403), not dead-lettered under a source the key
+    may not write."""
+    writer = api.create_key("write", sources=["shop"], types=["order.*"])
+    invalid_elsewhere = order("x", source="crm", measures={"amount": "lots"})
+    refusals = {
+        "json": post(api, [order("in"), invalid_elsewhere], key=writer),
+        "wrong type": post(api, order("t", type="deal.closed", occurred_at="never"), key=writer),
+        "cloudevent": post(api, cloud_order("c", source="crm", time="never"), CE, key=writer),
+        "binary": post(api, b"[1]", key=writer, **{"ce-specversion": "1.0", "ce-id": "b",
+                                                    "ce-source": "/elsewhere", "ce-type": "order.placed"}),
+        "webhook": api.request("POST", "/v1/webhooks/generic_webhook", writer, content=b'{"id": 5}',
+                               headers={"Content-Type": "application/json"}),  # crm, by its mapping
+    }  # fmt: skip
+    for name, answer in refusals.items():
+        assert answer.status_code == 403, (name, answer.text)
+        assert answer.json()["rule"] == "out_of_scope", name
+    assert refusals["json"].json()["events"] == [{"index": 1, "source": "crm", "type": "order.placed"}]
+    assert logged("raw") == [] and logged("deadletter") == []
+
+    unclaimed = post(api, {"event_id": "no-source", "type": "order.placed"}, key=writer)
+    assert unclaimed.status_code == 422  # nothing claimed out of scope: validation names what is missing
+    assert "source" in [e["path"] for e in unclaimed.json()["results"][0]["errors"]]
+
+
+def test_the_rate_limit_charges_every_event_and_says_when_a_request_can_never_fit(serve_api, logged):
+    api = serve_api(http_rate_limit="5/minute")
+    key = api.create_key()
+    never = post(api, [order(f"n-{i}") for i in range(6)], key=key)
+    assert never.status_code == 413 and "Retry-After" not in never.headers
+    assert never.json()["rule"] == "over_rate_limit" and never.json()["limit_events"] == 5
+    assert "split the request" in never.json()["error"] and "5/minute" in never.json()["error"]
+    assert post(api, [order(f"a-{i}") for i in range(3)], key=key).status_code == 200
+    limited = post(api, [order(f"b-{i}") for i in range(3)], key=key)  # 6 of 5 within the minute
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.json()["rule"] == "rate_limited" and limited.json()["limit_events"] == 5
+    assert post(api, [order("c-0"), order("c-1")], key=key).status_code == 200  # exactly 5
+    assert sorted(e["event_id"] for e in logged("raw")) == ["a-0", "a-1", "a-2", "c-0", "c-1"]
+
+
+def test_rejected_values_are_echoed_cut_short(api, key) -> None:
+    long_id = post(api, order("x" * 200_000), key=key)
+    assert long_id.status_code == 422 and len(long_id.content) < 3000
+    result = long_id.json()["results"][0]
+    assert result["event_id"].startswith("x" * 200) and result["event_id"].endswith("…(+199800 chars)")
+
+    unknown_keys = post(api, order("k") | {f"unknown_{i}": i for i in range(10_000)}, key=key)
+    assert unknown_keys.status_code == 422 and len(unknown_keys.content) < 5000
+    result = unknown_keys.json()["results"][0]
+    assert len(result["errors"]) == 20 and result["errors_not_listed"] == 10_000 - 20
+    assert result["errors"][0] == {"path": "unknown_0", "message": "unknown field", "rule": "extra_forbidden"}
+
+    long_key = post(
+        api, order("lk", dimensions={"R" * 100_000: "eu", "region": "EU", "channel": "web"}), key=key
+    )
+    assert long_key.status_code == 422 and len(long_key.content) < 3000
+    [error] = long_key.json()["results"][0]["errors"]
+    assert error["rule"] == "invalid_key" and "…(+" in error["path"] and "…(+" in error["message"]
+
+    out_of_scope = post(api, order("s", source="s" * 100_000), key=api.create_key(sources=["shop"]))
+    assert out_of_scope.status_code == 403 and len(out_of_scope.content) < 3000
+    assert len(api.request("POST", "/v1/webhooks/" + "m" * 5000, key, content=b"{}").content) < 1000

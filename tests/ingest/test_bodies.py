@@ -7,7 +7,7 @@ import gzip
 import orjson
 import pytest
 
-from ingest import BodyError, BodyFormat, BodyItem, body_format, decode_content, split_body
+from ingest import BodyError, BodyFormat, BodyItem, BodyLimits, body_format, decode_content, split_body
 from schemas import FieldError
 
 
@@ -112,3 +112,53 @@ def test_only_a_line_feed_ends_an_ndjson_line() -> None:
         BodyItem(0, line, {"subject": "a\u2028b\u2029c\u0085d"}),
         BodyItem(1, line, {"subject": "a\u2028b\u2029c\u0085d"}),
     ]
+
+
+def _refusal(body: bytes, fmt: BodyFormat, limits: BodyLimits) -> BodyError:
+    with pytest.raises(BodyError) as refused:
+        split_body(body, fmt, limits)
+    return refused.value
+
+
+@pytest.mark.parametrize(
+    ("body", "fmt", "path"),
+    [
+        (b'{"a": {"b": [[1]]}}', BodyFormat.EVENTS, "a.b[0]"),
+        (b'[{}, {"a": {"b": [[1]]}}]', BodyFormat.EVENTS, "[1].a.b[0]"),
+        (b'[{"data": {"x": [[]]}}]', BodyFormat.CLOUDEVENT_BATCH, "[0].data.x[0]"),
+        (b'{"x": [[1]]}', BodyFormat.CLOUDEVENT_BINARY, "data.x[0]"),  # the body is data, at level 2
+        (b'{"a": ' * 1100 + b"1" + b"}" * 1100, BodyFormat.EVENTS, "a.a.a"),  # past what orjson reads
+        (b'[{"k": ' + b"[" * 1100 + b"]" * 1100 + b"}]", BodyFormat.EVENTS, "[0].k[0][0]"),
+        (b"[" * 1100 + b"]" * 1100, BodyFormat.CLOUDEVENT_BINARY, "data[0][0]"),
+    ],
+)
+def test_json_nested_deeper_than_the_limit_is_refused_with_where(body, fmt, path) -> None:
+    """Three levels, counting the event (not a batch's array): the path names the fourth."""
+    refused = _refusal(body, fmt, BodyLimits(max_depth=3))
+    assert (refused.status, refused.rule, refused.extra) == (400, "depth", {"path": path, "limit_depth": 3})
+    assert f"deeper than 3 levels of objects and arrays at {path}" in refused.message
+
+
+def test_json_at_the_depth_limit_is_split_as_usual() -> None:
+    limits = BodyLimits(max_depth=3)
+    assert split_body(b'[{"a": {"b": [1]}}]', BodyFormat.EVENTS, limits)[0].data == {"a": {"b": [1]}}
+    assert split_body(b'{"x": [1]}', BodyFormat.CLOUDEVENT_BINARY, limits)[0].data == {"x": [1]}
+
+
+def test_an_ndjson_line_nested_too_deep_fails_alone() -> None:
+    lines = b'{"ok": 1}\n{"a": {"b": {"c": {}}}}\n' + b"[" * 1100 + b"]" * 1100
+    items = split_body(lines, BodyFormat.NDJSON, BodyLimits(max_depth=3))
+    assert items[0].error is None
+    assert [(i.error.path, i.error.rule) for i in items[1:]] == [("a.b.c", "depth"), ("[0][0][0]", "depth")]
+
+
+def test_an_event_over_the_size_limit_is_an_item_with_an_error() -> None:
+    big = orjson.dumps({"event_id": "big", "note": "é" * 600})
+    items = split_body(
+        b"[" + big + b', {"event_id": "small"}]', BodyFormat.EVENTS, BodyLimits(max_event_bytes=1024)
+    )
+    assert items[0].error == FieldError(
+        "$", f"the event is {len(big)} bytes of JSON; at most 1024 allowed", "event_size"
+    )
+    assert items[0].data["event_id"] == "big"  # what it claims still shows in its result
+    assert items[1].error is None
