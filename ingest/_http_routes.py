@@ -280,12 +280,13 @@ _CLOUDEVENT_SCHEMA: dict[str, Any] = {
     "properties": {
         "specversion": {"type": "string", "enum": ["1.0"]},
         "id": {"type": "string"},
-        "source": {"type": "string"},
+        "source": {"type": "string", "format": "uri-reference"},
         "type": {"type": "string"},
         "time": {"type": "string", "format": "date-time"},
-        "subject": {"type": "string"},
+        "subject": {"type": ["string", "null"]},
         "datacontenttype": {"type": "string"},
-        "data": {"type": "object"},
+        "data": {"description": "a JSON object is split into dimensions and measures; other data is kept"},
+        "data_base64": {"type": "string", "description": "kept in the payload as it came"},
     },
     "additionalProperties": True,
 }

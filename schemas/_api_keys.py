@@ -32,8 +32,9 @@ from ._event import UtcDatetime, utc_iso
 
 TOKEN_PREFIX = "oks_"
 KEY_ID_PATTERN = r"^[0-9a-f]{12}$"
-# source and type characters plus the glob ones fnmatch knows: * ? [ ] !
-GLOB_PATTERN = r"^[A-Za-z0-9._:/@+*?!\[\]-]+$"
+# the characters of sources (URI references) and types, which include the glob ones fnmatch knows:
+# * ? [ ] ! (match a literal ? or [ as [?] or [[])
+GLOB_PATTERN = r"^[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+$"
 _TOKEN = re.compile(r"oks_([0-9a-f]{12})_([A-Za-z0-9_-]{16,128})")
 NO_KEY = "an API key is required: Authorization: Bearer <key> or X-API-Key"
 MALFORMED_KEY = "malformed API key: okrstream keys look like oks_<12 hex digits>_<secret>"

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from ._bounds import echo_repr
 from ._errors import EventValidationError, FieldError, json_type_name
 from ._event import RawEvent
 from ._event_types import EventTypeRegistry
@@ -54,7 +55,7 @@ class _Mapped:
     canonical: dict[str, Any] = field(default_factory=dict)
     errors: list[FieldError] = field(default_factory=list)
     explicit: bool = False  # dimensions/measures came as objects inside `data`
-    data_unreadable: bool = False  # `data` was not a JSON object, or came as data_base64
+    opaque: str | None = None  # what `data` was when it could not be split (a string, XML, base64)
 
 
 def validate_cloudevent(
@@ -75,7 +76,7 @@ def validate_cloudevent(
     try:
         event = validate_event(mapped.canonical, registry, received_at=received_at)
     except EventValidationError as exc:
-        errors = [*mapped.errors, *_client_errors(exc.errors, mapped)]
+        errors = [*mapped.errors, *_client_errors(exc.errors, mapped, ce.get("type"))]
     else:
         if not mapped.errors:
             return event
@@ -84,31 +85,28 @@ def validate_cloudevent(
 
 
 def _check_envelope(ce: Mapping[str, Any], errors: list[FieldError]) -> None:
-    """Attributes okrstream cannot map at all: wrong spec version, non-JSON or binary data."""
+    """Attributes okrstream cannot map at all: a wrong spec version, a content type that is no string,
+    both forms of data at once."""
     if "specversion" not in ce:
         errors.append(FieldError("specversion", f'field required; send "{SPECVERSION}"', "required"))
     elif ce["specversion"] != SPECVERSION:
         got = ce["specversion"]
-        errors.append(FieldError("specversion", f'must be "{SPECVERSION}", got {got!r}', "specversion"))
-    if (problem := _content_type_problem(ce.get("datacontenttype"))) is not None:
-        errors.append(problem)
-    if "data_base64" in ce:
-        errors.append(
-            FieldError("data_base64", "binary data is not supported, send JSON data", "unsupported")
-        )
+        shown = echo_repr(got) if isinstance(got, str) else json_type_name(got)
+        errors.append(FieldError("specversion", f'must be "{SPECVERSION}", got {shown}', "specversion"))
+    content_type = ce.get("datacontenttype")
+    if content_type is not None and not isinstance(content_type, str):
+        kind = json_type_name(content_type)
+        errors.append(FieldError("datacontenttype", f"must be a string, got {kind}", "type"))
+    if ce.get("data") is not None and ce.get("data_base64") is not None:
+        errors.append(FieldError("data_base64", "must not come with data: send one of them", "exclusive"))
 
 
-def _content_type_problem(value: Any) -> FieldError | None:
-    """Only JSON data can be split into dimensions and measures; parameters such as charset are fine."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        return FieldError("datacontenttype", f"must be a string, got {json_type_name(value)}", "type")
-    media = value.split(";", 1)[0].strip().lower()
-    if media == "application/json" or _JSON_SUBTYPE.fullmatch(media):
-        return None
-    message = f"must be application/json or a +json media type, got {value[:100]!r}"
-    return FieldError("datacontenttype", message, "unsupported")
+def _is_json(content_type: Any) -> bool:
+    """Whether data of this content type is JSON (absent means JSON, as the JSON format says)."""
+    if not isinstance(content_type, str):
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or _JSON_SUBTYPE.fullmatch(media) is not None
 
 
 def _map_attributes(ce: Mapping[str, Any], mapped: _Mapped) -> None:
@@ -124,21 +122,25 @@ def _map_attributes(ce: Mapping[str, Any], mapped: _Mapped) -> None:
 
 
 def _map_data(ce: Mapping[str, Any], registry: EventTypeRegistry | None, mapped: _Mapped) -> None:
-    """Split `data` into dimensions, measures and payload; keep extension attributes in the payload."""
-    data = ce.get("data")
-    if data is None:
-        data, mapped.data_unreadable = {}, "data_base64" in ce
-    elif not isinstance(data, Mapping):
-        message = f"must be a JSON object or null, got {json_type_name(data)}"
-        mapped.errors.append(FieldError("data", message, "type"))
-        data, mapped.data_unreadable = {}, True
-    dimensions, measures, rest, mapped.explicit = _split_data(data, ce.get("type"), registry)
+    """Split JSON object `data` into dimensions, measures and payload; keep any other data (a string,
+    XML, base64) and extension attributes in the payload as they came."""
+    data, content_type = ce.get("data"), ce.get("datacontenttype")
+    opaque: dict[str, Any] = {}
+    if ce.get("data_base64") is not None:
+        opaque, mapped.opaque = {"data_base64": ce["data_base64"]}, "data_base64"
+    elif data is not None and (not isinstance(data, Mapping) or not _is_json(content_type)):
+        shown = json_type_name(data) if _is_json(content_type) else f"{echo_repr(content_type, 100)} data"
+        opaque, mapped.opaque = {"data": data}, shown
+    if opaque and isinstance(content_type, str):
+        opaque["datacontenttype"] = content_type
+    split = data if isinstance(data, Mapping) and not opaque else {}
+    dimensions, measures, rest, mapped.explicit = _split_data(split, ce.get("type"), registry)
     if dimensions:
         mapped.canonical["dimensions"] = dimensions
     if measures:
         mapped.canonical["measures"] = measures
-    extensions = {name: value for name, value in ce.items() if name not in _CORE}
-    payload = {key: part for key, part in (("data", rest), ("extensions", extensions)) if part}
+    extensions = {name: value for name, value in ce.items() if name not in _CORE and value is not None}
+    payload = {key: part for key, part in (("data", rest), ("extensions", extensions)) if part} | opaque
     if payload:
         mapped.canonical["payload"] = payload
 
@@ -178,12 +180,18 @@ def _to_client(error: FieldError, explicit: bool) -> FieldError:
     return FieldError(path, error.message, error.rule)
 
 
-def _client_errors(errors: Iterable[FieldError], mapped: _Mapped) -> list[FieldError]:
-    """validate_event's errors renamed for the client; none about keys of `data` it could not read."""
+def _client_errors(errors: Iterable[FieldError], mapped: _Mapped, event_type: Any) -> list[FieldError]:
+    """validate_event's errors renamed for the client; data that could not be split is one error,
+    not one per dimension or measure its type requires."""
     renamed = [_to_client(error, mapped.explicit) for error in errors]
-    if mapped.data_unreadable:  # "data.region: field required" would only repeat the one real problem
-        renamed = [error for error in renamed if not error.path.startswith("data.")]
-    return renamed
+    if mapped.opaque is None:
+        return renamed
+    kept = [error for error in renamed if not error.path.startswith("data.")]
+    if len(kept) < len(renamed):
+        needs = f"the dimensions and measures {echo_repr(str(event_type), 100)} requires"
+        message = f"must be a JSON object holding {needs}, got {mapped.opaque}"
+        kept.append(FieldError("data", message, "type"))
+    return kept
 
 
 def _attribute_rank(error: FieldError) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -23,7 +24,11 @@ from ._errors import json_type_name
 
 EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+=-]*$"
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
-SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"
+# A URI-reference (RFC 3986), as CloudEvents has `source`: `shop`, `/mycontext`,
+# `https://github.com/cloudevents/spec/pull`, `urn:event:from:myapi`. Only the characters a URI
+# can hold, percent-escapes whole; no spaces, quotes or non-ASCII.
+SOURCE_PATTERN = r"^(?:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+$"
+_SOURCE = re.compile(SOURCE_PATTERN)
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 MAX_KEYS = 64
 MAX_PAYLOAD_BYTES = 65536
@@ -98,6 +103,16 @@ def _payload_size(value: Any) -> Any:
     return value
 
 
+def _uri_reference(value: str) -> str:
+    if not _SOURCE.fullmatch(value):
+        raise PydanticCustomError(
+            "pattern",
+            "must be a URI reference such as shop, /mycontext or https://example.com/shop:"
+            " ASCII letters, digits and - . _ ~ : / ? # [ ] @ ! $ & ' ( ) * + , ; = or %XX escapes",
+        )
+    return value
+
+
 UtcDatetime = Annotated[datetime, BeforeValidator(_utc)]
 Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
 Measure = Annotated[float, BeforeValidator(_measure)]
@@ -110,7 +125,12 @@ class RawEvent(BaseModel):
 
     event_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=EVENT_ID_PATTERN)]
     type: Annotated[str, StringConstraints(max_length=100, pattern=EVENT_TYPE_PATTERN)]
-    source: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=SOURCE_PATTERN)]
+    source: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=200),
+        AfterValidator(_uri_reference),
+        Field(json_schema_extra={"pattern": SOURCE_PATTERN}),
+    ]
     occurred_at: UtcDatetime
     subject: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     dimensions: dict[Key, Annotated[str, StringConstraints(max_length=1024)]] = Field(

@@ -43,7 +43,7 @@ BAD_INPUTS = [
     ("type upper-case", with_(type="Order.Placed"), "type", "pattern", "must match"),
     ("type too long", with_(type="a." + "b" * 99), "type", "max_length", "at most 100 characters"),
     ("missing source", with_(source=_DROP), "source", "required", "field required"),
-    ("source with space", with_(source="my shop"), "source", "pattern", "must match"),
+    ("source with space", with_(source="my shop"), "source", "pattern", "must be a URI reference"),
     (
         "naive occurred_at",
         with_(occurred_at="2026-10-01T12:00:00"),
