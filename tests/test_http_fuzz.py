@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from processors._runtime import load_mappings, load_registry
-from schemas import EventTypeRegistry, EventValidationError, validate_event
+from schemas import EventTypeRegistry, EventValidationError, errors_json, validate_event
 
 NDJSON = "application/x-ndjson"
 EVENT_MEDIA_TYPES = (
@@ -432,10 +432,7 @@ def _expected(item: Any, registry: EventTypeRegistry, seen: set[tuple[str, str]]
     try:
         event = validate_event(item, registry)
     except EventValidationError as e:
-        return {
-            "status": "rejected",
-            "errors": [{"path": f.path, "message": f.message, "rule": f.rule} for f in e.errors],
-        }
+        return {"status": "rejected", "errors": errors_json(e.errors)[0]}
     status = "duplicate" if event.identity in seen else "accepted"
     seen.add(event.identity)
     return {"status": status, "event_id": event.event_id, "source": event.source}
@@ -547,3 +544,100 @@ def test_an_ndjson_line_with_a_unicode_line_separator_inside_a_string_is_one_eve
     assert answer.status_code == 200, answer.text
     assert [r["status"] for r in answer.json()["results"]] == ["accepted"] * 3
     assert sorted(e["subject"] for e in logged("raw")) == ["a\x85b", "a\u2028b", "a\u2029b"]
+
+
+# --- JSON nested deeper than anything reads recursively ---------------------------------------------
+
+DEPTH_LIMIT = 64  # the default of OKRSTREAM_HTTP_MAX_JSON_DEPTH, counting the event itself
+_wrapper = st.one_of(st.just("["), st.from_regex(r"[a-z]{1,3}", fullmatch=True))  # an array, or a key
+
+
+@st.composite
+def nested_json(draw) -> tuple[str, list[str]]:
+    """JSON text of objects and arrays inside one another, from none to past orjson's 1024 levels,
+    written as text: the encoders the service once crashed in cannot produce it either."""
+    levels = draw(st.one_of(st.integers(0, 70), st.integers(250, 300), st.integers(1000, 1100)))
+    kinds = draw(st.lists(_wrapper, min_size=levels, max_size=levels))
+    leaf = json.dumps(draw(_json_scalar))
+    opening = "".join("[" if kind == "[" else f'{{"{kind}": ' for kind in kinds)
+    closing = "".join("]" if kind == "[" else "}" for kind in reversed(kinds))
+    return opening + leaf + closing, kinds
+
+
+def _path_into(kinds: list[str], prefix: str) -> str:
+    """Where the nesting passes the limit: the path of its first level past it, from `prefix`."""
+    path = prefix
+    for kind in kinds:
+        path += "[0]" if kind == "[" else (f".{kind}" if path else kind)
+    return path
+
+
+def test_hypothesis_deeply_nested_json_anywhere_gets_a_4xx_that_says_where_never_a_5xx(serve_api) -> None:
+    """In a payload, CloudEvent data, a batch's element, an NDJSON line, a binary body or a webhook:
+    within the limit it is judged like any event; past it, refused naming the path and the limit."""
+    api = serve_api()
+    key = api.create_key()
+    seen_statuses: Counter[int] = Counter()
+
+    def event_with(field: str, text: str, **attributes: str) -> str:
+        fields = {"event_id": _fresh_id(), "type": "fuzz.deep", "source": "fuzz"} | attributes
+        return json.dumps(fields)[:-1] + f', "{field}": {text}}}'
+
+    with requests.Session() as session:
+
+        @FUZZ
+        @given(nested=nested_json(), where=st.sampled_from(
+            ["payload", "array", "ndjson", "cloudevent", "batch", "binary", "webhook"]))  # fmt: skip
+        def fuzz(nested: tuple[str, list[str]], where: str) -> None:
+            text, kinds = nested
+            time = {"occurred_at": "2026-01-01T00:00:00Z"}
+            cloud = {"specversion": "1.0", "id": _fresh_id(), "time": "2026-01-01T00:00:00Z"}
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+            path, level = "/v1/events", 2  # the level of the nested value's outermost container
+            if where == "payload":
+                body, prefix = event_with("payload", text, **time), "payload"
+            elif where == "array":
+                body, prefix = "[" + event_with("payload", text, **time) + "]", "[0].payload"
+            elif where == "ndjson":
+                body, prefix = event_with("payload", text, **time), "payload"
+                headers["Content-Type"] = NDJSON
+            elif where == "cloudevent":
+                body, prefix = event_with("data", text, **cloud), "data"
+                headers["Content-Type"] = "application/cloudevents+json"
+            elif where == "batch":
+                body, prefix = "[" + event_with("data", text, **cloud) + "]", "[0].data"
+                headers["Content-Type"] = "application/cloudevents-batch+json"
+            elif where == "binary":
+                body, prefix = text, "data"
+                headers |= {f"ce-{k}": v for k, v in cloud.items()} | {
+                    "ce-source": "fuzz",
+                    "ce-type": "fuzz.deep",
+                }
+            else:  # a foreign payload, or an array of them: the array is not counted
+                batch = bool(kinds) and kinds[0] == "["
+                body, prefix, level = text, "[0]" if batch else "", 1
+                kinds = kinds[1:] if batch else kinds
+                path = "/v1/webhooks/generic_webhook"
+            answer = session.post(f"{api.url}{path}", data=body.encode(), headers=headers, timeout=60)
+            seen_statuses[answer.status_code] += 1
+            assert answer.status_code < 500, answer.text[:500]
+            result = answer.json()
+            assert isinstance(result, dict) and len(answer.content) < 10_000
+            over = level - 1 + len(kinds) > DEPTH_LIMIT
+            if not over:
+                assert answer.status_code in ((200, 422) if where == "webhook" else (200,)), answer.text[:500]
+                return
+            expected_path = _path_into(kinds[: DEPTH_LIMIT + 1 - level], prefix)
+            if where == "ndjson":  # a line fails alone
+                assert answer.status_code == 422, answer.text[:500]
+                [error] = result["results"][0]["errors"]
+                assert (error["rule"], error["path"]) == ("depth", expected_path)
+            else:
+                assert answer.status_code == 400, answer.text[:500]
+                assert (result["rule"], result["limit_depth"]) == ("depth", DEPTH_LIMIT)
+                assert result["path"] == expected_path
+
+        fuzz()
+
+    assert {400, 200} <= set(seen_statuses), seen_statuses  # the generator reached both sides of the limit
+    assert api.request("GET", "/health").status_code == 200
