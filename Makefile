@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run   start the pipeline on embedded defaults with the demo feed (Ctrl-C stops it)
 #   make test  run the whole test suite, slow end-to-end tests included
+# For development: make check (lint, format, types, pure tests: under a minute), make lint, make types.
 # Both create .venv if it is missing and install okrstream into it (again when pyproject.toml changes).
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test check lint types bench clean
 
 run: $(INSTALLED)
 	$(BIN)/okrstream demo
@@ -16,9 +17,15 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/pytest
 
+check: lint types $(INSTALLED)
+	$(BIN)/pytest -q -m pure
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+types: $(INSTALLED)
+	$(BIN)/mypy
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks.end_to_end

@@ -190,7 +190,7 @@ def _refused_as_deep(error: orjson.JSONDecodeError) -> bool:
 
 
 def _ndjson_items(text: str, limits: BodyLimits) -> list[BodyItem]:
-    items = []
+    items: list[BodyItem] = []
     # only \n ends a line: JSON strings may hold U+2028 and other characters splitlines() breaks at
     for line in text.removeprefix("\ufeff").split("\n"):
         line = line.removesuffix("\r")
@@ -201,8 +201,8 @@ def _ndjson_items(text: str, limits: BodyLimits) -> list[BodyItem]:
             data = orjson.loads(line)
         except orjson.JSONDecodeError as e:
             if _refused_as_deep(e):
-                where = too_deep_in_text(line, limits.max_depth)
-                error = FieldError(where, _depth_message(limits.max_depth, where), "depth")
+                at = too_deep_in_text(line, limits.max_depth)
+                error = FieldError(at, _depth_message(limits.max_depth, at), "depth")
             else:
                 error = FieldError("$", f"invalid JSON: {e}", "json")
             items.append(BodyItem(index, line, error=error))

@@ -7,7 +7,7 @@ without this module knowing where keys live.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -68,5 +68,5 @@ class Authenticator:
 
         return dependency
 
-    def depends(self, access: Access) -> object:
+    def depends(self, access: Access) -> Any:  # FastAPI's Depends(...), typed Any as FastAPI types it
         return Depends(self.requires(access))

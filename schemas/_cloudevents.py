@@ -129,7 +129,9 @@ def _map_data(ce: Mapping[str, Any], registry: EventTypeRegistry | None, mapped:
     if ce.get("data_base64") is not None:
         opaque, mapped.opaque = {"data_base64": ce["data_base64"]}, "data_base64"
     elif data is not None and (not isinstance(data, Mapping) or not _is_json(content_type)):
-        shown = json_type_name(data) if _is_json(content_type) else f"{echo_repr(content_type, 100)} data"
+        shown = (
+            json_type_name(data) if _is_json(content_type) else f"{echo_repr(str(content_type), 100)} data"
+        )
         opaque, mapped.opaque = {"data": data}, shown
     if opaque and isinstance(content_type, str):
         opaque["datacontenttype"] = content_type

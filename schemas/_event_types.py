@@ -124,7 +124,8 @@ class EventTypeSchema(BaseModel):
                 if name not in values:
                     if required:
                         errors.append(FieldError(path, f"field required for {event.type}", rule))
-                elif problem := spec.problem(path, values[name]):
+                # a dimension spec meets a dimension's string, a measure spec a measure's number
+                elif problem := spec.problem(path, values[name]):  # type: ignore[arg-type]
                     errors.append(problem)
         return errors
 

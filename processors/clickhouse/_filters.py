@@ -66,7 +66,7 @@ def kpi_conditions(kpi: KpiDefinition, prefix: str = "") -> tuple[str, dict[str,
         conditions.append(f"mapContains(measures, {{{prefix}measure:String}})")
         params[f"{prefix}measure"] = kpi.measure
     if kpi.aggregation is Aggregation.COUNT_DISTINCT:
-        if kpi.of in (None, "subject"):
+        if kpi.of is None or kpi.of == "subject":
             conditions.append("subject != ''")
         else:
             conditions.append(f"mapContains(dimensions, {{{prefix}of_key:String}})")
