@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from processors import open_store
-from processors._kpis import apply_kpis, read_catalog
-from processors._runtime import load_registry
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch
 from processors.clickhouse.key_result_values import MetricRequest, MetricValues
+from processors.kpi._kpis import apply_kpis, read_catalog
+from processors.runtime._runtime import load_registry
 from schemas import Settings
 
 from .okr_freshness import CHANNELS, REGIONS, key_result_specs, kpis_yaml

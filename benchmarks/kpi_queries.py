@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from processors._kpis import apply_kpis, read_catalog
-from processors._runtime import load_registry
 from processors.clickhouse import KpiSeries, connect, ensure_schema, execute, fetch
 from processors.clickhouse._filters import kpi_conditions
+from processors.kpi._kpis import apply_kpis, read_catalog
+from processors.runtime._runtime import load_registry
 from schemas import Grain, KpiDefinition, Settings
 
 KPI = """

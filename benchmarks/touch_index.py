@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from processors._kpis import read_catalog
-from processors._runtime import load_registry
+from processors.kpi._kpis import read_catalog
+from processors.runtime._runtime import load_registry
 from schemas import LandedEvent, OkrCatalog, Settings, TouchIndex
 
 from .okr_freshness import CHANNELS, REGIONS, key_result_specs, kpis_yaml, okrs_yaml, quarter_label

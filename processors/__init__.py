@@ -9,12 +9,10 @@ The KPI functions are the Python API behind `okrstream kpi` and `/v1/kpis`:
             print(reading.period, reading.value, reading.change, reading.healthy)
 """
 
-from ._api_keys import ApiKeyStore
-from ._kpis import applied_kpis, apply_kpis, kpi_readings, kpi_series, read_catalog
-from ._raw_sink import RawEventsSink, SinkStats
-from ._sink import BatchingSink, LogRecord, SinkBatch, SinkError
-from ._store import open_store
-from ._worker import build_app
+from .kpi import applied_kpis, apply_kpis, kpi_readings, kpi_series, read_catalog
+from .runtime import build_app
+from .sink import BatchingSink, LogRecord, RawEventsSink, SinkBatch, SinkError, SinkStats
+from .store import ApiKeyStore, open_store
 
 __all__ = [
     "ApiKeyStore",

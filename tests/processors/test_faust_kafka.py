@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from processors._faust_kafka import KafkaTransport
-from processors._sink import BatchingSink
-from processors._worker import build_app
+from processors.runtime._faust_kafka import KafkaTransport
+from processors.runtime._worker import build_app
+from processors.sink._sink import BatchingSink
 from schemas import Settings
 
 

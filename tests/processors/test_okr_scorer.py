@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from processors._kpis import apply_kpis, read_catalog
-from processors._okr_log import OkrLog, OkrLogError
-from processors._okr_scorer import OkrScorer
-from processors._okrs import apply_okrs, read_okrs
-from processors._runtime import load_registry
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch
 from processors.clickhouse.okr_scores import CurrentObjectiveScores
+from processors.kpi._kpis import apply_kpis, read_catalog
+from processors.okr._okr_log import OkrLog, OkrLogError
+from processors.okr._okr_scorer import OkrScorer
+from processors.okr._okrs import apply_okrs, read_okrs
+from processors.runtime._runtime import load_registry
 from schemas import Cause, Settings, Subject, Touch, decode_touch
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)

@@ -22,7 +22,6 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 import processors
-from processors._kpis import apply_kpis
 from processors.clickhouse import (
     BatchPosition,
     InsertRawEvents,
@@ -33,6 +32,7 @@ from processors.clickhouse import (
     fetch,
     rollup_table,
 )
+from processors.kpi._kpis import apply_kpis
 from schemas import Aggregation, EventTypeRegistry, KpiCatalog, KpiDefinition, Settings, ratio_value
 
 REGISTRY = EventTypeRegistry.from_mapping(

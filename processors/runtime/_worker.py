@@ -22,9 +22,9 @@ import faust
 
 from schemas import Settings, decode_touch
 
+from ..okr import OkrScorer
+from ..sink import BatchingSink, LogRecord, SinkError
 from ._faust_kafka import KafkaTransport
-from ._okr_scorer import OkrScorer
-from ._sink import BatchingSink, LogRecord, SinkError
 
 log = logging.getLogger(__name__)
 

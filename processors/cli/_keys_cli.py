@@ -15,9 +15,8 @@ from typing import Any
 
 from schemas import Access, ConfigError, Settings, api_key_json
 
-from ._api_keys import ApiKeyStore
+from ..store import ApiKeyStore, open_store
 from ._local_api import call_running
-from ._store import open_store
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -57,7 +56,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from ._runtime import read_run_file
+    from ..runtime import read_run_file
 
     running = read_run_file(settings)
     try:

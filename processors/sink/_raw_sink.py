@@ -25,8 +25,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import FieldError, InvalidFieldsError, Settings, dead_letter_record, decode_record
 
-from ._sink import BatchingSink, LogRecord, SinkBatch
-from .clickhouse import (
+from ..clickhouse import (
     BatchPosition,
     InsertRawEvents,
     LandedBatch,
@@ -36,7 +35,8 @@ from .clickhouse import (
     event_row,
     fetch,
 )
-from .clickhouse.raw_events_insert import COLUMN_NAMES
+from ..clickhouse.raw_events_insert import COLUMN_NAMES
+from ._sink import BatchingSink, LogRecord, SinkBatch
 
 log = logging.getLogger(__name__)
 

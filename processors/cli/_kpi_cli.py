@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from schemas import ConfigError, Grain, Settings
 
+from ..store import open_store
 from ._local_api import call_running
-from ._store import open_store
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -46,7 +46,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from ._runtime import read_run_file
+    from ..runtime import read_run_file
 
     running = read_run_file(settings)
     try:
@@ -72,8 +72,8 @@ def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -
         query = "?dry_run=1" if args.dry_run else ""
         applied_by = {"X-Applied-By": getpass.getuser()}
         return call_running(running, f"/v1/kpis/apply{query}", text.encode(), applied_by)
-    from ._kpis import apply_kpis, plan_report, read_catalog
-    from ._runtime import load_registry
+    from ..kpi import apply_kpis, plan_report, read_catalog
+    from ..runtime import load_registry
 
     catalog = read_catalog(text, load_registry(settings))
     with open_store(settings) as client, _BackfillBars() as bars:
@@ -84,7 +84,7 @@ def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -
 def _list(settings: Settings, running: dict | None) -> list[dict[str, Any]]:
     if running:
         return call_running(running, "/v1/kpis")["kpis"]
-    from ._kpis import kpi_listing
+    from ..kpi import kpi_listing
 
     with open_store(settings) as client:
         return kpi_listing(client, settings.clickhouse_database)
@@ -96,7 +96,7 @@ def _show(settings: Settings, args: argparse.Namespace, running: dict | None) ->
         params = {"from": args.start, "to": args.end, "grain": args.grain, "by": args.by, "tz": timezone}
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v})
         return call_running(running, f"/v1/kpis/{urllib.parse.quote(args.name)}?{query}")
-    from ._kpis import kpi_report, series_window
+    from ..kpi import kpi_report, series_window
 
     start, end = series_window(args.start, args.end, timezone)
     by = tuple(key for key in args.by.split(",") if key)

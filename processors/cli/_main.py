@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.model_copy(update={"http_port": args.port})
 
     if args.command in ("run", "demo"):
-        from ._runtime import run as run_pipeline
+        from ..runtime import run as run_pipeline
 
         return run_pipeline(settings, demo_rate=args.rate if args.command == "demo" else None)
     if args.command == "serve":
-        from ._runtime import serve as serve_api
+        from ..runtime import serve as serve_api
 
         return serve_api(settings)
     if args.command == "keys":
@@ -108,7 +108,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         read_ndjson,
     )
 
-    from ._runtime import load_mappings, load_registry, read_run_file
+    from ..runtime import load_mappings, load_registry, read_run_file
 
     running = {} if settings.kafka_bootstrap_servers else read_run_file(settings) or {}
     bootstrap = settings.kafka_bootstrap_servers or running.get("kafka_bootstrap_servers")
@@ -170,10 +170,10 @@ def _mapped(mapping: Mapping, registry: EventTypeRegistry, data: Any, now: datet
 
 
 def _status(settings: Settings) -> int:
-    from ._api import event_counts
+    from ..api import event_counts
+    from ..clickhouse import connect, describe
+    from ..runtime import read_run_file
     from ._local_api import call_running
-    from ._runtime import read_run_file
-    from .clickhouse import connect, describe
 
     running = read_run_file(settings)
     if running:
@@ -187,7 +187,3 @@ def _status(settings: Settings) -> int:
         sums = ", ".join(f"{k}={v:,.2f}" for k, v in sorted(t["measures"].items()))
         print(f"  {t['type']:<24} {t['events']:>10,}  {sums}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import Access, ApiKey, KeyRing, new_api_key
 
-from .clickhouse import API_KEY_COLUMN_NAMES, ApiKeys, api_key_row, fetch, key_version
+from ..clickhouse import API_KEY_COLUMN_NAMES, ApiKeys, api_key_row, fetch, key_version
 
 
 class ApiKeyStore:

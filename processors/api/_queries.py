@@ -20,10 +20,10 @@ from pydantic import BaseModel, Field
 from ingest import ApiError, Authenticator, json_response
 from schemas import Access, ConfigError, EventTypeRegistry, Grain, Settings, api_key_json
 
-from ._api_keys import ApiKeyStore
-from ._kpis import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
-from ._raw_sink import SinkStats
-from .clickhouse import EventCounts, fetch
+from ..clickhouse import EventCounts, fetch
+from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
+from ..sink import SinkStats
+from ..store import ApiKeyStore
 
 
 def event_counts(client: Client, database: str) -> dict[str, Any]:

@@ -46,12 +46,12 @@ from schemas import (
     new_api_key,
 )
 
-from ._api import QueryApi, query_router
-from ._api_keys import ApiKeyStore
+from ..clickhouse import KnownIdentities, fetch
+from ..okr import OkrLog
+from ..sink import SinkStats
+from ..store import ApiKeyStore
 from ._okr_api import OkrApi, okr_router
-from ._okr_log import OkrLog
-from ._raw_sink import SinkStats
-from .clickhouse import KnownIdentities, fetch
+from ._queries import QueryApi, query_router
 
 log = logging.getLogger(__name__)
 HTTP_FD_ENV = "OKRSTREAM_HTTP_FD"  # set by `okrstream run`'s supervisor for the pipeline it starts

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from schemas import ConfigError, Settings
 
+from ..store import open_store
 from ._local_api import call_running
-from ._store import open_store
 
 BAR = 20
 
@@ -38,7 +38,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from ._runtime import read_run_file
+    from ..runtime import read_run_file
 
     running = read_run_file(settings)
     try:
@@ -75,8 +75,7 @@ def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -
         )
     from ingest import ensure_topics
 
-    from ._okr_log import OkrLog
-    from ._okrs import apply_okrs, plan_report, read_okrs
+    from ..okr import OkrLog, apply_okrs, plan_report, read_okrs
 
     ensure_topics(settings.kafka_bootstrap_servers, settings)
     okr_log = OkrLog(settings.kafka_bootstrap_servers, settings)
@@ -90,14 +89,14 @@ def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -
 
 
 def _status(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
-    from ._okr_api import parse_instant
+    from ..api import parse_instant
 
     as_of = parse_instant(args.as_of, "--as-of") if args.as_of else None
     if running:
         path = f"/v1/objectives/{urllib.parse.quote(args.objective)}" if args.objective else "/v1/objectives"
         query = f"?{urllib.parse.urlencode({'as_of': args.as_of})}" if args.as_of else ""
         return call_running(running, path + query)
-    from ._okrs import okr_report
+    from ..okr import okr_report
 
     with open_store(settings) as client:
         return okr_report(client, settings, args.objective, as_of)
@@ -106,7 +105,7 @@ def _status(settings: Settings, args: argparse.Namespace, running: dict | None) 
 def _show(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
     if running:
         return call_running(running, f"/v1/key-results/{urllib.parse.quote(args.key_result)}")
-    from ._okrs import key_result_report
+    from ..okr import key_result_report
 
     with open_store(settings) as client:
         return key_result_report(client, settings, args.key_result)

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Request, Response
 from ingest import ApiError, Authenticator, json_response
 from schemas import Access, ConfigError, Settings
 
-from ._okr_log import OkrLog
-from ._okrs import apply_okrs, key_result_report, okr_report, plan_report, read_okrs
+from ..okr import OkrLog, apply_okrs, key_result_report, okr_report, plan_report, read_okrs
 
 
 @dataclass

@@ -9,7 +9,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import Settings
 
-from .clickhouse import connect, ensure_schema
+from ..clickhouse import connect, ensure_schema
 
 
 @contextlib.contextmanager

@@ -23,8 +23,8 @@ from schemas import (
     needs_baseline,
 )
 
-from .clickhouse import fetch
-from .clickhouse.key_result_values import MetricRequest, MetricValues, MilestonesReached
+from ..clickhouse import fetch
+from ..clickhouse.key_result_values import MetricRequest, MetricValues, MilestonesReached
 
 Item = tuple[Objective, KeyResult, datetime]  # a key result to score at an instant
 

@@ -39,7 +39,7 @@ from schemas import (
     year_earlier,
 )
 
-from .clickhouse import (
+from ..clickhouse import (
     BackfillKpiRollup,
     BackfillMonths,
     CreateKpiRollup,
@@ -50,9 +50,9 @@ from .clickhouse import (
     fetch,
     rollup_table,
 )
-from .clickhouse.kpi_rollup_ddl import DropKpiRollup
-from .clickhouse.kpi_values_view import CreateKpiValuesView
-from .clickhouse.kpi_versions import (
+from ..clickhouse.kpi_rollup_ddl import DropKpiRollup
+from ..clickhouse.kpi_values_view import CreateKpiValuesView
+from ..clickhouse.kpi_versions import (
     CreateKpiDefinitionsView,
     CreateKpiVersions,
     KpiHistory,

@@ -29,23 +29,20 @@ from mode import Service
 from ingest import Broker, BrokerWatch, EventIntake, EventProducer, Journal, ensure_topics
 from schemas import AuthMode, ConfigError, EventTypeRegistry, MappingCatalog, Settings
 
-from ._demo import DemoFeed
-from ._http_server import (
+from ..api import (
     HttpService,
     bind,
     http_api,
     server_config,
     url_of,
 )
-from ._kpis import applied_kpis, apply_kpis, kpi_series, read_catalog, shipped_kpis
-from ._okr_log import OkrLog
-from ._okr_scorer import LandedTouches, OkrScorer
-from ._okr_state import OkrDefinitions
-from ._okrs import apply_okrs, demo_okrs, read_okrs
-from ._raw_sink import RawEventsSink
+from ..clickhouse import connect, describe, ensure_schema
+from ..kpi import applied_kpis, apply_kpis, kpi_series, read_catalog, shipped_kpis
+from ..okr import LandedTouches, OkrDefinitions, OkrLog, OkrScorer, apply_okrs, demo_okrs, read_okrs
+from ..sink import RawEventsSink
+from ._demo import DemoFeed
 from ._supervisor import INCARNATION_ENV, SUPERVISED_ENV, journal_dir, supervise
 from ._worker import build_app
-from .clickhouse import connect, describe, ensure_schema
 
 
 def load_registry(settings: Settings) -> EventTypeRegistry:

@@ -29,9 +29,9 @@ from schemas import (
     latest_versions,
 )
 
-from ._kpis import applied_kpis
-from .clickhouse import fetch
-from .clickhouse.okr_definitions import OkrVersions
+from ..clickhouse import fetch
+from ..clickhouse.okr_definitions import OkrVersions
+from ..kpi import applied_kpis
 
 
 @dataclass(frozen=True)

@@ -42,20 +42,20 @@ from schemas import (
     versions_for,
 )
 
-from ._kpis import applied_kpis
-from ._okr_inputs import read_inputs
-from ._okr_log import OkrLog
-from ._okr_scorer import thresholds_of
-from ._okr_state import OkrState, load_state
-from .clickhouse import fetch
-from .clickhouse.okr_definitions import OkrVersions, RecordOkrVersions
-from .clickhouse.okr_scores import (
+from ..clickhouse import fetch
+from ..clickhouse.okr_definitions import OkrVersions, RecordOkrVersions
+from ..clickhouse.okr_scores import (
     CurrentKeyResultScores,
     CurrentObjectiveScores,
     KeyResultHistory,
     Scored,
     ScoresAt,
 )
+from ..kpi import applied_kpis
+from ._okr_inputs import read_inputs
+from ._okr_log import OkrLog
+from ._okr_scorer import thresholds_of
+from ._okr_state import OkrState, load_state
 
 
 def shipped_okrs() -> str:

@@ -44,17 +44,17 @@ from schemas import (
     utc_iso,
 )
 
-from ._okr_inputs import read_inputs
-from ._okr_log import OkrLog
-from ._okr_state import OkrDefinitions, OkrState
-from .clickhouse import fetch
-from .clickhouse.okr_scores import (
+from ..clickhouse import fetch
+from ..clickhouse.okr_scores import (
     CurrentKeyResultScores,
     CurrentObjectiveScores,
     InsertKeyResultScores,
     InsertObjectiveScores,
 )
-from .clickhouse.raw_events_insert import COLUMN_NAMES
+from ..clickhouse.raw_events_insert import COLUMN_NAMES
+from ._okr_inputs import read_inputs
+from ._okr_log import OkrLog
+from ._okr_state import OkrDefinitions, OkrState
 
 log = logging.getLogger(__name__)
 

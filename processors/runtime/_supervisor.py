@@ -42,7 +42,7 @@ from ingest import (
 )
 from schemas import Settings
 
-from ._http_server import HTTP_FD_ENV, bind
+from ..api import HTTP_FD_ENV, bind
 
 log = logging.getLogger("okrstream.supervisor")
 

@@ -1,0 +1,5 @@
+"""`python -m processors.cli`: the `okrstream` command."""
+
+from . import main
+
+raise SystemExit(main())
