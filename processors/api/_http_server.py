@@ -22,18 +22,7 @@ from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 from mode import Service
 
-from ingest import (
-    Authenticator,
-    BrokerWatch,
-    EventIngest,
-    IngestApi,
-    Journal,
-    KafkaLogWriter,
-    LogWriter,
-    RateLimiter,
-    ingest_router,
-    install_error_handler,
-)
+from ingest import BrokerWatch, Journal, KafkaLogWriter, LogWriter
 from schemas import (
     OKRSTREAM_VERSION,
     Access,
@@ -50,8 +39,13 @@ from ..clickhouse import KnownIdentities, fetch
 from ..okr import OkrLog
 from ..sink import SinkStats
 from ..store import ApiKeyStore
+from ._auth import Authenticator
+from ._errors import install_error_handler
+from ._ingest import EventIngest
+from ._ingest_routes import IngestApi, ingest_router
 from ._okr_api import OkrApi, okr_router
 from ._queries import QueryApi, query_router
+from ._rate_limit import RateLimiter
 
 log = logging.getLogger(__name__)
 HTTP_FD_ENV = "OKRSTREAM_HTTP_FD"  # set by `okrstream run`'s supervisor for the pipeline it starts

@@ -10,10 +10,11 @@ from datetime import datetime
 from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, Request, Response
 
-from ingest import ApiError, Authenticator, json_response
 from schemas import Access, ConfigError, Settings
 
 from ..okr import OkrLog, apply_okrs, key_result_report, okr_report, plan_report, read_okrs
+from ._auth import Authenticator
+from ._errors import ApiError, json_response
 
 
 @dataclass

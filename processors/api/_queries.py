@@ -17,13 +17,14 @@ from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from ingest import ApiError, Authenticator, json_response
 from schemas import Access, ConfigError, EventTypeRegistry, Grain, Settings, api_key_json
 
 from ..clickhouse import EventCounts, fetch
 from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
 from ..sink import SinkStats
 from ..store import ApiKeyStore
+from ._auth import Authenticator
+from ._errors import ApiError, json_response
 
 
 def event_counts(client: Client, database: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from ingest import LogWriter
 from schemas import (
     ApiKey,
     EventValidationError,
@@ -29,8 +30,7 @@ from schemas import (
 )
 
 from ._bodies import BodyItem
-from ._http_errors import ApiError
-from ._log_writer import LogWriter
+from ._errors import ApiError
 
 log = logging.getLogger(__name__)
 Identity = tuple[str, str]

@@ -14,7 +14,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from schemas import Access, ApiKey, KeyRing, Unauthenticated
 
-from ._http_errors import ApiError
+from ._errors import ApiError
 
 # one answer for no key, a malformed one, a wrong one and a revoked one: byte for byte the same, so
 # a caller probing keys learns nothing from which it got

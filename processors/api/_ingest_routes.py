@@ -16,6 +16,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
+from ingest import LogUnavailable
 from schemas import (
     Access,
     ApiKey,
@@ -30,11 +31,10 @@ from schemas import (
     validate_event,
 )
 
+from ._auth import Authenticator
 from ._bodies import BodyError, BodyFormat, BodyItem, BodyLimits, body_format, decode_content, split_body
-from ._http_auth import Authenticator
-from ._http_errors import ApiError, ErrorBody, json_response
-from ._http_ingest import Claim, Convert, EventIngest, check_scope
-from ._log_writer import LogUnavailable
+from ._errors import ApiError, ErrorBody, json_response
+from ._ingest import Claim, Convert, EventIngest, check_scope
 from ._rate_limit import RateLimiter
 
 RETRY_AFTER_S = 5  # what a client is asked to wait when the log is unavailable

@@ -7,7 +7,15 @@ import gzip
 import orjson
 import pytest
 
-from ingest import BodyError, BodyFormat, BodyItem, BodyLimits, body_format, decode_content, split_body
+from processors.api import (
+    BodyError,
+    BodyFormat,
+    BodyItem,
+    BodyLimits,
+    body_format,
+    decode_content,
+    split_body,
+)
 from schemas import FieldError
 
 
