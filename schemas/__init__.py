@@ -12,7 +12,7 @@ from ._bounds import (
     too_deep_in_text,
 )
 from ._cloudevents import cloudevent_from_headers, validate_cloudevent
-from ._dead_letter import OKRSTREAM_VERSION, dead_letter_record
+from ._dead_letter import DEAD_LETTER_RAW_BYTES, OKRSTREAM_VERSION, dead_letter_record
 from ._errors import (
     ConfigError,
     EventValidationError,
@@ -22,7 +22,7 @@ from ._errors import (
     field_errors_from_pydantic,
     json_type_name,
 )
-from ._event import MAX_YEAR, MIN_YEAR, RawEvent, event_to_json_dict, utc_iso
+from ._event import EVENT_TYPE_PATTERN, KEY_PATTERN, MAX_YEAR, MIN_YEAR, RawEvent, event_to_json_dict, utc_iso
 from ._event_types import DimensionSpec, EventTypeRegistry, EventTypeSchema, MeasureSpec, UnknownTypePolicy
 from ._kpi import KPI_NAME_PATTERN, Aggregation, Grain, HealthBand, KpiCatalog, KpiDefinition, ratio_value
 from ._kpi_filters import Filter, FilterOp
@@ -81,7 +81,20 @@ from ._okr_records import (
     key_result_scored_event,
     objective_scored_event,
 )
-from ._okr_scoring import Direction, Grade, Status, StatusThresholds
+from ._okr_scoring import (
+    Direction,
+    Grade,
+    Score,
+    Status,
+    StatusThresholds,
+    elapsed_share,
+    falls_short,
+    grade,
+    score,
+    status,
+    weakest,
+    weighted_score,
+)
 from ._okr_touches import (
     CHECK_IN_TYPE,
     Cause,
@@ -99,7 +112,10 @@ from ._validate import validate_event
 
 __all__ = [
     "CHECK_IN_TYPE",
+    "DEAD_LETTER_RAW_BYTES",
     "ECHO_CHARS",
+    "EVENT_TYPE_PATTERN",
+    "KEY_PATTERN",
     "KPI_NAME_PATTERN",
     "MAX_ERRORS_LISTED",
     "MAX_PAYLOAD_DEPTH",
@@ -156,6 +172,7 @@ __all__ = [
     "Phase",
     "RawEvent",
     "RollupLink",
+    "Score",
     "Settings",
     "StartFromBaseline",
     "Status",
@@ -179,13 +196,16 @@ __all__ = [
     "decode_touch",
     "echo",
     "echo_repr",
+    "elapsed_share",
     "encode_record",
     "encode_touch",
     "env_name",
     "errors_json",
     "event_to_json_dict",
+    "falls_short",
     "field_errors_from_pydantic",
     "frozen",
+    "grade",
     "in_context",
     "join_path",
     "json_type_name",
@@ -207,15 +227,19 @@ __all__ = [
     "previous_period",
     "ratio_value",
     "relative_change",
+    "score",
     "score_key_result",
     "score_objective",
     "shift_period",
     "started",
+    "status",
     "too_deep",
     "too_deep_in_text",
     "utc_iso",
     "validate_cloudevent",
     "validate_event",
     "versions_for",
+    "weakest",
+    "weighted_score",
     "year_earlier",
 ]

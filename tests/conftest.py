@@ -271,8 +271,8 @@ class RunningApi:
 
         import uvicorn
 
-        from processors.api._http_server import bind, http_api, server_config, url_of
-        from processors.runtime._runtime import load_mappings, load_registry
+        from processors.api import bind, http_api, server_config, url_of
+        from processors.runtime import load_mappings, load_registry
 
         self.settings = settings
         registry, mappings = load_registry(settings), load_mappings(settings)

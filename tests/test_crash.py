@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingest import EventProducer
-from processors.kpi._kpis import applied_kpis, kpi_series
+from processors.kpi import applied_kpis, kpi_series
 from schemas import Grain, validate_event
 
 pytestmark = pytest.mark.slow

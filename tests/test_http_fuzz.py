@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from processors.runtime._runtime import load_mappings, load_registry
+from processors.runtime import load_mappings, load_registry
 from schemas import EventTypeRegistry, EventValidationError, errors_json, validate_event
 
 NDJSON = "application/x-ndjson"

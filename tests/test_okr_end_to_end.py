@@ -21,9 +21,8 @@ import httpx
 import orjson
 import pytest
 
-from schemas import Cause, Period, Status, StatusThresholds, Subject, decode_touch
-from schemas._okr_scoring import elapsed_share
-from schemas._okr_scoring import status as status_of
+from schemas import Cause, Period, Status, StatusThresholds, Subject, decode_touch, elapsed_share
+from schemas import status as status_of
 from tests.test_http_end_to_end import okrstream
 
 KPIS = """

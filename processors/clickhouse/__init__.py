@@ -1,8 +1,9 @@
 """ClickHouse access: one module per query or DDL concern, each an object with `to_sql()`."""
 
 from ._client import chdb_path, connect, describe
+from ._filters import identity_partition, log_partition
 from ._schema import ensure_schema
-from ._statement import Statement, execute, fetch
+from ._statement import Identifier, Statement, execute, fetch
 from .api_keys import API_KEY_COLUMN_NAMES, ApiKeys, api_key_row, key_version
 from .api_keys_ddl import API_KEYS_COLUMNS, CreateApiKeysTable
 from .event_counts import EventCounts, TypeCount
@@ -67,6 +68,7 @@ __all__ = [
     "CurrentKeyResultScores",
     "CurrentObjectiveScores",
     "EventCounts",
+    "Identifier",
     "InsertKeyResultScores",
     "InsertObjectiveScores",
     "InsertRawEvents",
@@ -97,7 +99,9 @@ __all__ = [
     "event_row",
     "execute",
     "fetch",
+    "identity_partition",
     "key_version",
+    "log_partition",
     "parse_time",
     "rollup_table",
     "rollup_view",

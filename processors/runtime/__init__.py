@@ -1,10 +1,15 @@
 """Wiring only: `okrstream run` as a supervisor over the broker and the pipeline, the faust app
 that joins the sink and the scorer, and the demo feed."""
 
-from ._runtime import load_mappings, load_registry, read_run_file, run, serve
+from ._demo import DemoFeed
+from ._faust_kafka import KafkaTransport
+from ._runtime import auth_warning, load_mappings, load_registry, read_run_file, run, serve
 from ._worker import build_app
 
 __all__ = [
+    "DemoFeed",
+    "KafkaTransport",
+    "auth_warning",
     "build_app",
     "load_mappings",
     "load_registry",

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from ingest import EventIntake, EventProducer, IngestSummary, read_ndjson
-from processors.runtime._runtime import load_registry
+from processors.runtime import load_registry
 from schemas import FieldError, Settings, decode_record, partition_for, validate_event
 
 NOW = datetime(2026, 10, 1, 12, 0, 0, tzinfo=UTC)

@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from processors.runtime._demo import DemoFeed
-from processors.runtime._runtime import load_registry
+from processors.runtime import DemoFeed, load_registry
 from schemas import EventValidationError, Settings, validate_event
 
 NOW = datetime(2026, 10, 1, 12, tzinfo=UTC)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from processors.runtime._faust_kafka import KafkaTransport
-from processors.runtime._worker import build_app
-from processors.sink._sink import BatchingSink
+from processors.runtime import KafkaTransport, build_app
+from processors.sink import BatchingSink
 from schemas import Settings
 
 

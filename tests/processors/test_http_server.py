@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from processors.api._http_server import bind, url_of
+from processors.api import bind, url_of
 from schemas import Settings
 
 
@@ -19,7 +19,7 @@ def test_the_listening_socket_is_tcp_so_asyncio_turns_off_nagle_on_its_connectio
 
 
 def test_only_an_explicit_setting_turns_auth_off_and_then_run_warns() -> None:
-    from processors.runtime._runtime import auth_warning
+    from processors.runtime import auth_warning
 
     assert Settings().auth.value == "required"
     assert auth_warning(Settings()) is None

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from processors import ApiKeyStore, open_store
-from processors.cli._keys_cli import add_commands, run
+from processors.cli._keys_cli import add_commands, run  # white-box: the keys commands on the test's settings
 from schemas import parse_token
 
 

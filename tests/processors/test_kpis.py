@@ -13,7 +13,7 @@ import pytest
 from processors import applied_kpis, apply_kpis, kpi_readings, kpi_series
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch, rollup_table
 from processors.clickhouse.kpi_versions import KpiHistory
-from processors.kpi._kpis import kpi_report
+from processors.kpi import kpi_report
 from schemas import EventTypeRegistry, Grain, KpiCatalog
 
 REGISTRY = EventTypeRegistry.from_mapping(

@@ -19,12 +19,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch
 from processors.clickhouse.okr_scores import CurrentKeyResultScores, CurrentObjectiveScores, KeyResultHistory
-from processors.kpi._kpis import apply_kpis, read_catalog
-from processors.okr._okr_log import OkrLog
-from processors.okr._okr_scorer import OkrScorer
-from processors.okr._okr_state import load_state
-from processors.okr._okrs import apply_okrs, read_okrs
-from processors.runtime._runtime import load_registry
+from processors.kpi import apply_kpis, read_catalog
+from processors.okr import OkrLog, OkrScorer, apply_okrs, load_state, read_okrs
+from processors.runtime import load_registry
 from schemas import Cause, LandedEvent, Settings, Touch, decode_touch
 
 Q3, Q4, Q1 = (

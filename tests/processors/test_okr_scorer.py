@@ -10,11 +10,9 @@ import pytest
 
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch
 from processors.clickhouse.okr_scores import CurrentObjectiveScores
-from processors.kpi._kpis import apply_kpis, read_catalog
-from processors.okr._okr_log import OkrLog, OkrLogError
-from processors.okr._okr_scorer import OkrScorer
-from processors.okr._okrs import apply_okrs, read_okrs
-from processors.runtime._runtime import load_registry
+from processors.kpi import apply_kpis, read_catalog
+from processors.okr import OkrLog, OkrLogError, OkrScorer, apply_okrs, read_okrs
+from processors.runtime import load_registry
 from schemas import Cause, Settings, Subject, Touch, decode_touch
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)

@@ -8,7 +8,7 @@ from importlib import resources
 import pytest
 import yaml
 
-from processors.okr._okrs import demo_okrs, shipped_okrs
+from processors.okr import demo_okrs, shipped_okrs
 from schemas import EventTypeRegistry, KpiCatalog, OkrCatalog
 
 

@@ -5,8 +5,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from schemas import FieldError, dead_letter_record, echo, errors_json, too_deep, too_deep_in_text
-from schemas._dead_letter import DEAD_LETTER_RAW_BYTES
+from schemas import (
+    DEAD_LETTER_RAW_BYTES,
+    FieldError,
+    dead_letter_record,
+    echo,
+    errors_json,
+    too_deep,
+    too_deep_in_text,
+)
 
 
 def test_echo_cuts_long_text_and_says_how_much() -> None:

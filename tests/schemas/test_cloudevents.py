@@ -9,6 +9,8 @@ import yaml
 
 import schemas
 from schemas import (
+    EVENT_TYPE_PATTERN,
+    KEY_PATTERN,
     EventTypeRegistry,
     EventValidationError,
     FieldError,
@@ -16,7 +18,6 @@ from schemas import (
     event_to_json_dict,
     validate_cloudevent,
 )
-from schemas._event import EVENT_TYPE_PATTERN, KEY_PATTERN
 
 DROP = object()  # marks an attribute to leave out of the test event
 REGISTRY = EventTypeRegistry.from_mapping(

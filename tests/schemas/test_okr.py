@@ -16,6 +16,7 @@ import schemas
 from schemas import (
     OKR_ID_PATTERN,
     ConfigError,
+    Direction,
     EventTypeRegistry,
     FieldError,
     KeyResult,
@@ -37,7 +38,6 @@ from schemas import (
     plan_okrs,
     versions_for,
 )
-from schemas._okr_scoring import Direction
 
 SHIPPED = Path(schemas.__file__).parent
 OSLO, UTC_ZONE = ZoneInfo("Europe/Oslo"), ZoneInfo("UTC")

@@ -18,9 +18,18 @@ import pytest
 import yaml
 
 import schemas
-from schemas import EventTypeRegistry, KpiCatalog, KpiDefinition, Objective, OkrCatalog
-from schemas._okr_evaluate import (
+from schemas import (
+    EventTypeRegistry,
+    Grade,
     KeyResultInputs,
+    KeyResultScore,
+    KpiCatalog,
+    KpiDefinition,
+    Objective,
+    ObjectiveScore,
+    OkrCatalog,
+    Status,
+    StatusThresholds,
     baseline_window,
     frozen,
     measured_window,
@@ -30,8 +39,6 @@ from schemas._okr_evaluate import (
     score_objective,
     started,
 )
-from schemas._okr_records import KeyResultScore, ObjectiveScore
-from schemas._okr_scoring import Grade, Status, StatusThresholds
 
 UTC_ZONE, OSLO = ZoneInfo("UTC"), ZoneInfo("Europe/Oslo")
 DEFAULTS = StatusThresholds(at_risk_gap=0.1, off_track_gap=0.25)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas._okr_scoring import (
+from schemas import (
     Direction,
     Grade,
     Score,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from processors.clickhouse._filters import identity_partition, log_partition
+from processors.clickhouse import identity_partition, log_partition
 from schemas import partition_for
 
 

@@ -32,7 +32,7 @@ from processors.clickhouse import (
     fetch,
     rollup_table,
 )
-from processors.kpi._kpis import apply_kpis
+from processors.kpi import apply_kpis
 from schemas import Aggregation, EventTypeRegistry, KpiCatalog, KpiDefinition, Settings, ratio_value
 
 REGISTRY = EventTypeRegistry.from_mapping(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from clickhouse_connect.driver.binding import bind_query
 
-from processors.clickhouse._statement import Identifier
+from processors.clickhouse import Identifier
 from processors.clickhouse.kpi_rollup_ddl import rollup_table
 from processors.clickhouse.kpi_values_view import CreateKpiValuesView
 from schemas import EventTypeRegistry, KpiCatalog

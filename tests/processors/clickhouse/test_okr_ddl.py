@@ -19,12 +19,12 @@ from processors.clickhouse import (
     CreateLatestScoresView,
     CreateObjectiveScores,
     CreateOkrDefinitions,
+    Identifier,
     InsertKeyResultScores,
     Statement,
     ensure_schema,
     fetch,
 )
-from processors.clickhouse._statement import Identifier
 from processors.clickhouse.okr_ddl import LatestScoresExist
 from schemas import Grade, KeyResultScore, Status
 
