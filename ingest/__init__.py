@@ -12,11 +12,13 @@ from ._broker import (
 from ._files import SourceLine, read_csv, read_csv_rows, read_ndjson
 from ._intake import EventIntake, IngestSummary
 from ._journal import Journal, Segment, segments
+from ._kafka import AcknowledgedSends, ProducerError, durable_producer
 from ._log_writer import KafkaLogWriter, LogUnavailable, LogWriter
-from ._producer import EventProducer, ProducerError
+from ._producer import EventProducer
 from ._topics import ensure_topics, topic_specs
 
 __all__ = [
+    "AcknowledgedSends",
     "Broker",
     "BrokerError",
     "BrokerWatch",
@@ -31,6 +33,7 @@ __all__ = [
     "Segment",
     "SourceLine",
     "die_with_parent",
+    "durable_producer",
     "ensure_topics",
     "free_port",
     "read_csv",

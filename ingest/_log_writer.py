@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -19,10 +18,11 @@ import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from schemas import RawEvent, Settings, chunk, encode_record, event_to_json_dict, partition_for
+from schemas import RawEvent, Settings, log_records
 
 from ._broker import BrokerWatch
 from ._journal import Journal
+from ._kafka import durable_producer
 
 log = logging.getLogger(__name__)
 Message = tuple[str, int | None, bytes | None, bytes]  # topic, partition, key, value
@@ -68,31 +68,17 @@ class KafkaLogWriter:
 
     def _new_producer(self) -> KafkaProducer:
         timeout_ms = int(self._timeout * 1000)
-        return KafkaProducer(
-            bootstrap_servers=self._bootstrap,
-            acks="all",
-            enable_idempotence=True,
+        return durable_producer(
+            self._bootstrap,
+            "okrstream-http",
             linger_ms=2,  # concurrent requests share a produce request, single events wait little
-            batch_size=512 * 1024,
-            max_request_size=8 * 1024 * 1024,
-            compression_type="lz4",
             max_block_ms=timeout_ms,
             request_timeout_ms=max(1000, timeout_ms // 2),
             delivery_timeout_ms=max(2000, timeout_ms),
-            client_id="okrstream-http",
         )
 
     async def append(self, events: Sequence[RawEvent]) -> None:
-        by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for event in events:
-            by_partition[partition_for(event.source, event.event_id, self.partitions)].append(
-                event_to_json_dict(event)
-            )
-        records = [
-            (partition, encode_record(group))
-            for partition, dicts in by_partition.items()
-            for group in chunk(dicts, self._settings.record_max_events)
-        ]
+        records = log_records(events, self.partitions, self._settings.record_max_events)
         topic = self._settings.raw_topic
         messages: list[Message] = [(topic, partition, None, record) for partition, record in records]
         if self._journal is None or not records:

@@ -106,7 +106,7 @@ from ._okr_touches import (
     decode_touch,
     encode_touch,
 )
-from ._records import RECORD_FORMAT, chunk, decode_record, encode_record, partition_for
+from ._records import RECORD_FORMAT, chunk, decode_record, encode_record, log_records, partition_for
 from ._settings import AuthMode, Settings, env_name
 from ._validate import validate_event
 
@@ -211,6 +211,7 @@ __all__ = [
     "json_type_name",
     "key_result_scored_event",
     "latest_versions",
+    "log_records",
     "map_event",
     "measured_window",
     "needs_baseline",

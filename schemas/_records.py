@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from ._event import RawEvent, event_to_json_dict
+
 RECORD_FORMAT = "okrstream.events.v1"
 
 
@@ -40,6 +42,20 @@ def decode_record(value: bytes) -> list[Any]:
     if not isinstance(events, list):
         raise ValueError("record has no 'events' list")
     return events
+
+
+def log_records(events: Iterable[RawEvent], partitions: int, max_events: int) -> list[tuple[int, bytes]]:
+    """Events as the log carries them: (partition, record) pairs, each record at most `max_events`
+    events bound for one partition. Every writer of the raw log sends what this returns."""
+    by_partition: dict[int, list[dict[str, Any]]] = {}
+    for event in events:
+        partition = partition_for(event.source, event.event_id, partitions)
+        by_partition.setdefault(partition, []).append(event_to_json_dict(event))
+    return [
+        (partition, encode_record(group))
+        for partition, dicts in by_partition.items()
+        for group in chunk(dicts, max_events)
+    ]
 
 
 def chunk(items: Iterable[Any], size: int) -> Iterable[list[Any]]:

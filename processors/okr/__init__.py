@@ -1,6 +1,6 @@
 """OKRs: applying objectives, scoring key results as events land, and reading scores back."""
 
-from ._okr_log import OkrLog, OkrLogError
+from ._okr_log import OkrLog
 from ._okr_scorer import LandedTouches, OkrScorer
 from ._okr_state import OkrDefinitions, load_state
 from ._okrs import apply_okrs, demo_okrs, key_result_report, okr_report, plan_report, read_okrs, shipped_okrs
@@ -9,7 +9,6 @@ __all__ = [
     "LandedTouches",
     "OkrDefinitions",
     "OkrLog",
-    "OkrLogError",
     "OkrScorer",
     "apply_okrs",
     "demo_okrs",

@@ -1,7 +1,7 @@
 """The OKR topics as okrstream writes them: touches, scored events and definition versions.
 
-All three are written with acks=all; `flush()` raises unless the broker acknowledged everything,
-so a touch is never reported sent while it could still be lost.
+All three are written through ingest's acknowledged sends; `flush()` raises unless the broker
+acknowledged everything, so a touch is never reported sent while it could still be lost.
 """
 
 from __future__ import annotations
@@ -10,27 +10,18 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
+from ingest import AcknowledgedSends, durable_producer
 from schemas import OkrVersion, Settings, Touch, encode_touch
-
-
-class OkrLogError(RuntimeError):
-    """Some OKR records were not acknowledged by the broker."""
 
 
 class OkrLog:
     def __init__(self, bootstrap_servers: str, settings: Settings) -> None:
         self._settings = settings
-        self._producer = KafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            acks="all",
-            linger_ms=2,  # touches and scores are latency-bound: a key result should move within a second
-            compression_type="lz4",
-            client_id="okrstream-okr",
-        )
-        self._pending: list[Any] = []
+        # touches and scores are latency-bound: a key result should move within a second
+        self._sends = AcknowledgedSends(durable_producer(bootstrap_servers, "okrstream-okr", linger_ms=2))
+        self._producer = self._sends.producer
 
     def touch(self, touches: Iterable[Touch]) -> None:
         """Queue touches, keyed by the id they name: that key's partition has one owner."""
@@ -61,16 +52,11 @@ class OkrLog:
             self._send(self._settings.okr_definition_topic, f"{v.objective}/{v.version}", orjson.dumps(value))
 
     def flush(self, timeout: float | None = 30.0) -> None:
-        self._producer.flush(timeout)
-        pending, self._pending = self._pending, []
-        failed = [f for f in pending if f.failed() or not f.is_done]
-        if failed:
-            raise OkrLogError(f"the broker did not acknowledge {len(failed)} OKR records") from (
-                failed[0].exception if failed[0].is_done else None
-            )
+        """Raises ProducerError unless the broker acknowledged every record queued since the last."""
+        self._sends.flush(timeout)
 
     def close(self) -> None:
-        self._producer.close(timeout=5)
+        self._sends.close(timeout=5)
 
     def _send(self, topic: str, key: str, value: bytes) -> None:
-        self._pending.append(self._producer.send(topic, value=value, key=key.encode()))
+        self._sends.send(topic, value, key=key.encode())

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from ingest import ProducerError
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch
 from processors.clickhouse.okr_scores import CurrentObjectiveScores
 from processors.kpi import apply_kpis, read_catalog
-from processors.okr import OkrLog, OkrLogError, OkrScorer, apply_okrs, read_okrs
+from processors.okr import OkrLog, OkrScorer, apply_okrs, read_okrs
 from processors.runtime import load_registry
 from schemas import Cause, Settings, Subject, Touch, decode_touch
 
@@ -160,7 +161,7 @@ class FailingOnce(OkrLog):
         super().flush(timeout)
         self.flushes += 1
         if self.flushes == self.fail_at:
-            raise OkrLogError("the broker did not acknowledge some OKR records")
+            raise ProducerError("the broker did not acknowledge some OKR records")
 
 
 def published(settings: Settings, topic_messages) -> list[tuple[str, str]]:
@@ -194,7 +195,7 @@ def test_what_a_failed_publish_left_unconfirmed_the_retry_publishes_again(
     scorer = scorer_on(store, settings, log)
     mine = log.touch_partition("sell")
     scorer.assigned(p for p in range(settings.topic_partitions) if (p == mine) == (owner == "here"))
-    with pytest.raises(OkrLogError):
+    with pytest.raises(ProducerError):
         scorer.handle(MOVED)
     scorer.handle(MOVED)  # the worker's retry: the same touches again
     scorer.handle(MOVED)  # once more, everything confirmed: nothing has moved
