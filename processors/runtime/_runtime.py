@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -27,7 +28,7 @@ from clickhouse_connect.driver.client import Client
 from mode import Service
 
 from ingest import Broker, BrokerWatch, EventIntake, EventProducer, Journal, ensure_topics
-from schemas import AuthMode, ConfigError, EventTypeRegistry, MappingCatalog, Settings
+from schemas import AuthMode, ConfigError, EventTypeRegistry, MappingCatalog, OkrCatalog, Settings
 
 from ..api import (
     HttpService,
@@ -39,7 +40,7 @@ from ..api import (
 from ..clickhouse import connect, describe, ensure_schema
 from ..kpi import applied_kpis, apply_kpis, kpi_series, read_catalog, shipped_kpis
 from ..okr import LandedTouches, OkrDefinitions, OkrLog, OkrScorer, apply_okrs, demo_okrs, read_okrs
-from ..sink import RawEventsSink
+from ..sink import RawEventsSink, SinkStats
 from ._demo import DemoFeed
 from ._supervisor import INCARNATION_ENV, SUPERVISED_ENV, journal_dir, supervise
 from ._worker import build_app
@@ -179,6 +180,23 @@ def serve(settings: Settings) -> int:
         broker.close()
 
 
+@dataclass
+class OkrLogs:
+    """The OKR log writers, one per user, so that one's flush never waits on another's records."""
+
+    apply: OkrLog  # definition versions and their touches, at start
+    landed: OkrLog  # the sink's touches once a batch landed
+    scorer: OkrLog  # scored events, and touches for other owners
+
+    @classmethod
+    def open(cls, bootstrap_servers: str, settings: Settings) -> OkrLogs:
+        return cls(*(OkrLog(bootstrap_servers, settings) for _ in range(3)))
+
+    def close(self) -> None:
+        for okr_log in (self.apply, self.landed, self.scorer):
+            okr_log.close()
+
+
 def _serve(
     settings: Settings,
     broker: Broker,
@@ -186,26 +204,77 @@ def _serve(
     demo_rate: float | None,
     journal: Callable[[], Journal] | None,
 ) -> int:
+    """The pipeline: the store, definitions applied, the sink and the scorer, the API, the demo."""
     log_ids = ensure_topics(broker.bootstrap_servers, settings)
     client = connect(settings)
     ensure_schema(client, settings)
+    okr_logs = OkrLogs.open(broker.bootstrap_servers, settings)
+    _apply_kpis_at_start(client, settings, registry, demo=bool(demo_rate))
+    okr_catalog = _apply_okrs_at_start(client, settings, okr_logs.apply, demo=bool(demo_rate))
+    dead_letters = EventProducer(broker.bootstrap_servers, settings)
+    sink, scorer = _build_sink_and_scorer(settings, client, log_ids, dead_letters, okr_logs)
+    app = build_app(settings, broker.bootstrap_servers, sink, scorer)
+    reader = connect(settings)
+    watch = BrokerWatch(broker.bootstrap_servers)
+    api = http_api(
+        settings,
+        reader,
+        registry,
+        load_mappings(settings),
+        broker.bootstrap_servers,
+        sink.stats,
+        lambda: bool(app.consumer.assignment()),
+        journal=journal() if journal else None,
+        watch=watch,
+    )
+    listening = _announcer(settings, broker, api.admin_token, demo=bool(demo_rate), journaled=bool(journal))
+    services: list[Service] = [HttpService(api.app, settings, api.keys, listening, watch)]
+    demo = None
+    if demo_rate and okr_catalog is not None:
+        demo = _build_demo(broker, settings, registry, demo_rate, okr_catalog, journal)
+        services.append(demo)
+    _report_every_5_s(app, sink.stats, settings, reader, demo)
+    try:
+        return _run_worker(app, services)
+    finally:
+        dead_letters.close()
+        api.close()
+        okr_logs.close()
+
+
+def _apply_kpis_at_start(client: Client, settings: Settings, registry: EventTypeRegistry, demo: bool) -> None:
+    """OKRSTREAM_KPIS_FILE, or the shipped KPIs for the demo."""
     kpis = Path(settings.kpis_file).read_text(encoding="utf-8") if settings.kpis_file else None
-    if kpis or demo_rate:
+    if kpis or demo:
         catalog = read_catalog(kpis or shipped_kpis(), registry)
         plan = apply_kpis(client, settings, catalog, "okrstream run")
         print(f"KPIs: {plan.summary()}", flush=True)
-    okr_logs = [
-        OkrLog(broker.bootstrap_servers, settings) for _ in range(3)
-    ]  # apply, the sink's hook, scorer
+
+
+def _apply_okrs_at_start(
+    client: Client, settings: Settings, okr_log: OkrLog, demo: bool
+) -> OkrCatalog | None:
+    """OKRSTREAM_OKRS_FILE, or the shipped objectives moved to the current quarter for the demo."""
     okrs = Path(settings.okrs_file).read_text(encoding="utf-8") if settings.okrs_file else None
-    if okrs or demo_rate:
-        today = datetime.now(ZoneInfo(settings.timezone)).date()
-        okr_catalog = read_okrs(okrs or demo_okrs(today), client, settings.clickhouse_database)
-        okr_plan = apply_okrs(client, settings, okr_logs[0], okr_catalog, "okrstream run")
-        print(f"OKRs: {okr_plan.summary()}", flush=True)
-        for warning in okr_catalog.warnings():
-            print(f"  OKR warning: {warning}", flush=True)
-    dead_letters = EventProducer(broker.bootstrap_servers, settings)
+    if not (okrs or demo):
+        return None
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    catalog = read_okrs(okrs or demo_okrs(today), client, settings.clickhouse_database)
+    plan = apply_okrs(client, settings, okr_log, catalog, "okrstream run")
+    print(f"OKRs: {plan.summary()}", flush=True)
+    for warning in catalog.warnings():
+        print(f"  OKR warning: {warning}", flush=True)
+    return catalog
+
+
+def _build_sink_and_scorer(
+    settings: Settings,
+    client: Client,
+    log_ids: dict[str, str],
+    dead_letters: EventProducer,
+    okr_logs: OkrLogs,
+) -> tuple[RawEventsSink, OkrScorer]:
+    """The sink, which touches the key results its batches move, and the scorer they reach."""
 
     def write_dead_letters(records: list[dict[str, Any]]) -> None:
         for record in records:
@@ -220,38 +289,30 @@ def _serve(
         {settings.raw_topic: log_ids[settings.raw_topic]},
         dead_letters.partitions,
         write_dead_letters,
-        on_landed=LandedTouches(definitions, okr_logs[1]),
+        on_landed=LandedTouches(definitions, okr_logs.landed),
     )
-    scorer = OkrScorer(connect(settings), settings, okr_logs[2], definitions=definitions)
-    app = build_app(settings, broker.bootstrap_servers, sink, scorer)
+    scorer = OkrScorer(connect(settings), settings, okr_logs.scorer, definitions=definitions)
+    return sink, scorer
 
-    reader = connect(settings)
-    watch = BrokerWatch(broker.bootstrap_servers)
-    api = http_api(
-        settings,
-        reader,
-        registry,
-        load_mappings(settings),
-        broker.bootstrap_servers,
-        sink.stats,
-        lambda: bool(app.consumer.assignment()),
-        journal=journal() if journal else None,
-        watch=watch,
-    )
+
+def _announcer(
+    settings: Settings, broker: Broker, admin_token: str | None, demo: bool, journaled: bool
+) -> Callable[[str], None]:
+    """Once the API listens: run.json for the other commands, and where everything is for people."""
 
     def listening(url: str) -> None:
-        info = {
+        info: dict[str, Any] = {
             "pid": os.getpid(),
             "api_url": url,
             "kafka_bootstrap_servers": broker.bootstrap_servers,
             "clickhouse": describe(settings),
         }
-        if journal:  # `okrstream ingest` journals there too, so its exit 0 is as durable as a 2xx
+        if journaled:  # `okrstream ingest` journals there too, so its exit 0 is as durable as a 2xx
             info["journal"] = {"dir": str(journal_dir(settings)), "incarnation": os.environ[INCARNATION_ENV]}
-        write_run_file(settings, info, api.admin_token)
+        write_run_file(settings, info, admin_token)
         kafka = f"{broker.bootstrap_servers} ({'embedded Tansu' if broker.embedded else 'external'})"
         lines = [
-            f"okrstream {'demo' if demo_rate else 'run'} is up (Ctrl-C stops it)",
+            f"okrstream {'demo' if demo else 'run'} is up (Ctrl-C stops it)",
             f"  HTTP API    {url}  (/v1/events /v1/webhooks/{{mapping}} /v1/counts /v1/kpis /docs)",
             f"  Kafka       {kafka}, topics {settings.raw_topic} and {settings.dead_letter_topic}",
             f"  ClickHouse  {describe(settings)}, table {settings.clickhouse_database}.raw_events",
@@ -264,27 +325,39 @@ def _serve(
             )
         print("\n".join(lines), flush=True)
 
-    services: list[Service] = [HttpService(api.app, settings, api.keys, listening, watch)]
-    demo = None
-    if demo_rate:
-        milestones = [
-            (kr.id, kr.milestone.milestones)
-            for objective in okr_catalog.objectives.values()  # demo: the shipped objectives
-            for kr in objective.key_results
-            if kr.milestone is not None
-        ]
-        feed = functools.partial(DemoFeed, milestones=milestones)
-        demo = DemoProducer(
-            broker.bootstrap_servers, settings, registry, demo_rate, feed_factory=feed, journal=journal
-        )
-    if demo:
-        services.append(demo)
+    return listening
 
+
+def _build_demo(
+    broker: Broker,
+    settings: Settings,
+    registry: EventTypeRegistry,
+    rate: float,
+    okr_catalog: OkrCatalog,
+    journal: Callable[[], Journal] | None,
+) -> DemoProducer:
+    """The demo feed, checking in the milestones of the shipped objectives as it goes."""
+    milestones = [
+        (kr.id, kr.milestone.milestones)
+        for objective in okr_catalog.objectives.values()
+        for kr in objective.key_results
+        if kr.milestone is not None
+    ]
+    feed = functools.partial(DemoFeed, milestones=milestones)
+    return DemoProducer(
+        broker.bootstrap_servers, settings, registry, rate, feed_factory=feed, journal=journal
+    )
+
+
+def _report_every_5_s(
+    app: faust.App, stats: SinkStats, settings: Settings, reader: Client, demo: DemoProducer | None
+) -> None:
+    """What landed since the last report (nothing when nothing moved); in the demo, today's KPIs too."""
     previous: dict[str, int] = {}
 
     @app.timer(5.0)
     async def report() -> None:
-        now = dict(vars(sink.stats))
+        now = dict(vars(stats))
         if now == previous:
             return
         line = (
@@ -301,6 +374,9 @@ def _serve(
         previous.clear()
         previous.update(now)
 
+
+def _run_worker(app: faust.App, services: list[Service]) -> int:
+    """The faust worker with the services beside it, until a signal stops it; its exit code."""
     # The worker's heap after start-up (faust, chDB, pydantic) never becomes garbage, yet every full
     # collection walks it: freezing it and collecting young objects less often cut about a third
     # of the sink's time in docs/benchmarks.md.
@@ -313,11 +389,6 @@ def _serve(
         worker.execute_from_commandline()
     except SystemExit as e:
         return int(e.code or 0)
-    finally:
-        dead_letters.close()
-        api.close()
-        for okr_log in okr_logs:
-            okr_log.close()
     return 0
 
 
