@@ -13,10 +13,12 @@ import urllib.parse
 from datetime import datetime
 from typing import Any
 
+from clickhouse_connect.driver.client import Client
+
 from schemas import Access, ConfigError, Settings, api_key_json
 
-from ..store import ApiKeyStore, open_store
-from ._local_api import call_running
+from ..store import ApiKeyStore
+from ._backend import ApiCall, Backend
 
 _JSON = {"Content-Type": "application/json"}
 
@@ -56,16 +58,14 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from ..runtime import read_run_file
-
-    running = read_run_file(settings)
+    backend = Backend(settings)
     try:
         if args.keys_command == "create":
-            _print_created(_create(settings, args, running), args.quiet)
+            _print_created(_create(backend, args), args.quiet)
         elif args.keys_command == "list":
-            _print_keys(_list(settings, running), args.format)
+            _print_keys(_list(backend), args.format)
         else:
-            key = _revoke(settings, args.key_id, running)
+            key = _revoke(backend, args.key_id)
             print(f"revoked API key {key['id']} ({key['name']}) at {key['revoked_at']}")
     except ConfigError as e:
         print("okrstream keys: invalid key:", *e.errors, sep="\n  ", file=sys.stderr)
@@ -76,28 +76,33 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _create(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
+def _create(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     fields = {"name": args.name, "access": args.access, "sources": args.sources, "types": args.types}
-    if running:
-        return call_running(running, "/v1/keys", json.dumps(fields).encode(), _JSON)
-    with open_store(settings) as client:
-        token, key = ApiKeyStore(client, settings.clickhouse_database).create(**fields)
-    return {"token": token, "key": api_key_json(key)}
+
+    def on_store(client: Client) -> dict[str, Any]:
+        token, key = ApiKeyStore(client, backend.settings.clickhouse_database).create(**fields)
+        return {"token": token, "key": api_key_json(key)}
+
+    return backend.answer(ApiCall("/v1/keys", json.dumps(fields).encode(), _JSON), on_store)
 
 
-def _list(settings: Settings, running: dict | None) -> list[dict[str, Any]]:
-    if running:
-        return call_running(running, "/v1/keys")["keys"]
-    with open_store(settings) as client:
-        return [api_key_json(k) for k in ApiKeyStore(client, settings.clickhouse_database).list()]
+def _list(backend: Backend) -> list[dict[str, Any]]:
+    def on_store(client: Client) -> dict[str, Any]:
+        return {
+            "keys": [
+                api_key_json(k) for k in ApiKeyStore(client, backend.settings.clickhouse_database).list()
+            ]
+        }
+
+    return backend.answer(ApiCall("/v1/keys"), on_store)["keys"]
 
 
-def _revoke(settings: Settings, key_id: str, running: dict | None) -> dict[str, Any]:
-    if running:
-        path = f"/v1/keys/{urllib.parse.quote(key_id, safe='')}/revoke"
-        return call_running(running, path, b"{}", _JSON, method="POST")["key"]
-    with open_store(settings) as client:
-        return api_key_json(ApiKeyStore(client, settings.clickhouse_database).revoke(key_id))
+def _revoke(backend: Backend, key_id: str) -> dict[str, Any]:
+    def on_store(client: Client) -> dict[str, Any]:
+        return {"key": api_key_json(ApiKeyStore(client, backend.settings.clickhouse_database).revoke(key_id))}
+
+    path = f"/v1/keys/{urllib.parse.quote(key_id, safe='')}/revoke"
+    return backend.answer(ApiCall(path, b"{}", _JSON, method="POST"), on_store)["key"]
 
 
 def _print_created(created: dict[str, Any], quiet: bool) -> None:

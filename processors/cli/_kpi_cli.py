@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from clickhouse_connect.driver.client import Client
 from tqdm import tqdm
 
 from schemas import ConfigError, Grain, Settings
 
-from ..store import open_store
-from ._local_api import call_running
+from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
+from ..runtime import load_registry
+from ._backend import ApiCall, Backend
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -46,17 +48,15 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from ..runtime import read_run_file
-
-    running = read_run_file(settings)
+    backend = Backend(settings)
     try:
         if args.kpi_command == "apply":
-            result = _apply(settings, args, running)
+            result = _apply(backend, args)
             print(("dry run, nothing changed: " if args.dry_run else "applied: ") + result["summary"])
         elif args.kpi_command == "list":
-            _print_list(_list(settings, running))
+            _print_list(_list(backend))
         else:
-            _print_series(_show(settings, args, running), args.format)
+            _print_series(_show(backend, args), args.format)
     except ConfigError as e:
         print(f"okrstream kpi: invalid definitions in {args.file}:", *e.errors, sep="\n  ", file=sys.stderr)
         return 2
@@ -66,44 +66,41 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
+def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     text = args.file.read_text(encoding="utf-8")
-    if running:
-        query = "?dry_run=1" if args.dry_run else ""
-        applied_by = {"X-Applied-By": getpass.getuser()}
-        return call_running(running, f"/v1/kpis/apply{query}", text.encode(), applied_by)
-    from ..kpi import apply_kpis, plan_report, read_catalog
-    from ..runtime import load_registry
 
-    catalog = read_catalog(text, load_registry(settings))
-    with open_store(settings) as client, _BackfillBars() as bars:
-        plan = apply_kpis(client, settings, catalog, getpass.getuser(), args.dry_run, progress=bars)
-    return plan_report(plan)
+    def on_store(client: Client) -> dict[str, Any]:
+        catalog = read_catalog(text, load_registry(backend.settings))
+        with _BackfillBars() as bars:
+            plan = apply_kpis(
+                client, backend.settings, catalog, getpass.getuser(), args.dry_run, progress=bars
+            )
+        return plan_report(plan)
 
-
-def _list(settings: Settings, running: dict | None) -> list[dict[str, Any]]:
-    if running:
-        return call_running(running, "/v1/kpis")["kpis"]
-    from ..kpi import kpi_listing
-
-    with open_store(settings) as client:
-        return kpi_listing(client, settings.clickhouse_database)
+    query = "?dry_run=1" if args.dry_run else ""
+    call = ApiCall(f"/v1/kpis/apply{query}", text.encode(), {"X-Applied-By": getpass.getuser()})
+    return backend.answer(call, on_store)
 
 
-def _show(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
-    timezone = args.tz or settings.timezone
-    if running:
-        params = {"from": args.start, "to": args.end, "grain": args.grain, "by": args.by, "tz": timezone}
-        query = urllib.parse.urlencode({k: v for k, v in params.items() if v})
-        return call_running(running, f"/v1/kpis/{urllib.parse.quote(args.name)}?{query}")
-    from ..kpi import kpi_report, series_window
+def _list(backend: Backend) -> list[dict[str, Any]]:
+    def on_store(client: Client) -> dict[str, Any]:
+        return {"kpis": kpi_listing(client, backend.settings.clickhouse_database)}
 
-    start, end = series_window(args.start, args.end, timezone)
-    by = tuple(key for key in args.by.split(",") if key)
-    with open_store(settings) as client:
-        return kpi_report(
-            client, settings.clickhouse_database, args.name, start, end, Grain(args.grain), timezone, by
-        )
+    return backend.answer(ApiCall("/v1/kpis"), on_store)["kpis"]
+
+
+def _show(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
+    timezone = args.tz or backend.settings.timezone
+
+    def on_store(client: Client) -> dict[str, Any]:
+        start, end = series_window(args.start, args.end, timezone)
+        by = tuple(key for key in args.by.split(",") if key)
+        database = backend.settings.clickhouse_database
+        return kpi_report(client, database, args.name, start, end, Grain(args.grain), timezone, by)
+
+    params = {"from": args.start, "to": args.end, "grain": args.grain, "by": args.by, "tz": timezone}
+    query = urllib.parse.urlencode({k: v for k, v in params.items() if v})
+    return backend.answer(ApiCall(f"/v1/kpis/{urllib.parse.quote(args.name)}?{query}"), on_store)
 
 
 class _BackfillBars(contextlib.AbstractContextManager["_BackfillBars"]):

@@ -171,16 +171,14 @@ def _mapped(mapping: Mapping, registry: EventTypeRegistry, data: Any, now: datet
 
 def _status(settings: Settings) -> int:
     from ..api import event_counts
-    from ..clickhouse import connect, describe
-    from ..runtime import read_run_file
-    from ._local_api import call_running
+    from ..clickhouse import describe
+    from ._backend import ApiCall, Backend
 
-    running = read_run_file(settings)
-    if running:
-        counts = call_running(running, "/v1/counts")
-        print(f"okrstream runs (pid {running['pid']}, API {running['api_url']})")
+    backend = Backend(settings)
+    counts = backend.answer(ApiCall("/v1/counts"), lambda c: event_counts(c, settings.clickhouse_database))
+    if backend.running:
+        print(f"okrstream runs (pid {backend.running['pid']}, API {backend.running['api_url']})")
     else:
-        counts = event_counts(connect(settings), settings.clickhouse_database)
         print(f"okrstream is not running; read {describe(settings)} directly")
     print(f"{counts['total_events']:,} events landed")
     for t in counts["types"]:

@@ -12,10 +12,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from clickhouse_connect.driver.client import Client
+
+from ingest import ensure_topics
 from schemas import ConfigError, Settings
 
-from ..store import open_store
-from ._local_api import call_running
+from ..api import parse_instant
+from ..okr import OkrLog, apply_okrs, key_result_report, okr_report, plan_report, read_okrs
+from ._backend import ApiCall, Backend
 
 BAR = 20
 
@@ -38,20 +42,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from ..runtime import read_run_file
-
-    running = read_run_file(settings)
+    backend = Backend(settings)
     try:
         if args.okr_command == "apply":
-            result = _apply(settings, args, running)
+            result = _apply(backend, args)
             for warning in result["warnings"]:
                 print(f"warning: {warning['path']}: {warning['message']}", file=sys.stderr)
             print(("dry run, nothing changed: " if args.dry_run else "applied: ") + result["summary"])
         elif args.okr_command == "status":
-            report = _status(settings, args, running)
+            report = _status(backend, args)
             print(json.dumps(report, indent=2) if args.format == "json" else status_table(report))
         else:
-            report = _show(settings, args, running)
+            report = _show(backend, args)
             print(json.dumps(report, indent=2) if args.format == "json" else history_table(report))
     except ConfigError as e:
         print(f"okrstream okr: invalid definitions in {args.file}:", *e.errors, sep="\n  ", file=sys.stderr)
@@ -62,53 +64,43 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _apply(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
+def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     text = args.file.read_text(encoding="utf-8")
-    if running:
-        query = "?dry_run=1" if args.dry_run else ""
-        return call_running(
-            running, f"/v1/objectives/apply{query}", text.encode(), {"X-Applied-By": getpass.getuser()}
-        )
-    if not settings.kafka_bootstrap_servers:
-        raise ValueError(
-            "no broker to record definitions on: start `okrstream run` or set KAFKA_BOOTSTRAP_SERVERS"
-        )
-    from ingest import ensure_topics
+    settings = backend.settings
 
-    from ..okr import OkrLog, apply_okrs, plan_report, read_okrs
-
-    ensure_topics(settings.kafka_bootstrap_servers, settings)
-    okr_log = OkrLog(settings.kafka_bootstrap_servers, settings)
-    try:
-        with open_store(settings) as client:
+    def on_store(client: Client) -> dict[str, Any]:
+        if not settings.kafka_bootstrap_servers:
+            raise ValueError(
+                "no broker to record definitions on: start `okrstream run` or set KAFKA_BOOTSTRAP_SERVERS"
+            )
+        ensure_topics(settings.kafka_bootstrap_servers, settings)
+        okr_log = OkrLog(settings.kafka_bootstrap_servers, settings)
+        try:
             catalog = read_okrs(text, client, settings.clickhouse_database)
             plan = apply_okrs(client, settings, okr_log, catalog, getpass.getuser(), args.dry_run)
-    finally:
-        okr_log.close()
-    return plan_report(plan, catalog, args.dry_run)
+        finally:
+            okr_log.close()
+        return plan_report(plan, catalog, args.dry_run)
+
+    query = "?dry_run=1" if args.dry_run else ""
+    call = ApiCall(f"/v1/objectives/apply{query}", text.encode(), {"X-Applied-By": getpass.getuser()})
+    return backend.answer(call, on_store)
 
 
-def _status(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
-    from ..api import parse_instant
-
+def _status(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     as_of = parse_instant(args.as_of, "--as-of") if args.as_of else None
-    if running:
-        path = f"/v1/objectives/{urllib.parse.quote(args.objective)}" if args.objective else "/v1/objectives"
-        query = f"?{urllib.parse.urlencode({'as_of': args.as_of})}" if args.as_of else ""
-        return call_running(running, path + query)
-    from ..okr import okr_report
-
-    with open_store(settings) as client:
-        return okr_report(client, settings, args.objective, as_of)
+    path = f"/v1/objectives/{urllib.parse.quote(args.objective)}" if args.objective else "/v1/objectives"
+    query = f"?{urllib.parse.urlencode({'as_of': args.as_of})}" if args.as_of else ""
+    return backend.answer(
+        ApiCall(path + query), lambda client: okr_report(client, backend.settings, args.objective, as_of)
+    )
 
 
-def _show(settings: Settings, args: argparse.Namespace, running: dict | None) -> dict[str, Any]:
-    if running:
-        return call_running(running, f"/v1/key-results/{urllib.parse.quote(args.key_result)}")
-    from ..okr import key_result_report
-
-    with open_store(settings) as client:
-        return key_result_report(client, settings, args.key_result)
+def _show(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
+    return backend.answer(
+        ApiCall(f"/v1/key-results/{urllib.parse.quote(args.key_result)}"),
+        lambda client: key_result_report(client, backend.settings, args.key_result),
+    )
 
 
 def bar(progress: float | None) -> str:

@@ -142,8 +142,8 @@ def test_with_okrstream_running_it_asks_the_process(cli, monkeypatch) -> None:
         calls.append((path, json.loads(body) if body else None, method))
         return {"keys": [key]} if body is None else answers[path]
 
-    monkeypatch.setattr("processors.runtime.read_run_file", lambda settings: running)
-    monkeypatch.setattr("processors.cli._keys_cli.call_running", call_running)
+    monkeypatch.setattr("processors.cli._backend.read_run_file", lambda settings: running)
+    monkeypatch.setattr("processors.cli._backend.call_running", call_running)
     assert cli("create", "--name", "bi", "--access", "read", "-q") == (
         0,
         answers["/v1/keys"]["token"] + "\n",
