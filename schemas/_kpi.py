@@ -49,7 +49,8 @@ class Aggregation(StrEnum):
     """How a KPI turns the events of one period (and break-down group) into one number.
 
     count: events; sum, avg, min, max: of `measure`; count_distinct: distinct values of `of` (exact,
-    or approximate on request); quantile: the `quantile` of `measure` (0.9 is p90); latest: a gauge,
+    or approximate on request); quantile: the `quantile` of `measure` (0.9 is p90; exact, or within
+    1% on request, deterministic either way); latest: a gauge,
     the `measure` of the last event by time (e.g. active subscribers); ratio: numerator / denominator
     of two other KPIs, None when the denominator is 0 (see ratio_value).
     """
@@ -151,7 +152,7 @@ _MEASURED = frozenset({Aggregation.SUM, Aggregation.AVG, Aggregation.MIN, Aggreg
 _USED_BY: dict[str, frozenset[Aggregation]] = {
     "measure": _MEASURED | {Aggregation.QUANTILE, Aggregation.LATEST},
     "of": frozenset({Aggregation.COUNT_DISTINCT}),
-    "approximate": frozenset({Aggregation.COUNT_DISTINCT}),
+    "approximate": frozenset({Aggregation.COUNT_DISTINCT, Aggregation.QUANTILE}),
     "quantile": frozenset({Aggregation.QUANTILE}),
     "numerator": frozenset({Aggregation.RATIO}),
     "denominator": frozenset({Aggregation.RATIO}),
@@ -180,7 +181,9 @@ class KpiDefinition(BaseModel):
     events: Annotated[tuple[TypeName, ...], AfterValidator(_no_repeats)] = Field((), validate_default=True)
     measure: Key | None = Field(None, validate_default=True)
     of: CountedField | None = Field(None, validate_default=True)
-    approximate: bool = False  # count_distinct: uniq (about 1% off, far cheaper) instead of uniqExact
+    # count_distinct: uniq (about 1% off, far cheaper) instead of uniqExact; quantile: a DDSketch
+    # (within 1% of the value at the rank, far smaller) instead of every value, exactly
+    approximate: bool = False
     quantile: Annotated[Measure, AfterValidator(_probability)] | None = Field(None, validate_default=True)
     numerator: KpiName | None = Field(None, validate_default=True)
     denominator: KpiName | None = Field(None, validate_default=True)
@@ -246,9 +249,11 @@ class KpiDefinition(BaseModel):
         Title, description, unit and health are left out: editing them keeps computed data. A ratio's
         fingerprint covers only its own fields; its inputs have fingerprints of their own.
         """
-        canonical = json.dumps(
-            self.model_dump(mode="json", include=_COMPUTED), sort_keys=True, separators=(",", ":")
-        )
+        computed = self.model_dump(mode="json", include=_COMPUTED)
+        if self.aggregation is Aggregation.QUANTILE:
+            # quantiles were once sampled (ClickHouse's `quantile`): such a rollup is rebuilt
+            computed["states"] = "deterministic"
+        canonical = json.dumps(computed, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

@@ -39,12 +39,25 @@ _DISTINCT: dict[bool, tuple[str, StateOf, str]] = {
     False: ("AggregateFunction(uniqExact, String)", lambda v, _: f"uniqExactState({v})", "uniqExactMerge"),
     True: ("AggregateFunction(uniq, String)", lambda v, _: f"uniqState({v})", "uniqMerge"),
 }
-# quantile's level is a bound parameter, substituted as a literal where ClickHouse needs one
-_QUANTILE: tuple[str, StateOf, str] = (
-    "AggregateFunction(quantile({level}), Float64)",
-    lambda v, level: f"quantileState({level})({v})",
-    "quantileMerge",  # with the level: see merge_of
-)
+# Quantiles are deterministic, whatever the group's size and however parts merge: exact with
+# linear interpolation between ranks (as numpy's default), or, with `approximate: true`, a
+# DDSketch whose answer is within 1% of the value at the rank asked for. (ClickHouse's plain
+# `quantile` samples 8,192 values at random: a large group read twice could give two answers.)
+# The level is a bound parameter, substituted as a literal where ClickHouse needs one; `{level}`
+# in a merge function stands for it (see merge_of).
+QUANTILE_ACCURACY = 0.01  # the relative accuracy of an approximate quantile
+_QUANTILE: dict[bool, tuple[str, StateOf, str]] = {
+    False: (
+        "AggregateFunction(quantileExactInclusive({level}), Float64)",
+        lambda v, level: f"quantileExactInclusiveState({level})({v})",
+        "quantileExactInclusiveMerge({level})",
+    ),
+    True: (
+        f"AggregateFunction(quantileDD({QUANTILE_ACCURACY}, {{level}}), Float64)",
+        lambda v, level: f"quantileDDState({QUANTILE_ACCURACY}, {level})({v})",
+        f"quantileDDMerge({QUANTILE_ACCURACY}, {{level}})",
+    ),
+}
 
 
 def merge_of(
@@ -57,7 +70,7 @@ def merge_of(
     merge = _states(kpi)[2]
     if kpi.aggregation is Aggregation.QUANTILE:
         marker = f"%({level})s" if client_bound else f"{{{level}:Float64}}"
-        return f"{merge}({marker})", {level: kpi.quantile}
+        return merge.format(level=marker), {level: kpi.quantile}
     return merge, {}
 
 
@@ -66,7 +79,9 @@ def _states(kpi: KpiDefinition) -> tuple[str, StateOf, str]:
         raise ValueError(f"KPI {kpi.name!r} is a ratio: computed from its inputs, it has no rollup")
     if kpi.aggregation is Aggregation.COUNT_DISTINCT:
         return _DISTINCT[kpi.approximate]
-    return _QUANTILE if kpi.aggregation is Aggregation.QUANTILE else _STATES[kpi.aggregation]
+    if kpi.aggregation is Aggregation.QUANTILE:
+        return _QUANTILE[kpi.approximate]
+    return _STATES[kpi.aggregation]
 
 
 def rollup_table(kpi: KpiDefinition) -> str:

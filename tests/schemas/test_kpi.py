@@ -150,7 +150,7 @@ BAD = [
         "approximate-on-sum",
         {"k": {**REVENUE, "approximate": True}},
         "kpis.k.approximate",
-        "not allowed with aggregation sum (only with count_distinct)",
+        "not allowed with aggregation sum (only with count_distinct, quantile)",
     ),
     (
         "quantile-above-one",

@@ -151,13 +151,13 @@ REVENUE_FROM_ROLLUP = "\nUNION ALL\n".join(
     ]
 )
 
-P90_AS_OF = f"""SELECT {{b0_id:UInt32}} AS b, grouping(d0, d1) AS g, [d0, d1] AS dims, count() AS n, toFloat64(quantileMerge({{b0_level:Float64}})(value)) AS v
+P90_AS_OF = f"""SELECT {{b0_id:UInt32}} AS b, grouping(d0, d1) AS g, [d0, d1] AS dims, count() AS n, toFloat64(quantileExactInclusiveMerge({{b0_level:Float64}})(value)) AS v
 FROM (
     SELECT
         toStartOfMinute(occurred_at) AS bucket,
         dimensions[{{b0_d0_key:String}}] AS d0,
         dimensions[{{b0_d1_key:String}}] AS d1,
-        quantileState({{b0_level:Float64}})(measures[{{b0_measure:String}}]) AS value
+        quantileExactInclusiveState({{b0_level:Float64}})(measures[{{b0_measure:String}}]) AS value
     FROM {{database:Identifier}}.raw_events
     WHERE type IN {{b0_types:Array(String)}}
       AND mapContains(measures, {{b0_measure:String}})
@@ -529,7 +529,7 @@ def landed(store: Client, settings: Settings) -> Landed:
 
 
 def interpolated(values: list[float], level: float) -> float:
-    """ClickHouse's `quantile` over fewer than 8,192 values: linear interpolation between ranks."""
+    """An exact quantile as ClickHouse's quantileExactInclusive has it: linear interpolation between ranks."""
     ordered = sorted(values)
     position = level * (len(ordered) - 1)
     low = int(position)

@@ -97,7 +97,7 @@ GROUP BY bucket, d0"""
 
 P90_ROLLUP = """CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier} (
     bucket DateTime('UTC'),
-    value AggregateFunction(quantile({level:Float64}), Float64)
+    value AggregateFunction(quantileExactInclusive({level:Float64}), Float64)
 ) ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(bucket)
 ORDER BY (bucket)
@@ -236,7 +236,7 @@ def period_start(at: datetime, grain: Grain, zone: ZoneInfo) -> datetime:
 
 
 def interpolated(values: list[float], level: float) -> float:
-    """ClickHouse's `quantile` over fewer than 8,192 values: linear interpolation between ranks."""
+    """An exact quantile as ClickHouse's quantileExactInclusive has it: linear interpolation between ranks."""
     ordered = sorted(values)
     position = level * (len(ordered) - 1)
     low = int(position)
@@ -344,3 +344,64 @@ def test_sums_by_dimensions_and_filtered_counts_match_plain_python(kpi_store) ->
     ]
     big = expected_series(deals, "deal.closed", Grain.QUARTER, oslo, len, ("region",))
     assert actual_series(client, database, KPIS.kpis["big_deals"], Grain.QUARTER, oslo, ("region",)) == big
+
+
+# -- quantiles on a group far past ClickHouse's 8,192-value sample ----------------------------------
+
+QUANTILES = KpiCatalog.from_mapping(
+    {
+        "kpis": {
+            "p90_exact": on_orders("quantile", quantile=0.9, measure="amount"),
+            "p90_approx": on_orders("quantile", quantile=0.9, measure="amount", approximate=True),
+            "p50_approx": on_orders("quantile", quantile=0.5, measure="amount", approximate=True),
+        }
+    },
+    REGISTRY,
+)
+Q4 = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+
+
+def quarter_value(client, database: str, name: str) -> float:
+    query = KpiSeries(database, QUANTILES.kpis[name], *Q4, Grain.QUARTER, "UTC")
+    [point] = query.parse(fetch(client, query))
+    return point.value
+
+
+def test_quantiles_of_100000_values_are_the_same_on_every_read_exact_or_within_1_percent(
+    store, settings
+) -> None:
+    database = settings.clickhouse_database
+    rng = random.Random(16)
+    minutes = int((Q4[1] - Q4[0]).total_seconds() // 60)
+    events = [
+        {
+            "event_id": f"q{i}",
+            "type": "order.placed",
+            "source": "shop",
+            "occurred_at": (Q4[0] + timedelta(minutes=rng.randrange(minutes))).isoformat(),
+            "dimensions": {"region": "EU", "channel": "web"},
+            "measures": {"amount": round(rng.lognormvariate(5, 1.2), 2)},
+        }
+        for i in range(100_000)
+    ]
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)  # the views take every row landed from then on
+    for kpi in QUANTILES.ordered():
+        execute(store, CreateKpiRollup(database, kpi, settings.dedup_block_window))
+        execute(store, CreateKpiView(database, kpi, long_ago))
+    for block in range(10):  # ten inserts, so ten parts whose states merge when read and when merged
+        land(store, database, events[block * 10_000 : (block + 1) * 10_000], block)
+    amounts = [e["measures"]["amount"] for e in events]
+
+    reads = {name: [quarter_value(store, database, name) for _ in range(3)] for name in QUANTILES.kpis}
+    for kpi in QUANTILES.ordered():  # merge every part into one: the states merge on disk too
+        store.command(
+            "OPTIMIZE TABLE {database:Identifier}.{table:Identifier} FINAL",
+            parameters={"database": database, "table": rollup_table(kpi)},
+        )
+        reads[kpi.name].append(quarter_value(store, database, kpi.name))
+
+    assert all(len(set(values)) == 1 for values in reads.values()), reads  # deterministic
+    assert reads["p90_exact"][0] == pytest.approx(interpolated(amounts, 0.9), rel=1e-12)
+    for name, level in (("p90_approx", 0.9), ("p50_approx", 0.5)):
+        exact = interpolated(amounts, level)
+        assert abs(reads[name][0] - exact) <= 0.01 * exact, (name, reads[name][0], exact)

@@ -76,7 +76,7 @@ SELECT %(k0)s AS kpi, {KEYS}, v AS value,
     CAST(if(grain = %(k0_grain)s, v BETWEEN %(k0_low)s AND %(k0_high)s, NULL) AS Nullable(Bool)) AS healthy
 FROM (
 SELECT p.1 AS grain, p.2 AS period, b.1 AS dimension, b.2 AS dimension_value,
-    if(isNaN(toFloat64(quantileMerge(%(k0_level)s)(value)) AS merged), NULL, merged) AS v
+    if(isNaN(toFloat64(quantileExactInclusiveMerge(%(k0_level)s)(value)) AS merged), NULL, merged) AS v
 FROM %(database)s.%(k0_table)s
 {PERIODS}
 ARRAY JOIN [('', '')] AS b
