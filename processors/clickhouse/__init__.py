@@ -37,7 +37,13 @@ from .okr_scores import (
     Scored,
     ScoresAt,
 )
-from .raw_events_ddl import RAW_EVENTS_COLUMNS, AddEventIdIndex, CreateDatabase, CreateRawEvents
+from .raw_events_ddl import (
+    RAW_EVENTS_COLUMN_NAMES,
+    RAW_EVENTS_COLUMNS,
+    AddEventIdIndex,
+    CreateDatabase,
+    CreateRawEvents,
+)
 from .raw_events_insert import BatchPosition, InsertRawEvents, event_row, parse_time
 from .seen_events import SeenEvents
 
@@ -48,6 +54,7 @@ __all__ = [
     "OBJECTIVE_SCORES_COLUMNS",
     "OKR_DEFINITIONS_COLUMNS",
     "RAW_EVENTS_COLUMNS",
+    "RAW_EVENTS_COLUMN_NAMES",
     "AddEventIdIndex",
     "ApiKeys",
     "BackfillKpiRollup",

@@ -23,6 +23,8 @@ RAW_EVENTS_COLUMNS = (
     ("batch_last_offset", "UInt64"),
     ("batch_epoch", "UInt64"),  # which sink run first wrote the batch: part of its insert token
 )
+# The order `event_row` builds rows in and every insert names: one list, so nothing can drift.
+RAW_EVENTS_COLUMN_NAMES = tuple(name for name, _ in RAW_EVENTS_COLUMNS)
 # Set by ClickHouse when a row lands, never by the sink: a KPI's view takes the rows landed after
 # its cutoff and its backfill the rows before, so each row is counted by exactly one of them.
 LANDED_AT_COLUMN = "landed_at DateTime64(6, 'UTC') MATERIALIZED now64(6)"

@@ -21,9 +21,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import MAX_YEAR, MIN_YEAR, FieldError, InvalidFieldsError
 
-from .raw_events_ddl import RAW_EVENTS_COLUMNS
-
-COLUMN_NAMES = tuple(name for name, _ in RAW_EVENTS_COLUMNS)
+from .raw_events_ddl import RAW_EVENTS_COLUMN_NAMES
 
 
 @dataclass(frozen=True)
@@ -144,7 +142,7 @@ class InsertRawEvents:
         client.insert(
             "raw_events",
             self.rows,
-            column_names=COLUMN_NAMES,
+            column_names=RAW_EVENTS_COLUMN_NAMES,
             database=self.database,
             settings=self.settings(),
         )

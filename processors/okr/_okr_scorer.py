@@ -44,14 +44,13 @@ from schemas import (
     utc_iso,
 )
 
-from ..clickhouse import fetch
+from ..clickhouse import RAW_EVENTS_COLUMN_NAMES, fetch
 from ..clickhouse.okr_scores import (
     CurrentKeyResultScores,
     CurrentObjectiveScores,
     InsertKeyResultScores,
     InsertObjectiveScores,
 )
-from ..clickhouse.raw_events_insert import COLUMN_NAMES
 from ._okr_inputs import read_inputs
 from ._okr_log import OkrLog
 from ._okr_state import OkrDefinitions, OkrState
@@ -59,7 +58,7 @@ from ._okr_state import OkrDefinitions, OkrState
 log = logging.getLogger(__name__)
 
 _TYPE, _OCCURRED, _DIMENSIONS, _RECEIVED = (
-    COLUMN_NAMES.index(c) for c in ("type", "occurred_at", "dimensions", "received_at")
+    RAW_EVENTS_COLUMN_NAMES.index(c) for c in ("type", "occurred_at", "dimensions", "received_at")
 )
 _IGNORED = {"as_of", "expected"}  # time alone moves these; a new row only when something else does
 

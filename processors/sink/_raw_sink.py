@@ -26,6 +26,7 @@ from clickhouse_connect.driver.client import Client
 from schemas import FieldError, InvalidFieldsError, Settings, dead_letter_record, decode_record
 
 from ..clickhouse import (
+    RAW_EVENTS_COLUMN_NAMES,
     BatchPosition,
     InsertRawEvents,
     LandedBatch,
@@ -35,13 +36,14 @@ from ..clickhouse import (
     event_row,
     fetch,
 )
-from ..clickhouse.raw_events_insert import COLUMN_NAMES
 from ._sink import BatchingSink, LogRecord, SinkBatch
 
 log = logging.getLogger(__name__)
 
 # where event_row puts what the sink reads back from a row
-_EVENT_ID, _SOURCE, _RECEIVED_AT = (COLUMN_NAMES.index(c) for c in ("event_id", "source", "received_at"))
+_EVENT_ID, _SOURCE, _RECEIVED_AT = (
+    RAW_EVENTS_COLUMN_NAMES.index(c) for c in ("event_id", "source", "received_at")
+)
 
 DeadLetterWriter = Callable[[list[dict[str, Any]]], None]
 
@@ -50,7 +52,7 @@ class LandedHook(Protocol):
     """Told of what lands, before it is acknowledged: OKR scoring learns here what a batch moved."""
 
     def landed(self, rows: list[tuple]) -> None:
-        """A block of rows ClickHouse now holds (replays too), in raw_events column order (COLUMN_NAMES)."""
+        """A block of rows ClickHouse now holds (replays too), in RAW_EVENTS_COLUMN_NAMES order."""
 
     def publish(self) -> None:
         """Make durable what `landed` learned: once per flush, after every block, before acknowledging."""
