@@ -1,24 +1,28 @@
 """The floor: a bare aiokafka consumer group inserting every fetched batch with clickhouse-connect.
 
-No validation, no dedup, no insert tokens: fetch up to `batch_size` events, build rows, insert
-(in a thread, so aiokafka keeps fetching meanwhile), commit, repeat until all events landed.
+No validation, no dedup, no insert tokens: fetch up to `batch_size` events, build rows with
+okrstream's `event_row` (its cheap per-field checks, the same row the sink builds), insert (in a
+thread, so aiokafka keeps fetching meanwhile), commit, repeat until all events landed.
 `floor` reads one JSON event per message; `floor-records` reads okrstream's log records
-(`okrstream.events.v1`, a batch of events per message) from the topic `okrstream ingest` wrote.
+(`okrstream.events.v1`, a batch of events per message, decoded by okrstream's `decode_record`)
+from the topic `okrstream ingest` wrote.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
+from processors.clickhouse import BatchPosition, event_row
 from schemas import decode_record
 
-from ._store import COLUMN_NAMES, bare_row, landed, open_store
+from ._store import insert, landed, open_store
 from ._trial import Timing, TrialSpec, child_main
 
 
@@ -35,14 +39,16 @@ class _AssignmentClock(ConsumerRebalanceListener):
 
 
 def _rows(spec: TrialSpec, batches: dict[TopicPartition, list[ConsumerRecord]]) -> list[tuple]:
+    records = spec.contestant == "floor-records"
     rows = []
     for tp, messages in batches.items():
+        if not messages:
+            continue
+        position = BatchPosition(tp.topic, tp.partition, messages[0].offset, messages[-1].offset)
         for m in messages:
-            if spec.contestant == "floor-records":
-                for event in decode_record(m.value):
-                    rows.append(bare_row(event, tp.topic, tp.partition, m.offset, m.timestamp))
-            else:
-                rows.append(bare_row(orjson.loads(m.value), tp.topic, tp.partition, m.offset, m.timestamp))
+            received = datetime.fromtimestamp(m.timestamp / 1000, UTC)
+            events = decode_record(m.value) if records else [orjson.loads(m.value)]
+            rows.extend(event_row(event, m.offset, received, position) for event in events)
     return rows
 
 
@@ -69,9 +75,7 @@ async def _consume(spec: TrialSpec) -> Timing:
             )
             rows = _rows(spec, batches)
             if rows:
-                await asyncio.to_thread(
-                    client.insert, "raw_events", rows, column_names=COLUMN_NAMES, database=spec.database
-                )
+                await asyncio.to_thread(insert, client, spec.database, rows)
                 inserted += len(rows)
                 await consumer.commit()
     finally:

@@ -1,5 +1,7 @@
 """Quix Streams with a small batching ClickHouse sink (quixstreams' BatchingSink base).
 
+Rows are okrstream's own (`event_row`), as the floor builds them, so only the framework differs.
+
 Quix flushes a sink at each checkpoint: every `batch_size` messages (`commit_every`) or every
 0.5 s (`commit_interval`, like okrstream's `batch_max_seconds`), one insert per partition.
 """
@@ -8,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from quixstreams import Application
 from quixstreams.sinks import BatchingSink, SinkBatch
 
-from ._store import COLUMN_NAMES, bare_row, landed, open_store
+from processors.clickhouse import BatchPosition, event_row
+
+from ._store import insert, landed, open_store
 from ._trial import Timing, TrialSpec, child_main
 
 
@@ -30,10 +35,15 @@ class ClickHouseSink(BatchingSink):
         self.inserted = 0
 
     def write(self, batch: SinkBatch) -> None:
+        items = list(batch)
+        if not items:
+            return
+        position = BatchPosition(batch.topic, batch.partition, items[0].offset, items[-1].offset)
         rows = [
-            bare_row(item.value, batch.topic, batch.partition, item.offset, item.timestamp) for item in batch
+            event_row(item.value, item.offset, datetime.fromtimestamp(item.timestamp / 1000, UTC), position)
+            for item in items
         ]
-        self._client.insert("raw_events", rows, column_names=COLUMN_NAMES, database=self._database)
+        insert(self._client, self._database, rows)
         self.inserted += len(rows)
         if self.inserted >= self._target:
             self._app.stop()

@@ -4,22 +4,21 @@
 client sends it), so the last one tells when the last event became queryable, in every process alike,
 without polling the store while a contestant works. Run as a module, it prepares or reports on
 a store that a worker subprocess owns while it runs (`prepare` before, `report` after).
+
+The baselines build rows with okrstream's own `event_row` and insert them under okrstream's column
+list: a benchmark with a column list of its own broke silently when `batch_epoch` was added.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
-from processors.clickhouse import RAW_EVENTS_COLUMNS, connect, ensure_schema
+from processors.clickhouse import RAW_EVENTS_COLUMN_NAMES, connect, ensure_schema
 from schemas import Settings
-
-COLUMN_NAMES = tuple(name for name, _ in RAW_EVENTS_COLUMNS)
 
 
 def open_store(data_dir: str | Path, database: str) -> Client:
@@ -41,25 +40,9 @@ def landed(client: Client, database: str) -> tuple[int, float, float]:
     return int(count), int(first) / 1e6, int(last) / 1e6
 
 
-def bare_row(event: dict[str, Any], topic: str, partition: int, offset: int, timestamp_ms: int) -> tuple:
-    """A raw_events row from an event dict as it comes, no validation: what the baselines insert."""
-    received = event.get("received_at")
-    return (
-        event["event_id"],
-        event["source"],
-        event["type"],
-        datetime.fromisoformat(event["occurred_at"]),
-        datetime.fromisoformat(received) if received else datetime.fromtimestamp(timestamp_ms / 1000, UTC),
-        event.get("subject") or "",
-        event.get("dimensions") or {},
-        event.get("measures") or {},
-        "",
-        topic,
-        partition,
-        offset,
-        offset,
-        offset,
-    )
+def insert(client: Client, database: str, rows: list[tuple]) -> None:
+    """Rows built by okrstream's `event_row`, inserted as they are: no insert token, no dedup."""
+    client.insert("raw_events", rows, column_names=RAW_EVENTS_COLUMN_NAMES, database=database)
 
 
 def main() -> None:

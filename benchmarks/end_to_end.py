@@ -58,6 +58,7 @@ CHILD_MODULES = {
     "floor-records": "benchmarks._floor",
     "quix": "benchmarks._quix",
 }
+JSON_TOPIC = ("floor", "quix")  # one JSON event per message; every other contestant reads okrstream's
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def _one_run(
             spec = TrialSpec(
                 contestant=contestant,
                 bootstrap_servers=bootstrap,
-                topic=json_topic if contestant in CHILD_MODULES else okr.raw_topic,
+                topic=json_topic if contestant in JSON_TOPIC else okr.raw_topic,
                 events=args.events,
                 batch_size=args.batch_size,
                 record_events=args.record_events,
