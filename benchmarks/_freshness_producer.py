@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest import EventProducer
-from processors.runtime._runtime import load_registry
+from processors import load_registry
 from schemas import Settings, validate_event
 
 TICK_S = 0.01

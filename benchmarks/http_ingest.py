@@ -248,7 +248,7 @@ def _cpu(server_pid: int, broker_pid: int | None) -> dict[str, float]:
 
 def _validated(plans: list[Plan]) -> tuple[dict[str, RawEvent], float]:
     """Every event as the producer takes it (a RawEvent), and the seconds validation took, untimed below."""
-    from processors.runtime._runtime import load_registry
+    from processors import load_registry
 
     registry = load_registry(Settings())
     now = datetime.now(UTC)

@@ -16,6 +16,7 @@ Europe/Oslo, and the same answer computed from raw_events with the same conditio
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import time
@@ -25,10 +26,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from processors.clickhouse import KpiSeries, connect, ensure_schema, execute, fetch
-from processors.clickhouse._filters import kpi_conditions
-from processors.kpi._kpis import apply_kpis, read_catalog
-from processors.runtime._runtime import load_registry
+from processors import apply_kpis, load_registry, read_catalog
+from processors.clickhouse import (
+    RAW_EVENTS_COLUMN_NAMES,
+    KpiSeries,
+    connect,
+    ensure_schema,
+    execute,
+    fetch,
+    kpi_conditions,
+)
 from schemas import Grain, KpiDefinition, Settings
 
 KPI = """
@@ -45,36 +52,52 @@ Q4 = (datetime(2026, 10, 1, tzinfo=ZoneInfo(ZONE)), datetime(2027, 1, 1, tzinfo=
 CHUNK = 1_000_000  # rows per generating insert
 
 
+# Each raw_events column's value for generated row `number`, in terms of the columns before it.
+GENERATED = {
+    "event_id": "concat('gen-', toString(number))",
+    "source": "'shop'",
+    "type": "if(number % 4 = 3, 'session.started', 'order.placed')",
+    "occurred_at": "toDateTime64('2026-01-01 00:00:00', 6, 'UTC')"
+    " + toIntervalMicrosecond(cityHash64(number, 1) % (365 * 86400000000))",
+    "received_at": "occurred_at",
+    "subject": "concat('customer-', toString(cityHash64(number, 2) % 20000))",
+    "dimensions": "map('region', ['EU', 'NA', 'APAC'][cityHash64(number, 3) % 3 + 1],"
+    " 'channel', ['web', 'app'][number % 2 + 1])",
+    "measures": "if(type = 'order.placed', map('amount', toFloat64(cityHash64(number, 4) % 900 + 5)),"
+    " CAST(map(), 'Map(String, Float64)'))",
+    "payload": "''",
+    "kafka_log": "'bench'",
+    "kafka_partition": "0",
+    "kafka_offset": "number",
+    "batch_first_offset": "number",
+    "batch_last_offset": "number",
+    "batch_epoch": "0",
+}
+
+
 @dataclass(frozen=True)
 class GenerateRawEvents:
-    """Rows first .. first+count-1 of a deterministic event stream over 2026."""
+    """Rows first .. first+count-1 of a deterministic event stream over 2026.
+
+    The columns are okrstream's own list: a column added to raw_events without a value here
+    stops this benchmark with its name, rather than leaving a row shape of its own to rot.
+    """
 
     database: str
     first: int
     count: int
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
+        missing = [c for c in RAW_EVENTS_COLUMN_NAMES if c not in GENERATED]
+        unknown = [c for c in GENERATED if c not in RAW_EVENTS_COLUMN_NAMES]
+        if missing or unknown:
+            raise RuntimeError(f"GENERATED and raw_events differ: missing {missing}, unknown {unknown}")
         sql = (
-            "INSERT INTO {database:Identifier}.raw_events (\n"
-            "    event_id, source, type, occurred_at, received_at, subject, dimensions, measures,\n"
-            "    payload, kafka_log, kafka_partition, kafka_offset,\n"
-            "    batch_first_offset, batch_last_offset, batch_epoch\n"
-            ")\n"
-            "SELECT\n"
-            "    concat('gen-', toString(number)) AS event_id,\n"
-            "    'shop' AS source,\n"
-            "    if(number % 4 = 3, 'session.started', 'order.placed') AS type,\n"
-            "    toDateTime64('2026-01-01 00:00:00', 6, 'UTC')\n"
-            "        + toIntervalMicrosecond(cityHash64(number, 1) % (365 * 86400000000)) AS occurred_at,\n"
-            "    occurred_at AS received_at,\n"
-            "    concat('customer-', toString(cityHash64(number, 2) % 20000)) AS subject,\n"
-            "    map('region', ['EU', 'NA', 'APAC'][cityHash64(number, 3) % 3 + 1],\n"
-            "        'channel', ['web', 'app'][number % 2 + 1]) AS dimensions,\n"
-            "    if(type = 'order.placed', map('amount', toFloat64(cityHash64(number, 4) % 900 + 5)),\n"
-            "       CAST(map(), 'Map(String, Float64)')) AS measures,\n"
-            "    '' AS payload, 'bench' AS kafka_log, 0 AS kafka_partition, number AS kafka_offset,\n"
-            "    number AS batch_first_offset, number AS batch_last_offset, 0 AS batch_epoch\n"
-            "FROM numbers({first:UInt64}, {count:UInt64})"
+            "INSERT INTO {database:Identifier}.raw_events ("
+            + ", ".join(RAW_EVENTS_COLUMN_NAMES)
+            + ")\nSELECT\n    "
+            + ",\n    ".join(f"{GENERATED[c]} AS {c}" for c in RAW_EVENTS_COLUMN_NAMES)
+            + "\nFROM numbers({first:UInt64}, {count:UInt64})"
         )
         return sql, {"database": self.database, "first": self.first, "count": self.count}
 
@@ -130,11 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", help="where the store goes (default: a fresh temporary dir)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    settings = Settings(
-        data_dir=Path(args.work_dir or tempfile.mkdtemp(prefix="okrstream-kpi-bench-")),
-        clickhouse_database="bench",
-        timezone=ZONE,
-    )
+    data_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="okrstream-kpi-bench-"))
+    try:
+        _measure(Settings(data_dir=data_dir, clickhouse_database="bench", timezone=ZONE), sizes, args.repeats)
+    finally:
+        if not args.work_dir:  # a store asked for is kept; a temporary one is not
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+def _measure(settings: Settings, sizes: list[int], repeats: int) -> None:
+    """Grow the store to each size in turn; time both reads at each."""
     client = connect(settings)
     ensure_schema(client, settings)
     catalog = read_catalog(KPI, load_registry(settings))
@@ -158,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         fill_s = time.perf_counter() - started
         series = KpiSeries(settings.clickhouse_database, kpi, *Q4, Grain.DAY, ZONE)
         scan = ScanRawEvents(settings.clickhouse_database, kpi, *Q4, ZONE)
-        rollup_ms, rollup_rows = timed(client, series, args.repeats)
-        scan_ms, scan_rows = timed(client, scan, args.repeats)
+        rollup_ms, rollup_rows = timed(client, series, repeats)
+        scan_ms, scan_rows = timed(client, scan, repeats)
         assert len(rollup_rows) == len(scan_rows) == 92, (len(rollup_rows), len(scan_rows))
         for (p1, v1), (p2, v2) in zip(rollup_rows, scan_rows, strict=True):
             assert p1 == p2 and abs(v1 - v2) <= 1e-9 * abs(v2), (p1, v1, p2, v2)
@@ -167,7 +196,6 @@ def main(argv: list[str] | None = None) -> int:
         rollup, scanned = f"{r50:>8.1f} / {_p95(rollup_ms):>7.1f}", f"{s50:>9.1f} / {_p95(scan_ms):>8.1f}"
         print(f"{size:>12,}  {fill_s:>7.1f}  {rollup}  {scanned}  {s50 / r50:>6.1f}x", flush=True)
     client.close()
-    return 0
 
 
 def _p95(values: list[float]) -> float:

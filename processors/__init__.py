@@ -10,7 +10,7 @@ The KPI functions are the Python API behind `okrstream kpi` and `/v1/kpis`:
 """
 
 from .kpi import applied_kpis, apply_kpis, kpi_readings, kpi_series, read_catalog
-from .runtime import build_app
+from .runtime import build_app, load_registry
 from .sink import BatchingSink, LogRecord, RawEventsSink, SinkBatch, SinkError, SinkStats
 from .store import ApiKeyStore, open_store
 
@@ -27,6 +27,7 @@ __all__ = [
     "build_app",
     "kpi_readings",
     "kpi_series",
+    "load_registry",
     "open_store",
     "read_catalog",
 ]

@@ -1,7 +1,7 @@
 """ClickHouse access: one module per query or DDL concern, each an object with `to_sql()`."""
 
 from ._client import chdb_path, connect, describe
-from ._filters import identity_partition, log_partition
+from ._filters import identity_partition, kpi_conditions, log_partition
 from ._schema import ensure_schema
 from ._statement import Identifier, Statement, execute, fetch
 from .api_keys import API_KEY_COLUMN_NAMES, ApiKeys, api_key_row, key_version
@@ -108,6 +108,7 @@ __all__ = [
     "fetch",
     "identity_partition",
     "key_version",
+    "kpi_conditions",
     "log_partition",
     "parse_time",
     "rollup_table",
