@@ -4,8 +4,8 @@
 
 One run: a fresh embedded broker, then `okrstream run` as a subprocess (faust worker: the sink,
 its touch hook and the OKR scorer; its own chDB store) with a few KPIs on order.placed and
-`--key-results` metric key results on them (objectives for the current quarter, each key result
-watching one KPI over one region/channel slice), applied at start. A consumer in this process
+`--key-results` metric key results on them (objectives over a period that holds the whole run,
+each key result watching one KPI over one region/channel slice), applied at start. A consumer in this process
 reads the score topic by partition assignment from its end. For each rate in turn, a producer
 process sends order.placed events at that rate for `--warmup` + `--seconds` seconds, stamping
 each tick's events with their `received_at` just before they are validated and sent (acks=all,
@@ -36,7 +36,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +107,13 @@ class Phase:
 # --- definitions ----------------------------------------------------------------------------------
 
 
-def quarter_label(today: date) -> str:
-    return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+def run_period(today: date) -> dict[str, str]:
+    """The objectives' period: a quarter's length from the day before `today` (UTC).
+
+    Not the calendar quarter: a run across its last midnight would send events outside the period.
+    Starting a day early keeps `today` inside in any time zone.
+    """
+    return {"start": (today - timedelta(days=1)).isoformat(), "end": (today + timedelta(days=91)).isoformat()}
 
 
 def key_result_specs(count: int) -> list[KeyResultSpec]:
@@ -131,7 +136,7 @@ def kpis_yaml() -> str:
     return yaml.safe_dump({"kpis": kpis}, sort_keys=False)
 
 
-def okrs_yaml(krs: list[KeyResultSpec], period: str) -> str:
+def okrs_yaml(krs: list[KeyResultSpec], period: str | dict[str, str]) -> str:
     """Objectives of KRS_PER_OBJECTIVE key results (the last takes 2 - 5), two per owner."""
     groups = [krs[i : i + KRS_PER_OBJECTIVE] for i in range(0, len(krs), KRS_PER_OBJECTIVE)]
     if len(groups) > 1 and len(groups[-1]) < 2:
@@ -278,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, rates: list[int], krs: list[KeyResultSpec], work: Path) -> list[Phase]:
     (work / "kpis.yaml").write_text(kpis_yaml(), encoding="utf-8")
-    (work / "okrs.yaml").write_text(okrs_yaml(krs, quarter_label(datetime.now(UTC).date())), encoding="utf-8")
+    (work / "okrs.yaml").write_text(okrs_yaml(krs, run_period(datetime.now(UTC).date())), encoding="utf-8")
     phases = []
     with start_embedded_broker() as broker:
         base = _okrstream.settings_for(

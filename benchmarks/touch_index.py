@@ -18,11 +18,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from processors.kpi._kpis import read_catalog
-from processors.runtime._runtime import load_registry
+from processors import load_registry, read_catalog
 from schemas import LandedEvent, OkrCatalog, Settings, TouchIndex
 
-from .okr_freshness import CHANNELS, REGIONS, key_result_specs, kpis_yaml, okrs_yaml, quarter_label
+from .okr_freshness import CHANNELS, REGIONS, key_result_specs, kpis_yaml, okrs_yaml, run_period
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     now = datetime.now(UTC)
     kpis = read_catalog(kpis_yaml(), load_registry(Settings())).kpis
-    okrs = yaml.safe_load(okrs_yaml(key_result_specs(args.key_results), quarter_label(now.date())))
+    okrs = yaml.safe_load(okrs_yaml(key_result_specs(args.key_results), run_period(now.date())))
     index = TouchIndex(OkrCatalog.from_mapping(okrs, kpis).objectives, kpis, ZoneInfo("UTC"))
     rng = random.Random(1)
     blocks = [
