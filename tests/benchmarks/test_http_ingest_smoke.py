@@ -1,0 +1,34 @@
+"""The HTTP ingest benchmark at a tiny size, so that it cannot rot unseen (its numbers are not judged).
+
+The benchmark exits 1 when any request is not a 200 with every event accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+N, F, MS = r"[\d,]+", r"[\d.]+", r"([\d.]+|-)"
+PATHS = ("HTTP, 2 connections", "producer, one flush at the end", "producer, flush per batch")
+
+
+def test_the_http_ingest_benchmark_reports_every_row(run_benchmark, tmp_path: Path) -> None:
+    done = run_benchmark(
+        "http_ingest",
+        *("--batches", "1,10", "--events", "40,200", "--warmup", "2", "--concurrency", "2"),
+        *("--work-dir", str(tmp_path)),
+    )
+    for batch, events in ((1, 40), (10, 200)):
+        for path in PATHS:
+            # requests, events/s, p50 ms, p99 ms, CPU cores (server / client / broker), failures
+            row = (
+                rf"^\| {batch} \| {re.escape(path)} \| {events} \| {N} \| {N} \| {MS} \| {MS}"
+                rf" \| {MS} / {F} / {F} \| none \|$"
+            )
+            assert re.search(row, done.stdout, re.M), done.stdout
+    assert re.search(r"^validation alone .*: [\d,]+ events/s$", done.stdout, re.M), done.stdout
+    assert re.search(r"^duplicate lookup alone .*: 1 id [\d.]+ ms, 10 ids [\d.]+ ms$", done.stdout, re.M)
