@@ -25,16 +25,20 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from ingest import (
     Broker,
+    BrokerError,
     EventProducer,
     Journal,
+    Segment,
     die_with_parent,
     ensure_topics,
     segments,
@@ -89,16 +93,14 @@ class Supervisor:
     pipeline: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
-    stopped_code: int | None = None
     tidy: JournalTidy | None = field(default=None, repr=False)
 
-    def loop(self, should_stop: object) -> int:
+    def loop(self, should_stop: Callable[[], bool]) -> int:
         next_tidy = 0.0
-        while not should_stop():  # type: ignore[operator]
-            if self.settings.kafka_bootstrap_servers is None and (
-                self.broker is None or not self.broker.alive
-            ):
-                self._restart_broker()
+        while not should_stop():
+            if self._broker_missing() and not self._restart_broker():
+                time.sleep(1.0)
+                continue
             if time.monotonic() >= next_tidy and self.tidy is not None:
                 try:
                     self.tidy.run()
@@ -112,7 +114,14 @@ class Supervisor:
             time.sleep(0.1)
         return self._stop_pipeline(STOP_GRACE_S)
 
-    def _restart_broker(self) -> None:
+    def _broker_missing(self) -> bool:
+        """No broker named in the settings, and no embedded one running."""
+        return self.settings.kafka_bootstrap_servers is None and (
+            self.broker is None or not self.broker.alive
+        )
+
+    def _restart_broker(self) -> bool:
+        """A new embedded broker with the topics and the journal's records; False if that failed."""
         if self.broker is not None:
             log.warning(
                 "the embedded broker exited (code %s); restarting it and the pipeline",
@@ -120,14 +129,23 @@ class Supervisor:
             )
             self._stop_pipeline(grace_s=2.0)
             self.broker.close()
-            if self.tidy is not None:
-                self.tidy.close()
-        self.broker = start_embedded_broker()
-        self.incarnation = uuid.uuid4().hex[:12]
-        ensure_topics(self.broker.bootstrap_servers, self.settings)
-        self.tidy = JournalTidy(self.settings, self.broker.bootstrap_servers, self.incarnation)
-        self.tidy.run()  # before the pipeline starts: what an earlier broker held is sent again first
+        if self.tidy is not None:
+            self.tidy.close()
+            self.tidy = None
+        try:
+            self.broker = start_embedded_broker()
+            self.incarnation = uuid.uuid4().hex[:12]
+            ensure_topics(self.broker.bootstrap_servers, self.settings)
+            self.tidy = JournalTidy(self.settings, self.broker.bootstrap_servers, self.incarnation)
+            self.tidy.run()  # before the pipeline starts: what an earlier broker held is sent again first
+        except (BrokerError, KafkaError, OSError) as e:
+            log.warning("could not start the embedded broker, trying again: %s", e)
+            if self.broker is not None:
+                self.broker.close(grace_s=1.0)
+                self.broker = None
+            return False
         self.restarts = 0
+        return True
 
     def _pipeline_ended(self) -> int | None:
         """Start the pipeline (again); an exit code when it ended for good (stopped, bad config)."""
@@ -227,7 +245,7 @@ class JournalTidy:
                     still.append((paths, ends))
             self._waiting = still
 
-    def _adopt(self, adopted: list) -> None:
+    def _adopt(self, adopted: list[Segment]) -> None:
         journal = Journal(self._directory, self._incarnation)
         count = 0
         with EventProducer(self._bootstrap, self._settings, journal=journal) as producer:
