@@ -31,6 +31,7 @@ from processors.clickhouse import (
     MetricValues,
     event_row,
     fetch,
+    insert,
 )
 from schemas import Settings
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             for log, part in (("a", events[:half]), ("b", events[half:])):
                 position = BatchPosition(log, 0, 0, len(part) - 1)
                 rows = [event_row(e, i, now, position) for i, e in enumerate(part)]
-                InsertRawEvents(settings.clickhouse_database, position, rows).run(client)
+                insert(client, InsertRawEvents(settings.clickhouse_database, position, rows))
                 if log == "a":
                     apply_kpis(client, settings, catalog, "benchmark", progress=lambda *_: None)
             kpis = catalog.kpis

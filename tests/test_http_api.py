@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, insert
 from schemas import OKRSTREAM_VERSION, validate_event
 from tests.schemas.test_cloudevents import JSON_BATCH_EXAMPLE, JSON_FORMAT_EXAMPLES, SPEC_EXAMPLE
 
@@ -166,7 +166,7 @@ def test_an_event_that_landed_before_a_restart_is_a_duplicate_after_it(serve_api
     event = validate_event(order("landed-1"), received_at=datetime.now(UTC))
     position = BatchPosition("an-earlier-log", 0, 0, 0)
     row = event_row(orjson.loads(event.model_dump_json()), 0, datetime.now(UTC), position)
-    InsertRawEvents(settings.clickhouse_database, position, [row]).run(store)
+    insert(store, InsertRawEvents(settings.clickhouse_database, position, [row]))
     api = serve_api()  # a fresh process's memory knows nothing: the answer comes from the store
     answer = post(api, [order("landed-1"), order("new-1")], key=api.create_key()).json()
     assert [r["status"] for r in answer["results"]] == ["duplicate", "accepted"]

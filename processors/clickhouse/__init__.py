@@ -3,8 +3,8 @@
 from ._client import chdb_path, connect, describe
 from ._filters import identity_partition, kpi_conditions, log_partition
 from ._schema import ensure_schema
-from ._statement import Identifier, Statement, execute, fetch
-from .api_keys import API_KEY_COLUMN_NAMES, ApiKeys, api_key_row, key_version
+from ._statement import Identifier, Insert, Rows, Script, Statement, execute, fetch, insert
+from .api_keys import API_KEY_COLUMN_NAMES, ApiKeys, WriteApiKey, api_key_row, key_version
 from .api_keys_ddl import API_KEYS_COLUMNS, CreateApiKeysTable
 from .event_counts import EventCounts, TypeCount
 from .key_result_values import MetricRequest, MetricValues, MilestonesReached
@@ -76,6 +76,7 @@ __all__ = [
     "CurrentObjectiveScores",
     "EventCounts",
     "Identifier",
+    "Insert",
     "InsertKeyResultScores",
     "InsertObjectiveScores",
     "InsertRawEvents",
@@ -93,11 +94,14 @@ __all__ = [
     "ObjectiveScoresAt",
     "OkrVersions",
     "RecordOkrVersions",
+    "Rows",
     "Scored",
     "ScoresAt",
+    "Script",
     "SeenEvents",
     "Statement",
     "TypeCount",
+    "WriteApiKey",
     "api_key_row",
     "chdb_path",
     "connect",
@@ -107,6 +111,7 @@ __all__ = [
     "execute",
     "fetch",
     "identity_partition",
+    "insert",
     "key_version",
     "kpi_conditions",
     "log_partition",

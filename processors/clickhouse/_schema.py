@@ -31,8 +31,7 @@ def ensure_schema(client: Client, settings: Settings) -> None:
     execute(client, CreateObjectiveScores(settings.clickhouse_database))
     for kind in ("key_result", "objective"):
         _ensure_latest_scores(client, settings.clickhouse_database, kind)
-    for sql, params in CreateCurrentScoreViews(settings.clickhouse_database).statements():
-        client.command(sql, parameters=params)
+    execute(client, CreateCurrentScoreViews(settings.clickhouse_database))
 
 
 def _ensure_latest_scores(client: Client, database: str, kind: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from schemas import ApiKey
 
-from ._statement import stored_utc
+from ._statement import Rows, stored_utc
 from .api_keys_ddl import API_KEYS_COLUMNS
 
 API_KEY_COLUMN_NAMES = tuple(name for name, _ in API_KEYS_COLUMNS)
@@ -60,3 +60,16 @@ def _utc(value: Any) -> Any:
 
 def _micros(at: datetime) -> int:
     return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class WriteApiKey:
+    """One version of one key: the table keeps the highest version of each id (see ApiKeys)."""
+
+    database: str
+    key: ApiKey
+
+    def to_insert(self) -> Rows:
+        return Rows(
+            "api_keys", self.database, [api_key_row(self.key, key_version(self.key))], API_KEY_COLUMN_NAMES
+        )

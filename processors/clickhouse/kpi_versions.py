@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
-from ._statement import Identifier
+from ._statement import Identifier, Rows
 
 
 @dataclass(frozen=True)
@@ -53,9 +51,8 @@ class RecordKpiVersions:
     database: str
     versions: list[KpiVersion]
 
-    def run(self, client: Client) -> None:
-        rows = [list(vars(v).values()) for v in self.versions]
-        client.insert("kpi_versions", rows, column_names=COLUMNS, database=self.database)
+    def to_insert(self) -> Rows:
+        return Rows("kpi_versions", self.database, [list(vars(v).values()) for v in self.versions], COLUMNS)
 
 
 @dataclass(frozen=True)

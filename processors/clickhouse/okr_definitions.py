@@ -8,11 +8,10 @@ from dataclasses import astuple, dataclass, fields
 from typing import Any
 
 import orjson
-from clickhouse_connect.driver.client import Client
 
 from schemas import OkrVersion
 
-from ._statement import stored_utc
+from ._statement import Rows, stored_utc
 
 OKR_VERSION_FIELDS = tuple(f.name for f in fields(OkrVersion))  # the table's columns, in its order
 
@@ -36,17 +35,10 @@ class RecordOkrVersions:
     def settings(self) -> dict[str, Any]:
         return {"insert_deduplicate": 1, "insert_deduplication_token": versions_token(self.versions)}
 
-    def run(self, client: Client) -> None:
-        if not self.versions:
-            return
+    def to_insert(self) -> Rows:
         ordered = sorted(self.versions, key=lambda v: (v.objective, v.version))
-        client.insert(
-            "okr_definitions",
-            [astuple(v) for v in ordered],
-            column_names=OKR_VERSION_FIELDS,
-            database=self.database,
-            settings=self.settings(),
-        )
+        rows = [astuple(v) for v in ordered]
+        return Rows("okr_definitions", self.database, rows, OKR_VERSION_FIELDS, self.settings())
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,9 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
-from clickhouse_connect.driver.client import Client
-
 from schemas import Grade, KeyResultScore, ObjectiveScore, Status
 
-from ._statement import stored_utc
+from ._statement import Rows, stored_utc
 from .okr_ddl import latest_rows
 
 KEY_RESULT_SCORE_FIELDS = tuple(f.name for f in fields(KeyResultScore))
@@ -80,13 +78,9 @@ _KEY_RESULTS = _Kind(
 _OBJECTIVES = _Kind("objective_scores", "objective_current", "objective", OBJECTIVE_SCORE_FIELDS, _objective)
 
 
-def _insert(
-    kind: _Kind[S], client: Client, database: str, scores: Sequence[S], at: datetime, cause: str
-) -> None:
-    if not scores:
-        return
+def _rows(kind: _Kind[S], database: str, scores: Sequence[S], at: datetime, cause: str) -> Rows:
     rows = [_row(score, kind.names, at, cause) for score in scores]
-    client.insert(kind.table, rows, column_names=(*kind.names, *_RECORDED), database=database)
+    return Rows(kind.table, database, rows, (*kind.names, *_RECORDED))
 
 
 def _row(score: Any, names: tuple[str, ...], at: datetime, cause: str) -> list[Any]:
@@ -137,8 +131,8 @@ class InsertKeyResultScores:
     scored_at: datetime
     cause: str
 
-    def run(self, client: Client) -> None:
-        _insert(_KEY_RESULTS, client, self.database, self.scores, self.scored_at, self.cause)
+    def to_insert(self) -> Rows:
+        return _rows(_KEY_RESULTS, self.database, self.scores, self.scored_at, self.cause)
 
 
 @dataclass(frozen=True)
@@ -148,8 +142,8 @@ class InsertObjectiveScores:
     scored_at: datetime
     cause: str
 
-    def run(self, client: Client) -> None:
-        _insert(_OBJECTIVES, client, self.database, self.scores, self.scored_at, self.cause)
+    def to_insert(self) -> Rows:
+        return _rows(_OBJECTIVES, self.database, self.scores, self.scored_at, self.cause)
 
 
 @dataclass(frozen=True)

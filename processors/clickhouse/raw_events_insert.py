@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from clickhouse_connect.driver.client import Client
 
 from schemas import MAX_YEAR, MIN_YEAR, FieldError, InvalidFieldsError
 
+from ._statement import Rows
 from .raw_events_ddl import RAW_EVENTS_COLUMN_NAMES
 
 
@@ -138,11 +138,5 @@ class InsertRawEvents:
             "min_insert_block_size_bytes": 0,
         }
 
-    def run(self, client: Client) -> None:
-        client.insert(
-            "raw_events",
-            self.rows,
-            column_names=RAW_EVENTS_COLUMN_NAMES,
-            database=self.database,
-            settings=self.settings(),
-        )
+    def to_insert(self) -> Rows:
+        return Rows("raw_events", self.database, self.rows, RAW_EVENTS_COLUMN_NAMES, self.settings())

@@ -48,6 +48,7 @@ from ..clickhouse import (
     KpiSeries,
     execute,
     fetch,
+    insert,
     rollup_table,
 )
 from ..clickhouse.kpi_rollup_ddl import DropKpiRollup
@@ -134,7 +135,7 @@ def _record(
     versions += [_version(kpi, "changed", now, applied_by) for kpi in plan.relabelled]
     for name in plan.removed:
         versions.append(_version(before[name], "removed", now, applied_by))
-    RecordKpiVersions(settings.clickhouse_database, versions).run(client)
+    insert(client, RecordKpiVersions(settings.clickhouse_database, versions))
 
 
 def _version(kpi: KpiDefinition, change: str, at: datetime, by: str) -> KpiVersion:
@@ -144,8 +145,7 @@ def _version(kpi: KpiDefinition, change: str, at: datetime, by: str) -> KpiVersi
 
 def _drop(client: Client, database: str, kpi: KpiDefinition) -> None:
     if kpi.aggregation is not Aggregation.RATIO:
-        for sql, params in DropKpiRollup(database, rollup_table(kpi)).statements():
-            client.command(sql, parameters=params)
+        execute(client, DropKpiRollup(database, rollup_table(kpi)))
 
 
 def _build(

@@ -44,7 +44,7 @@ from schemas import (
     utc_iso,
 )
 
-from ..clickhouse import RAW_EVENTS_COLUMN_NAMES, fetch
+from ..clickhouse import RAW_EVENTS_COLUMN_NAMES, fetch, insert
 from ..clickhouse.okr_scores import (
     CurrentKeyResultScores,
     CurrentObjectiveScores,
@@ -242,7 +242,7 @@ class OkrScorer:
             self._log.scored(score.key_result, event)
         self._confirm(changed)
         for cause, group in by_cause.items():
-            InsertKeyResultScores(self._db, group, scored_at, cause).run(self._client)
+            insert(self._client, InsertKeyResultScores(self._db, group, scored_at, cause))
         if generation == self._generation:
             self._krs.update((s.key_result, s) for s, _ in changed)
         return changed
@@ -312,7 +312,7 @@ class OkrScorer:
             self._log.scored(score.objective, objective_scored_event(score, scored_at, touch.cause.value))
         self._confirm(changed)
         for cause, group in by_cause.items():
-            InsertObjectiveScores(self._db, group, scored_at, cause).run(self._client)
+            insert(self._client, InsertObjectiveScores(self._db, group, scored_at, cause))
         if generation == self._generation:
             self._objectives.update((s.objective, s) for s, _ in changed)
         return [s for s, _ in changed]

@@ -42,7 +42,7 @@ from schemas import (
     versions_for,
 )
 
-from ..clickhouse import fetch
+from ..clickhouse import fetch, insert
 from ..clickhouse.okr_definitions import OkrVersions, RecordOkrVersions
 from ..clickhouse.okr_scores import (
     CurrentKeyResultScores,
@@ -116,7 +116,7 @@ def apply_okrs(
     versions = versions_for(plan, latest_versions(history), now or datetime.now(UTC), applied_by)
     okr_log.definitions(versions)
     okr_log.flush()
-    RecordOkrVersions(database, versions).run(client)
+    insert(client, RecordOkrVersions(database, versions))
     touches = [
         Touch(subject, item, Cause.DEFINITION)
         for objective in (*plan.created, *plan.changed)

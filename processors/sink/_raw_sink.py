@@ -35,6 +35,7 @@ from ..clickhouse import (
     SeenEvents,
     event_row,
     fetch,
+    insert,
 )
 from ._sink import BatchingSink, LogRecord, SinkBatch
 
@@ -217,7 +218,7 @@ class RawEventsSink(BatchingSink):
         if rejected:
             self._dead_letters(rejected)  # durable before the insert and the acknowledgement
         if rows:
-            InsertRawEvents(self._settings.clickhouse_database, position, rows).run(self._client)
+            insert(self._client, InsertRawEvents(self._settings.clickhouse_database, position, rows))
             if group.kind == "replay":
                 self._restore_missing(position, rows)
             if self._on_landed is not None:
@@ -253,7 +254,7 @@ class RawEventsSink(BatchingSink):
                 "batch %s was incomplete in ClickHouse: restoring %s rows", position.token, len(missing)
             )
             token = f"{position.token}:restore:{self._epoch}"
-            InsertRawEvents(db, position, missing, token).run(self._client)
+            insert(self._client, InsertRawEvents(db, position, missing, token))
             self.stats.events_restored += len(missing)
 
     def _prune(self, state: _PartitionState) -> None:

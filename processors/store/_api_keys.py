@@ -10,7 +10,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import Access, ApiKey, KeyRing, new_api_key
 
-from ..clickhouse import API_KEY_COLUMN_NAMES, ApiKeys, api_key_row, fetch, key_version
+from ..clickhouse import ApiKeys, WriteApiKey, fetch, insert
 
 
 class ApiKeyStore:
@@ -55,5 +55,4 @@ class ApiKeyStore:
         return KeyRing(self.list())
 
     def _write(self, key: ApiKey) -> None:
-        row = api_key_row(key, key_version(key))
-        self._client.insert("api_keys", [row], column_names=API_KEY_COLUMN_NAMES, database=self._database)
+        insert(self._client, WriteApiKey(self._database, key))

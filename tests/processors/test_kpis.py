@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from processors import applied_kpis, apply_kpis, kpi_readings, kpi_series
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch, rollup_table
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch, insert, rollup_table
 from processors.clickhouse.kpi_versions import KpiHistory
 from processors.kpi import kpi_report
 from schemas import EventTypeRegistry, Grain, KpiCatalog
@@ -70,7 +70,7 @@ def events(kind: str, count: int, start: int = 0) -> list[dict]:
 def land(client, database: str, batch: list[dict], offset: int) -> None:
     position = BatchPosition("log", 0, offset, offset)
     rows = [event_row(e, offset, DAY, position) for e in batch]
-    InsertRawEvents(database, position, rows).run(client)
+    insert(client, InsertRawEvents(database, position, rows))
 
 
 def by_region(points) -> dict[str, float | None]:

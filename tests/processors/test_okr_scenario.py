@@ -17,7 +17,7 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch, insert
 from processors.clickhouse.okr_scores import CurrentKeyResultScores, CurrentObjectiveScores, KeyResultHistory
 from processors.kpi import apply_kpis, read_catalog
 from processors.okr import OkrLog, OkrScorer, apply_okrs, load_state, read_okrs
@@ -235,7 +235,7 @@ def quarter(settings: Settings, topics, store, topic_messages):
         position = BatchPosition("log", 0, offset[0], offset[0] + max(len(events), 1) - 1)
         rows = [event_row(e, offset[0] + i, at, position) for i, e in enumerate(events)]
         if rows:
-            InsertRawEvents(settings.clickhouse_database, position, rows).run(store)
+            insert(store, InsertRawEvents(settings.clickhouse_database, position, rows))
         offset[0] += len(events) + 1
         ledger.events += events
         now[0] = at

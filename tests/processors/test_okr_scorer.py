@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from ingest import ProducerError
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch, insert
 from processors.clickhouse.okr_scores import CurrentObjectiveScores
 from processors.kpi import apply_kpis, read_catalog
 from processors.okr import OkrLog, OkrScorer, apply_okrs, read_okrs
@@ -51,7 +51,9 @@ def scoring(settings: Settings, topics, store):
         "measures": {"amount": 250.0},
     }
     position = BatchPosition("log", 0, 0, 0)
-    InsertRawEvents(settings.clickhouse_database, position, [event_row(event, 0, SOLD, position)]).run(store)
+    insert(
+        store, InsertRawEvents(settings.clickhouse_database, position, [event_row(event, 0, SOLD, position)])
+    )
     yield okr_log
     okr_log.close()
 

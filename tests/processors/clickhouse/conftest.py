@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, insert
 from schemas import Settings
 
 RECEIVED = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -46,7 +46,7 @@ def land(store: Client, settings: Settings) -> Callable[..., BatchPosition]:
     ) -> BatchPosition:
         position = BatchPosition(log, partition, first, first + len(events) - 1 if last is None else last)
         rows = [event_row(e, first + i, received_at, position) for i, e in enumerate(events)]
-        InsertRawEvents(settings.clickhouse_database, position, rows).run(store)
+        insert(store, InsertRawEvents(settings.clickhouse_database, position, rows))
         return position
 
     return land

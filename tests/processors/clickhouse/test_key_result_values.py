@@ -30,6 +30,7 @@ from processors.clickhouse import (
     MilestonesReached,
     event_row,
     fetch,
+    insert,
     rollup_table,
 )
 from processors.kpi import apply_kpis
@@ -496,7 +497,7 @@ def make_sessions(rng: random.Random, prefix: str, count: int) -> list[dict[str,
 def land_events(client: Client, database: str, events: list[dict[str, Any]], log: str) -> None:
     position = BatchPosition(log, 0, 0, len(events) - 1)
     rows = [event_row(e, i, T, position) for i, e in enumerate(events)]
-    InsertRawEvents(database, position, rows).run(client)
+    insert(client, InsertRawEvents(database, position, rows))
 
 
 @dataclass(frozen=True)

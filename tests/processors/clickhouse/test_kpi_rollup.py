@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, execute, fetch
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, execute, fetch, insert
 from processors.clickhouse.kpi_backfill import BackfillKpiRollup, BackfillMonths
 from processors.clickhouse.kpi_rollup_ddl import CreateKpiRollup, CreateKpiView, rollup_table
 from processors.clickhouse.kpi_series import KpiSeries
@@ -216,7 +216,7 @@ def land(client, database: str, events: list[dict], first_offset: int) -> None:
     position = BatchPosition("log", 0, first_offset, first_offset)
     received = datetime(2026, 11, 1, tzinfo=UTC)
     rows = [event_row(e, first_offset, received, position) for e in events]
-    InsertRawEvents(database, position, rows).run(client)
+    insert(client, InsertRawEvents(database, position, rows))
 
 
 def period_start(at: datetime, grain: Grain, zone: ZoneInfo) -> datetime:

@@ -24,6 +24,7 @@ from processors.clickhouse import (
     Statement,
     ensure_schema,
     fetch,
+    insert,
 )
 from processors.clickhouse.okr_ddl import LatestScoresExist
 from schemas import Grade, KeyResultScore, Status
@@ -228,7 +229,7 @@ def test_latest_scores_keep_one_row_per_id_and_a_store_from_before_them_is_copie
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     history = [_score(k, t0 + timedelta(hours=h), h / 10) for h in range(5) for k in ("kr-a", "kr-b")]
     for score in history:  # one insert each, as the scorer writes them
-        InsertKeyResultScores(db, [score], score.as_of, "events").run(store)
+        insert(store, InsertKeyResultScores(db, [score], score.as_of, "events"))
 
     def rows(table: str) -> list[tuple]:
         sql = "SELECT key_result, progress FROM {db:Identifier}.{t:Identifier} ORDER BY key_result"
@@ -245,7 +246,7 @@ def test_latest_scores_keep_one_row_per_id_and_a_store_from_before_them_is_copie
     # parts stay apart from here on, so every row written shows
     store.command("SYSTEM STOP MERGES {db:Identifier}.key_result_latest", parameters={"db": db})
     later = _score("kr-a", t0 + timedelta(days=1), 0.9)
-    InsertKeyResultScores(db, [later], later.as_of, "events").run(store)
+    insert(store, InsertKeyResultScores(db, [later], later.as_of, "events"))
     assert rows("key_result_current") == [("kr-a", 0.9), ("kr-b", 0.4)]
     ensure_schema(store, settings)  # again: the table exists, nothing is copied
     assert sorted(rows("key_result_latest")) == [("kr-a", 0.4), ("kr-a", 0.9), ("kr-b", 0.4)]

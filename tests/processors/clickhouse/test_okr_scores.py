@@ -22,6 +22,7 @@ from processors.clickhouse import (
     ScoresAt,
     Statement,
     fetch,
+    insert,
 )
 from processors.clickhouse.okr_scores import KEY_RESULT_SCORE_FIELDS, OBJECTIVE_SCORE_FIELDS
 from schemas import Grade, KeyResultScore, ObjectiveScore, Status
@@ -152,14 +153,14 @@ def test_key_result_history_current_and_as_of_an_instant(store, settings) -> Non
     s1, s2, s3 = T0 + timedelta(seconds=1), T0 + timedelta(hours=1), T0 + timedelta(days=2)
     a = [kr("kr-a", T0, 0.1), kr("kr-a", T0 + timedelta(hours=1), 0.2, status=Status.AT_RISK)]
     b = [kr("kr-b", T0 + timedelta(minutes=5), 0.9, value=None, attainment=None, grade=Grade.GREEN)]
-    InsertKeyResultScores(db, [*a, *b], s1, "events").run(store)
+    insert(store, InsertKeyResultScores(db, [*a, *b], s1, "events"))
     # a recomputation of an earlier instant, written later: it does not become the current score
     recomputed = replace(a[0], progress=0.15, value=6.0)
-    InsertKeyResultScores(db, [recomputed], s3, "late_events").run(store)
+    insert(store, InsertKeyResultScores(db, [recomputed], s3, "late_events"))
     # the same instant scored again later: the later row wins
     again = replace(b[0], progress=1.0, status=Status.ACHIEVED)
-    InsertKeyResultScores(db, [again], s2, "time").run(store)
-    InsertKeyResultScores(db, [], s3, "time").run(store)  # nothing to write
+    insert(store, InsertKeyResultScores(db, [again], s2, "time"))
+    insert(store, InsertKeyResultScores(db, [], s3, "time"))  # nothing to write
 
     current = CurrentKeyResultScores.parse(fetch(store, CurrentKeyResultScores(db)))
     assert current == [Scored(a[1], s1, "events"), Scored(again, s2, "time")]
@@ -194,8 +195,8 @@ def test_objective_history_current_and_as_of_an_instant(store, settings) -> None
     s1, s2 = T0 + timedelta(seconds=3), T0 + timedelta(seconds=4)
     grow = [objective("grow", T0, 0.2), objective("grow", T0 + timedelta(days=1), 0.6, grade=Grade.YELLOW)]
     retain = objective("retain", T0 + timedelta(hours=2), 0.8, status=Status.ON_TRACK, falls_short=False)
-    InsertObjectiveScores(db, [*grow, retain], s1, "events").run(store)
-    InsertObjectiveScores(db, [replace(retain, score=0.85)], s2, "cascade").run(store)
+    insert(store, InsertObjectiveScores(db, [*grow, retain], s1, "events"))
+    insert(store, InsertObjectiveScores(db, [replace(retain, score=0.85)], s2, "cascade"))
 
     current = CurrentObjectiveScores.parse(fetch(store, CurrentObjectiveScores(db)))
     assert current == [Scored(grow[1], s1, "events"), Scored(replace(retain, score=0.85), s2, "cascade")]
