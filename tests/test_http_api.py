@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
 import os
 import signal
 import socket
@@ -365,15 +366,21 @@ def test_while_the_broker_is_stopped_nothing_is_acknowledged_and_nothing_is_lost
             assert gone.status_code == 503 and gone.headers["Retry-After"] == "5"
 
 
-def test_ingest_goes_on_when_the_store_cannot_answer_the_duplicate_check(api, key, store, settings, logged):
+def test_ingest_goes_on_when_the_store_cannot_answer_the_duplicate_check(
+    api, key, store, settings, logged, caplog
+):
     assert post(api, order("s-1"), key=key).json()["accepted"] == 1
     store.command(
         f"RENAME TABLE {settings.clickhouse_database}.raw_events TO {settings.clickhouse_database}.gone"
     )
-    answer = post(api, [order("s-1"), order("s-2")], key=key)
+    with caplog.at_level(logging.WARNING, logger="processors.api._ingest"):
+        answer = post(api, [order("s-1"), order("s-2")], key=key)
+        assert post(api, order("s-3"), key=key).status_code == 200
     assert answer.status_code == 200
     assert [r["status"] for r in answer.json()["results"]] == ["duplicate", "accepted"]  # from memory
-    assert sorted(e["event_id"] for e in logged("raw")) == ["s-1", "s-2"]
+    assert sorted(e["event_id"] for e in logged("raw")) == ["s-1", "s-2", "s-3"]
+    failed = [r for r in caplog.records if "duplicate check against the store failed" in r.getMessage()]
+    assert len(failed) == 1  # a change of state is logged once, not once per request
 
 
 def nested_text(levels: int) -> str:

@@ -135,6 +135,7 @@ class EventIngest:
         self._clock = clock
         self._recent = RecentIdentities()
         self._in_flight: dict[Identity, asyncio.Future[bool]] = {}
+        self._store_failing = False  # logged when it starts and when it ends, not per request
 
     async def ingest(
         self,
@@ -197,10 +198,16 @@ class EventIngest:
         """Ingest must not stop when the store does: the log is the source of truth, and the sink
         drops a copy anyway; only the `duplicate` answer for copies that landed is lost meanwhile."""
         try:
-            return await self._landed.landed(identities)
+            landed = await self._landed.landed(identities)
         except Exception:
-            log.warning("duplicate check against the store failed; answering from memory", exc_info=True)
+            if not self._store_failing:
+                self._store_failing = True
+                log.warning("duplicate check against the store failed; answering from memory", exc_info=True)
             return set()
+        if self._store_failing:
+            self._store_failing = False
+            log.warning("duplicate check against the store works again")
+        return landed
 
     async def _reserve(self, valid: list[tuple[EventResult, RawEvent]]) -> list[tuple[EventResult, RawEvent]]:
         """Mark duplicates known in memory; claim the other identities for this request."""
