@@ -27,9 +27,8 @@ class EventProducer:
         self._settings = settings
         self._journal = journal  # set when the broker's log is memory-only: flush() is durable then
         self._tickets: list[Path] = []
-        self._sends = AcknowledgedSends(
-            durable_producer(bootstrap_servers, "okrstream-producer", **overrides)
-        )
+        config = {"client_id": "okrstream-producer"} | overrides  # a caller may name its client
+        self._sends = AcknowledgedSends(durable_producer(bootstrap_servers, **config))
         partitions = self._sends.producer.partitions_for(settings.raw_topic)
         if not partitions:
             raise RuntimeError(f"topic {settings.raw_topic!r} does not exist: create it first")
