@@ -2,7 +2,7 @@
 
 The KPI functions are the Python API behind `okrstream kpi` and `/v1/kpis`:
 
-    settings = Settings()
+    settings = Settings.from_env(os.environ)
     with open_store(settings) as client:
         kpis = applied_kpis(client, settings.clickhouse_database)
         for reading in kpi_readings(client, settings.clickhouse_database, kpis, "revenue", start, end):
