@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -25,7 +26,7 @@ import orjson
 import pytest
 
 from ingest import free_port, segments
-from schemas import decode_record
+from schemas import Settings, decode_record
 from tests.conftest import WorkerProcess
 
 pytestmark = pytest.mark.slow
@@ -227,10 +228,25 @@ def embedded_settings(make_settings, infra):
     return make_settings(None, infra.clickhouse_url)
 
 
+@pytest.fixture
+def make_run(tmp_path: Path) -> Iterator[Callable[[Settings], EmbeddedRun]]:
+    """`okrstream run` processes for the test; whatever still runs at its end is killed, group and all."""
+    made: list[EmbeddedRun] = []
+
+    def make(settings: Settings) -> EmbeddedRun:
+        made.append(EmbeddedRun(settings, tmp_path / f"run-{len(made)}.log"))
+        return made[-1]
+
+    yield make
+    for run in made:
+        if run.process is not None and run.process.poll() is None:
+            run.kill_group()
+
+
 def test_acknowledged_events_survive_kill_9_of_the_whole_run_at_random_instants(
-    embedded_settings, tmp_path
+    embedded_settings, make_run
 ) -> None:
-    run = EmbeddedRun(embedded_settings, tmp_path / "run.log")
+    run = make_run(embedded_settings)
     run.start()
     batches = 200  # 20,000 events at about 2,000/s
     client = Client(run, batches, pace_s=0.05)
@@ -265,9 +281,9 @@ def test_acknowledged_events_survive_kill_9_of_the_whole_run_at_random_instants(
 
 
 def test_the_broker_killed_alone_is_restarted_and_nothing_acknowledged_is_lost(
-    embedded_settings, tmp_path
+    embedded_settings, make_run
 ) -> None:
-    run = EmbeddedRun(embedded_settings, tmp_path / "run.log")
+    run = make_run(embedded_settings)
     run.start()
     batches = 100
     client = Client(run, batches, pace_s=0.05)
@@ -305,8 +321,8 @@ def test_the_broker_killed_alone_is_restarted_and_nothing_acknowledged_is_lost(
         time.sleep(0.5)
 
 
-def test_sigterm_ends_every_process_within_10_s_in_each_state(embedded_settings, tmp_path) -> None:
-    run = EmbeddedRun(embedded_settings, tmp_path / "run.log")
+def test_sigterm_ends_every_process_within_10_s_in_each_state(embedded_settings, make_run) -> None:
+    run = make_run(embedded_settings)
     durations = {}
     for state in ("serving", "broker just killed", "pipeline just killed"):
         run.start()
@@ -328,8 +344,8 @@ def test_sigterm_ends_every_process_within_10_s_in_each_state(embedded_settings,
     assert all(d < 10 for d in durations.values()), durations
 
 
-def test_no_child_outlives_a_kill_9_of_the_supervisor_alone(embedded_settings, tmp_path) -> None:
-    run = EmbeddedRun(embedded_settings, tmp_path / "run.log")
+def test_no_child_outlives_a_kill_9_of_the_supervisor_alone(embedded_settings, make_run) -> None:
+    run = make_run(embedded_settings)
     run.start()
     assert run.process is not None
     tree = descendants(run.process.pid)
@@ -340,10 +356,10 @@ def test_no_child_outlives_a_kill_9_of_the_supervisor_alone(embedded_settings, t
 
 
 def test_an_unreachable_store_keeps_the_pipeline_restarting_and_sigterm_still_ends_it(
-    make_settings, tmp_path
+    make_settings, make_run
 ) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"  # a ClickHouse server that does not answer
-    run = EmbeddedRun(make_settings(None, nowhere), tmp_path / "run.log")
+    run = make_run(make_settings(None, nowhere))
     run.process = subprocess.Popen(
         [sys.executable, "-m", "processors.cli", "run"],
         env=run.env(),
