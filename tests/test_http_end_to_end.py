@@ -95,3 +95,7 @@ def test_events_sent_over_http_land_once_and_resends_stay_duplicates_after_a_res
     assert refused.status_code == 401
     status = okrstream(worker, "status")
     assert status.returncode == 0 and "52 events landed" in status.stdout, status.stdout + status.stderr
+    as_json = okrstream(worker, "status", "--format", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert orjson.loads(as_json.stdout)["total_events"] == 52
+    assert "\x1b[" not in worker.log_text()  # no terminal escape codes in a run's log file

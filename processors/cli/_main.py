@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import sys
 from datetime import datetime
@@ -54,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         help="set a field on every event, e.g. source=shop",
     )
 
-    commands.add_parser("status", help="events landed per type, from the running process or the store")
+    status = commands.add_parser(
+        "status", help="events landed per type, from the running process or the store"
+    )
+    status.add_argument("--format", choices=("table", "json"), default="table")
     kpi_cli.add_commands(commands)
     okr_cli.add_commands(commands)
     keys_cli.add_commands(commands)
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return kpi_cli.run(settings, args)
     if args.command == "okr":
         return okr_cli.run(settings, args)
-    return _status(settings)
+    return _status(settings, args.format)
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -169,13 +173,17 @@ def _mapped(mapping: Mapping, registry: EventTypeRegistry, data: Any, now: datet
     return map_event(mapping, data, registry, received_at=now)
 
 
-def _status(settings: Settings) -> int:
+def _status(settings: Settings, fmt: str = "table") -> int:
     from ..api import event_counts
     from ..clickhouse import describe
     from ._backend import ApiCall, Backend
 
     backend = Backend(settings)
     counts = backend.answer(ApiCall("/v1/counts"), lambda c: event_counts(c, settings.clickhouse_database))
+    if fmt == "json":  # the API's /v1/counts answer, and which process or store gave it
+        source = {"pid": backend.running["pid"]} if backend.running else {"store": describe(settings)}
+        print(json.dumps(counts | {"from": source}, indent=2))
+        return 0
     if backend.running:
         print(f"okrstream runs (pid {backend.running['pid']}, API {backend.running['api_url']})")
     else:

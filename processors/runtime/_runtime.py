@@ -385,6 +385,8 @@ def _run_worker(app: faust.App, services: list[Service]) -> int:
     gc.set_threshold(50_000, 20, 100)
     loglevel = os.environ.get("OKRSTREAM_LOG_LEVEL", "warning")
     worker = faust.Worker(app, *services, loglevel=loglevel, redirect_stdouts=False, quiet=True)
+    if not worker.stdout.isatty():
+        worker.spinner = None  # it writes a hide-cursor escape code even into a file
     try:
         worker.execute_from_commandline()
     except SystemExit as e:
