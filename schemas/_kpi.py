@@ -238,10 +238,17 @@ class KpiDefinition(BaseModel):
         return (self.numerator, self.denominator) if self.numerator and self.denominator else ()
 
     @property
+    def accumulates(self) -> bool:
+        """Whether its value over a period grows with the period (counts and sums) or is a level.
+
+        A key result on such a KPI over its period to date starts every period at 0.
+        """
+        return self.aggregation in (Aggregation.COUNT, Aggregation.SUM, Aggregation.COUNT_DISTINCT)
+
+    @property
     def empty_value(self) -> float | None:
         """A period without events: 0 counted or summed; no average, extreme, quantile or ratio."""
-        additive = (Aggregation.COUNT, Aggregation.SUM, Aggregation.COUNT_DISTINCT)
-        return 0.0 if self.aggregation in additive else None
+        return 0.0 if self.accumulates else None
 
     def fingerprint(self) -> str:
         """A short stable hash of what changes the numbers, so an apply can skip unchanged KPIs.

@@ -705,6 +705,13 @@ def _metric_problems(
             FieldError(f"{path}.kpi", f"unknown KPI {metric.kpi!r}; known KPIs: {known}", "unknown_kpi")
         )
     else:
+        if kpi.accumulates and metric.window.trailing is None and metric.direction is Direction.DECREASE_TO:
+            message = (
+                f"KPI {kpi.name!r} is a {kpi.aggregation.value}: over the period to date it only "
+                "grows, so it cannot decrease to a target; read it over a trailing window "
+                "(window: 4w) for a rate that can fall, or cap it with stay_at_or_below"
+            )
+            errors.append(FieldError(f"{path}.direction", message, "cumulative_decrease"))
         for key in metric.filters:
             if key not in kpi.dimensions:
                 declared = (

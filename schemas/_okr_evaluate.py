@@ -13,11 +13,13 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from ._kpi import KpiDefinition
 from ._kpi_periods import _midnight
 from ._okr import KeyResult, KeyResultKind, Objective, ObjectiveKind, StartFromBaseline
 from ._okr_records import KeyResultScore, ObjectiveScore
-from ._okr_scoring import THRESHOLD_DIRECTIONS as _THRESHOLDS
 from ._okr_scoring import (
+    ASPIRATIONAL_SUCCESS,
+    COMMITTED_SUCCESS,
     Direction,
     Score,
     Status,
@@ -25,11 +27,14 @@ from ._okr_scoring import (
     elapsed_share,
     falls_short,
     grade,
+    reached,
     score,
     status,
+    verdict,
     weakest,
     weighted_score,
 )
+from ._okr_scoring import THRESHOLD_DIRECTIONS as _THRESHOLDS
 
 _DEFAULT_THRESHOLDS = StatusThresholds()
 
@@ -40,8 +45,29 @@ class KeyResultInputs:
 
     current: float | None = None
     baseline: float | None = None  # the KPI over the period before, for a start taken from it
+    cumulative: bool = False  # `current` accumulates from 0 over the period (see reads_cumulative)
     reached: frozenset[str] = frozenset()
     parts: tuple[tuple[float, float], ...] = field(default=())  # rollup: (progress, weight) of each
+    statuses: tuple[Status, ...] = field(default=())  # rollup: the status of each part
+
+
+def reads_cumulative(kr: KeyResult, kpi: KpiDefinition) -> bool:
+    """A key result reading a count or sum over its period to date: its value starts at 0.
+
+    Such a key result ("20% more revenue than last quarter") runs from 0 to its target, which a
+    baseline or start only sizes; every other reading is a level that moves from start to target.
+    """
+    return (
+        kr.metric is not None
+        and kr.metric.window.trailing is None
+        and kr.metric.direction is Direction.INCREASE_TO
+        and kpi.accumulates
+    )
+
+
+def success_point(objective: Objective) -> float:
+    """The progress that counts as success: 1.0 committed, 0.7 aspirational."""
+    return COMMITTED_SUCCESS if objective.kind is ObjectiveKind.COMMITTED else ASPIRATIONAL_SUCCESS
 
 
 def measured_window(
@@ -72,6 +98,11 @@ def started(objective: Objective, at: datetime, zone: ZoneInfo) -> bool:
     return at >= objective.period.bounds(zone)[0]
 
 
+def ended(objective: Objective, at: datetime, zone: ZoneInfo) -> bool:
+    """Whether the period is over: its scores are verdicts from then on."""
+    return at >= objective.period.bounds(zone)[1]
+
+
 def frozen(objective: Objective, at: datetime, zone: ZoneInfo, grace: timedelta) -> bool:
     """A closed period's scores stop changing `grace` after its end: late events no longer count."""
     return at >= objective.period.bounds(zone)[1] + grace
@@ -89,26 +120,32 @@ def score_key_result(
     """Score a linked key result at `at` (an unlinked one is not scored: see KeyResultKind)."""
     period_start, period_end = objective.period.bounds(zone)
     elapsed = elapsed_share(at.timestamp(), period_start.timestamp(), period_end.timestamp())
-    committed = objective.kind is ObjectiveKind.COMMITTED
+    success = success_point(objective)
     kind = kr.kind
     if kind is KeyResultKind.METRIC:
         value, start, target, result, expected, state = _metric(
-            objective, kr, inputs, at, zone, elapsed, thresholds
+            objective, kr, inputs, at, zone, elapsed, thresholds, success
         )
     elif kind is KeyResultKind.MILESTONE:
         assert kr.milestone is not None
         total = len(kr.milestone.milestones)
         value, start, target = float(len(inputs.reached & set(kr.milestone.milestones))), 0.0, float(total)
         result = Score(value / total, value / total)
-        expected, state = elapsed, status(result.progress, elapsed, thresholds)
+        expected, state = elapsed, status(result.progress, elapsed, thresholds, success)
     elif kind is KeyResultKind.ROLLUP:
         progress = weighted_score(inputs.parts) if inputs.parts else 0.0
         value, start, target, result = progress, 0.0, 1.0, Score(progress, progress)
-        expected, state = elapsed, status(progress, elapsed, thresholds)
+        expected, state = elapsed, status(progress, elapsed, thresholds, success)
+        if state is not Status.ACHIEVED and inputs.statuses:
+            # a rollup is no better off than the weakest of what it reads
+            state = weakest([state, *(s.in_flight() for s in inputs.statuses)])
     else:
         raise ValueError(f"key result {kr.id!r} has no metric, milestone or rollup: it is not scored")
-    short = committed and (
-        state is Status.OFF_TRACK if _is_threshold(kr) else falls_short(result.progress, elapsed)
+    if ended(objective, at, zone):
+        state = verdict(result.progress, success)
+    threshold = _is_threshold(kr)
+    short = objective.kind is ObjectiveKind.COMMITTED and (
+        result.progress < 1.0 if threshold else falls_short(result.progress, expected)
     )
     return KeyResultScore(
         key_result=kr.id,
@@ -122,7 +159,7 @@ def score_key_result(
         attainment=result.attainment,
         expected=expected,
         status=state,
-        grade=grade(result.progress),
+        grade=grade(result.progress, success),
         falls_short=short,
         period_start=period_start,
         period_end=period_end,
@@ -141,8 +178,13 @@ def _metric(
     zone: ZoneInfo,
     elapsed: float,
     thresholds: StatusThresholds,
+    success: float,
 ) -> tuple[float | None, float | None, float | None, Score, float, Status]:
-    """(value, start, target, score, expected, status) of a metric key result."""
+    """(value, start, target, score, expected, status) of a metric key result.
+
+    A cumulative reading runs from 0 to its target (the start, or baseline, sizes a relative
+    target); a level reading moves from its start to its target.
+    """
     metric = kr.metric
     assert metric is not None
     current = inputs.current
@@ -150,23 +192,24 @@ def _metric(
         target = metric.target.resolve(None)
         assert target is not None  # thresholds take absolute targets
         result = score(metric.direction, current, 0.0, target) if current is not None else Score(0.0, None)
-        held = result.progress >= 1.0
-        ended = at >= objective.period.bounds(zone)[1]
-        state = (Status.ACHIEVED if ended else Status.ON_TRACK) if held else Status.OFF_TRACK
+        state = Status.ON_TRACK if result.progress >= 1.0 else Status.OFF_TRACK
         return current, None, target, result, elapsed, state
-    start = inputs.baseline if isinstance(metric.start, StartFromBaseline) else metric.start
-    target = metric.target.resolve(start)
-    expected = _expected(objective, kr, at, zone, start, target, elapsed)
+    reference = inputs.baseline if isinstance(metric.start, StartFromBaseline) else metric.start
+    target = metric.target.resolve(reference)
+    cumulative = inputs.cumulative and metric.direction is Direction.INCREASE_TO
+    start = 0.0 if cumulative and reference is not None else reference
+    expected = _expected(objective, kr, at, zone, start, target, reference, elapsed, cumulative)
     if current is None or start is None or target is None:
         result = Score(0.0, None)  # nothing to measure yet, or no baseline to measure from
     elif not _beyond(metric.direction, target, start):
         # a baseline of 0 with a relative target, or a baseline already past the target: there is
         # no way to go, so the key result is reached or not
-        reached = current >= target if metric.direction is Direction.INCREASE_TO else current <= target
-        result = Score(1.0 if reached else 0.0, None)
+        met = current >= target if metric.direction is Direction.INCREASE_TO else current <= target
+        result = Score(1.0 if met else 0.0, None)
     else:
         result = score(metric.direction, current, start, target)
-    return current, start, target, result, expected, status(result.progress, expected, thresholds)
+    state = status(result.progress, expected, thresholds, success, pace=cumulative)
+    return current, start, target, result, expected, state
 
 
 def _beyond(direction: Direction, target: float, start: float) -> bool:
@@ -181,12 +224,16 @@ def _expected(
     zone: ZoneInfo,
     start: float | None,
     target: float | None,
+    reference: float | None,
     elapsed: float,
+    cumulative: bool,
 ) -> float:
     """The share of the period elapsed, or, with phases, the phased targets' path at `at`.
 
     Phases are points on the way: (period start, 0), (end of each `until` day, that phase's
-    progress), (period end, 1); the expected progress runs straight between them.
+    progress), (period end, 1); the expected progress runs straight between them. A relative
+    phase target of a cumulative key result is a pace: `+4%` by the 31st means 4 % above the
+    baseline's amount for the share of the period gone by then.
     """
     assert kr.metric is not None
     phases = kr.metric.phases
@@ -196,8 +243,10 @@ def _expected(
     points = [(period_start, 0.0)]
     for phase in phases:
         due = _end_of_day(phase.until, zone)
-        phase_target = phase.target.resolve(start)
-        points.append((due, 0.0 if phase_target is None else (phase_target - start) / (target - start)))
+        planned = phase.target.resolve(reference)
+        if planned is not None and cumulative and phase.target.relative:
+            planned *= elapsed_share(due.timestamp(), period_start.timestamp(), period_end.timestamp())
+        points.append((due, 0.0 if planned is None else (planned - start) / (target - start)))
     points.append((period_end, 1.0))
     if at <= period_start:
         return 0.0
@@ -220,21 +269,32 @@ def score_objective(
     zone: ZoneInfo,
     version: int,
     thresholds: StatusThresholds = _DEFAULT_THRESHOLDS,
+    children_in_score: bool = False,
 ) -> ObjectiveScore:
-    """The weighted mean of its key results' progress (and, when given, child objectives' scores).
+    """The weighted mean of its key results' progress (and, when asked, child objectives' scores).
 
-    `children` is empty unless the setting includes child objectives; its status is the weakest
-    of what it averages. An objective with nothing scored yet scores 0.0, off track once due.
+    Status passes up the tree: an objective that has not reached its success point is no better
+    off than its weakest key result or child objective (a child's final verdict counts as the
+    forecast it ended as: missed as off track). Once the period has ended, the status is the
+    verdict on the score. An objective with nothing scored yet scores 0.0, off track once due.
     """
     weights = {kr.id: kr.weight for kr in objective.key_results}
     scored = [s for s in key_results if s.key_result in weights]
     kids = list(children)
-    parts = [(s.progress, weights[s.key_result]) for s in scored] + [(c.score, w) for c, w in kids]
+    parts = [(s.progress, weights[s.key_result]) for s in scored]
+    if children_in_score:
+        parts += [(c.score, w) for c, w in kids]
     period_start, period_end = objective.period.bounds(zone)
     elapsed = elapsed_share(at.timestamp(), period_start.timestamp(), period_end.timestamp())
+    success = success_point(objective)
     value = weighted_score(parts) if parts else 0.0
-    statuses = [s.status for s in scored] + [c.status for c, _ in kids]
-    state = weakest(statuses) if statuses else status(0.0, elapsed, thresholds)
+    statuses = [s.status.in_flight() for s in scored] + [c.status.in_flight() for c, _ in kids]
+    if ended(objective, at, zone):
+        state = verdict(value, success)
+    elif parts and reached(value, success):
+        state = Status.ACHIEVED
+    else:
+        state = weakest(statuses) if statuses else status(0.0, elapsed, thresholds, success)
     return ObjectiveScore(
         objective=objective.id,
         version=version,
@@ -242,7 +302,7 @@ def score_objective(
         score=value,
         expected=elapsed,
         status=state,
-        grade=grade(value),
+        grade=grade(value, success),
         falls_short=objective.kind is ObjectiveKind.COMMITTED and falls_short(value, elapsed),
     )
 

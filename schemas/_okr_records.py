@@ -42,7 +42,7 @@ class KeyResultScore:
     expected: float  # the progress expected by `as_of`: share of the period elapsed, or phased
     status: Status
     grade: Grade
-    falls_short: bool  # committed, and will not reach 1.0 at the current pace
+    falls_short: bool  # committed, and behind its plan: it will not reach 1.0 at this pace
     period_start: datetime  # the objective's period [start, end), UTC
     period_end: datetime
 
@@ -56,7 +56,7 @@ class ObjectiveScore:
     as_of: datetime
     score: float
     expected: float
-    status: Status  # its weakest key result's
+    status: Status  # achieved at its success point, else its weakest part; a verdict once ended
     grade: Grade
     falls_short: bool
 

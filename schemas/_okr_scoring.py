@@ -6,10 +6,15 @@ threshold   = a stay_at_or_above / stay_at_or_below key result scores 1.0 while 
               holds (inclusive: exactly the target holds), else 0.0; its attainment is
               current / target (at or above) or target / current (at or below).
 expected    = the share of the period elapsed, or the phased target's share where phases are set.
-status      = achieved when progress reaches 1.0; else from gap = expected - progress:
-              on_track when gap <= at_risk_gap, at_risk when gap <= off_track_gap, else off_track.
-objective   = weighted mean of its key results' scores; its status is its weakest key result's.
-grade       = red below 0.4, yellow below 0.7, green from 0.7 (the 0.0-0.3 / 0.4-0.6 / 0.7-1.0 bands).
+success     = the progress that counts as success: 1.0 for a committed objective's key results,
+              0.7 for an aspirational one's (Google's practice).
+status      = achieved when progress reaches success; else from how far progress trails the plan
+              toward success (success x expected): on_track when the gap is at most at_risk_gap,
+              at_risk when at most off_track_gap, else off_track. The gap is in progress units
+              for a level reading, and a share of the plan (a pace) for a cumulative one.
+verdict     = once the period has ended: achieved (green), partially_achieved (yellow) or missed (red).
+grade       = green from success, yellow from success - 0.3, else red: committed 1.0 / 0.7,
+              aspirational 0.7 / 0.4 (Google's 0.7-1.0 / 0.4-0.6 / 0.0-0.3 bands).
 """
 
 from __future__ import annotations
@@ -27,12 +32,27 @@ class Direction(StrEnum):
 
 
 class Status(StrEnum):
-    """Ordered from weakest to strongest: an objective takes its weakest key result's."""
+    """Ordered from weakest to strongest: an objective takes its weakest part's.
 
+    On track, at risk and off track describe a period under way; missed and partially achieved
+    are verdicts on one that has ended (achieved is both).
+    """
+
+    MISSED = "missed"
     OFF_TRACK = "off_track"
+    PARTIALLY_ACHIEVED = "partially_achieved"
     AT_RISK = "at_risk"
     ON_TRACK = "on_track"
     ACHIEVED = "achieved"
+
+    @property
+    def final(self) -> bool:
+        """A verdict on an ended period rather than a forecast."""
+        return self in (Status.MISSED, Status.PARTIALLY_ACHIEVED)
+
+    def in_flight(self) -> Status:
+        """How an ended part weighs on a whole still under way: a miss as off track, and so on."""
+        return {Status.MISSED: Status.OFF_TRACK, Status.PARTIALLY_ACHIEVED: Status.AT_RISK}.get(self, self)
 
 
 class Grade(StrEnum):
@@ -51,6 +71,10 @@ class StatusThresholds:
     at_risk_gap: float = 0.1
     off_track_gap: float = 0.25
 
+
+COMMITTED_SUCCESS = 1.0  # committed OKRs are met in full
+ASPIRATIONAL_SUCCESS = 0.7  # aspirational OKRs succeed at 0.7: they are set out of reach on purpose
+_YELLOW_BAND = 0.3  # yellow: within this much below success
 
 # directions that hold or not, rather than move from a start to a target
 THRESHOLD_DIRECTIONS = frozenset({Direction.STAY_AT_OR_ABOVE, Direction.STAY_AT_OR_BELOW})
@@ -79,13 +103,43 @@ def elapsed_share(now: float, start: float, end: float) -> float:
     return min(1.0, max(0.0, (now - start) / (end - start)))
 
 
-def status(progress: float, expected: float, thresholds: StatusThresholds = StatusThresholds()) -> Status:
-    if progress >= 1.0:
+def status(
+    progress: float,
+    expected: float,
+    thresholds: StatusThresholds = StatusThresholds(),
+    success: float = COMMITTED_SUCCESS,
+    pace: bool = False,
+) -> Status:
+    """Where progress stands against the plan toward `success` (`expected` of the way by now).
+
+    `pace` measures the gap as a share of the plan: a cumulative reading (revenue to date) 30 %
+    short of its planned amount is as far off on day 10 as on day 80. A level reading (a rate,
+    an average) is judged in progress units instead, so its day-to-day noise early in a period,
+    when little change is planned yet, does not raise alarms.
+    """
+    if reached(progress, success):
         return Status.ACHIEVED
-    gap = expected - progress
+    planned = success * expected
+    gap = planned - progress
+    if pace:
+        gap = gap / planned if planned > 0 else 0.0
     if gap <= thresholds.at_risk_gap:
         return Status.ON_TRACK
     return Status.AT_RISK if gap <= thresholds.off_track_gap else Status.OFF_TRACK
+
+
+def reached(progress: float, success: float = COMMITTED_SUCCESS) -> bool:
+    """Whether progress is at the success point (0.7 as a float product may fall a hair short)."""
+    return progress >= success - 1e-9
+
+
+def verdict(progress: float, success: float = COMMITTED_SUCCESS) -> Status:
+    """The final word on an ended period, from its grade: achieved, partially achieved or missed."""
+    return {
+        Grade.GREEN: Status.ACHIEVED,
+        Grade.YELLOW: Status.PARTIALLY_ACHIEVED,
+        Grade.RED: Status.MISSED,
+    }[grade(progress, success)]
 
 
 def weakest(statuses: Iterable[Status]) -> Status:
@@ -98,12 +152,18 @@ def weighted_score(parts: Iterable[tuple[float, float]]) -> float:
     return sum(s * w for s, w in pairs) / sum(w for _, w in pairs)
 
 
-def grade(value: float) -> Grade:
-    return Grade.RED if value < 0.4 else Grade.YELLOW if value < 0.7 else Grade.GREEN
+def grade(value: float, success: float = COMMITTED_SUCCESS) -> Grade:
+    """Green from the success point, yellow within 0.3 below it, red below that.
+
+    Green therefore means success reached, so nothing green is ever off track.
+    """
+    if reached(value, success):
+        return Grade.GREEN
+    return Grade.YELLOW if value >= success - _YELLOW_BAND - 1e-9 else Grade.RED
 
 
-def falls_short(progress: float, elapsed: float) -> bool:
-    """A committed key result will not reach 1.0 at its current pace (progress per time elapsed)."""
+def falls_short(progress: float, expected: float) -> bool:
+    """A committed key result behind its plan: at this pace it will not reach 1.0 in time."""
     if progress >= 1.0:
         return False
-    return elapsed > 0 and progress / elapsed < 1.0
+    return expected > 0 and progress / expected < 1.0 - 1e-9  # exactly on plan is not short

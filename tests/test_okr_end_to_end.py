@@ -56,7 +56,9 @@ def statuses_while_running(
     earliest = datetime.combine(today, datetime.min.time(), zone)
     latest = datetime.combine(today + timedelta(days=2), datetime.min.time(), zone)
     return {
-        status_of(progress, elapsed_share(at.timestamp(), start.timestamp(), end.timestamp()), thresholds)
+        status_of(
+            progress, elapsed_share(at.timestamp(), start.timestamp(), end.timestamp()), thresholds, pace=True
+        )
         for at in (earliest, latest)
     }
 

@@ -21,6 +21,7 @@ from schemas import (
     baseline_window,
     measured_window,
     needs_baseline,
+    reads_cumulative,
 )
 
 from ..clickhouse import fetch
@@ -66,7 +67,12 @@ def read_inputs(
     found = {}
     for _, kr, _ in items:
         if kr.kind is KeyResultKind.METRIC and kr.id in values:
-            found[kr.id] = KeyResultInputs(current=values[kr.id], baseline=values.get(f"{kr.id}/baseline"))
+            assert kr.metric is not None
+            found[kr.id] = KeyResultInputs(
+                current=values[kr.id],
+                baseline=values.get(f"{kr.id}/baseline"),
+                cumulative=reads_cumulative(kr, kpis[kr.metric.kpi]),
+            )
         elif kr.kind is KeyResultKind.MILESTONE:
             found[kr.id] = KeyResultInputs(reached=reached.get(kr.id, frozenset()))
     return found

@@ -164,10 +164,10 @@ class OkrScorer:
         self._objectives.clear()
 
     def _moved_by_objective(self, state: OkrState, score: ObjectiveScore) -> list[Touch]:
-        """What a moved objective moves: by setting its parent, and the rollups reading it."""
+        """What a moved objective moves: its parent (status passes up), and the rollups reading it."""
         touches = []
         parent = state.objectives[score.objective][0].parent
-        if self._settings.okr_objective_includes_children and parent in state.objectives:
+        if parent in state.objectives:
             touches.append(Touch(Subject.OBJECTIVE, parent, Cause.CASCADE))
         readers = state.readers.get(score.objective, ())
         return touches + [Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in readers]
@@ -285,15 +285,13 @@ class OkrScorer:
         current = {i: self._krs[i] for i in kr_ids if i in self._krs and self._owns(i, owned)}
         if missing := tuple(i for i in kr_ids if i not in current):
             current |= {s.key_result: s for s in self._current_krs(missing)}
-        children: dict[str, list[tuple[ObjectiveScore, float]]] = {}
-        if self._settings.okr_objective_includes_children:
-            kids = {o.id: state.children(o.id) for o, _, _ in items}
-            ids = tuple(sorted({c.id for cs in kids.values() for c in cs}))
-            child_scores = {s.objective: s for s in self._current_objectives(ids)} if ids else {}
-            children = {
-                oid: [(child_scores[c.id], c.weight) for c in cs if c.id in child_scores]
-                for oid, cs in kids.items()
-            }
+        kids = {o.id: state.children(o.id) for o, _, _ in items}
+        ids = tuple(sorted({c.id for cs in kids.values() for c in cs}))
+        child_scores = {s.objective: s for s in self._current_objectives(ids)} if ids else {}
+        children = {
+            oid: [(child_scores[c.id], c.weight) for c in cs if c.id in child_scores]
+            for oid, cs in kids.items()
+        }
         self._remember_objectives([o.id for o, _, _ in items])
         changed = []
         for objective, version, touch in items:
@@ -303,7 +301,16 @@ class OkrScorer:
                 if kr.id in current and current[kr.id].version == version
             ]
             weighted = children.get(objective.id, [])
-            score = score_objective(objective, scores, weighted, at, self._zone, version, self._thresholds)
+            score = score_objective(
+                objective,
+                scores,
+                weighted,
+                at,
+                self._zone,
+                version,
+                self._thresholds,
+                children_in_score=self._settings.okr_objective_includes_children,
+            )
             if moved(self._objectives.get(objective.id), score):
                 changed.append((score, touch))
         by_cause: dict[str, list[ObjectiveScore]] = defaultdict(list)

@@ -57,17 +57,22 @@ class OkrState:
         objective_score: Callable[[str], ObjectiveScore | None],
         kr_score: Callable[[str], KeyResultScore | None],
     ) -> KeyResultInputs:
-        """(score, weight) of each objective and key result a rollup reads; 0.0 for one not scored."""
+        """(score, weight) and status of each objective and key result a rollup reads.
+
+        One not scored yet counts 0.0, with no status.
+        """
         assert kr.rollup is not None
-        parts = []
+        parts, statuses = [], []
         for ref in kr.rollup.objectives:
             score = objective_score(ref)
             weight = self.objectives[ref][0].weight if ref in self.objectives else 1.0
             parts.append((score.score if score else 0.0, weight))
+            statuses += [score.status] if score else []
         for ref in kr.rollup.key_results:
             found, read = self.key_result(ref), kr_score(ref)
             parts.append((read.progress if read else 0.0, found[1].weight if found else 1.0))
-        return KeyResultInputs(parts=tuple(parts))
+            statuses += [read.status] if read else []
+        return KeyResultInputs(parts=tuple(parts), statuses=tuple(statuses))
 
     def children(self, objective_id: str) -> list[Objective]:
         return [o for o, _ in self.objectives.values() if o.parent == objective_id]

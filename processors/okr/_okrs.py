@@ -251,15 +251,20 @@ def recompute(
         if objective_id not in objectives and started(objective, at, zone):
             busy.add(objective_id)
             scores = [s for kr in objective.key_results if (s := kr_score(kr.id)) is not None]
-            children: list[tuple[ObjectiveScore, float]] = []
-            if settings.okr_objective_includes_children:
-                children = [
-                    (child_score, child.weight)
-                    for child in state.children(objective_id)
-                    if (child_score := objective_score(child.id))
-                ]
+            children = [
+                (child_score, child.weight)
+                for child in state.children(objective_id)
+                if (child_score := objective_score(child.id))
+            ]
             objectives[objective_id] = score_objective(
-                objective, scores, children, instant(objective), zone, version, thresholds
+                objective,
+                scores,
+                children,
+                instant(objective),
+                zone,
+                version,
+                thresholds,
+                children_in_score=settings.okr_objective_includes_children,
             )
             busy.discard(objective_id)
         return objectives.get(objective_id)

@@ -2,10 +2,11 @@
 
 Events land week by week through 2026-Q4; after each week the scorer (with the simulated clock)
 recomputes what the landed events touched, and every key result's recorded score must equal
-an independent computation written out here. Covered: a baseline start with a relative target
-and phases, a decreasing key result, a stay-above, milestones, a three-level rollup cascade, a
-target changed mid-period (versioned, history untouched), and late events after the close,
-corrected within the grace period and frozen after it.
+an independent computation written out here. Covered: cumulative key results (sums and counts
+to date, one from a baseline with a relative target and a phase), a decreasing level under an
+aspirational objective, a stay-above, milestones, a three-level rollup cascade whose statuses
+pass up the tree, a target changed mid-period (versioned, history untouched), final verdicts, and
+late events after the close, corrected within the grace period and frozen after it.
 """
 
 from __future__ import annotations
@@ -114,11 +115,30 @@ def clamp(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
-def status(progress: float, expected: float) -> str:
-    if progress >= 1.0:
+ORDER = ["missed", "off_track", "partially_achieved", "at_risk", "on_track", "achieved"]
+IN_FLIGHT = {"missed": "off_track", "partially_achieved": "at_risk"}
+
+
+def status(progress: float, expected: float, success: float = 1.0, pace: bool = False) -> str:
+    """On track, at risk or off track against the plan toward `success` (a pace: gap / plan)."""
+    if progress >= success - 1e-9:
         return "achieved"
-    gap = expected - progress
+    planned = success * expected
+    gap = planned - progress
+    if pace:
+        gap = gap / planned if planned > 0 else 0.0
     return "on_track" if gap <= 0.1 else "at_risk" if gap <= 0.25 else "off_track"
+
+
+def verdict(progress: float, success: float = 1.0) -> str:
+    """After the period: green achieved, yellow (within 0.3 of success) partially, red missed."""
+    if progress >= success - 1e-9:
+        return "achieved"
+    return "partially_achieved" if progress >= success - 0.3 - 1e-9 else "missed"
+
+
+def weakest(*statuses: str) -> str:
+    return min((IN_FLIGHT.get(s, s) for s in statuses), key=ORDER.index)
 
 
 def elapsed(at: datetime) -> float:
@@ -126,11 +146,13 @@ def elapsed(at: datetime) -> float:
 
 
 def expected_revenue(at: datetime) -> float:
-    """Phases: 0 at the start, 5/20 by the end of Oct 31, 1 at the end, straight between."""
+    """Cumulative, from 0 to 1.2 x Q3: the phase asks for +5 % over Q3's pace by the end of Oct 31,
+    that is 1.05 x Q3 x 31/92, a share 1.05 x 31 / (92 x 1.2) of the target; straight between."""
     nov = datetime(2026, 11, 1, tzinfo=UTC)
+    phase = 1.05 * 31 / (92 * 1.2)
     if at < nov:
-        return 0.25 * (at - Q4) / (nov - Q4)
-    return min(1.0, 0.25 + 0.75 * (at - nov) / (Q1 - nov))
+        return phase * (at - Q4) / (nov - Q4)
+    return min(1.0, phase + (1 - phase) * (at - nov) / (Q1 - nov))
 
 
 class Ledger:
@@ -154,12 +176,11 @@ class Ledger:
         amounts = [e["measures"]["amount"] for e in self.window("order.placed", Q4, stop)]
         base = sum(e["measures"]["amount"] for e in self.window("order.placed", Q3, Q4))
         revenue = sum(amounts)
-        revenue_progress = clamp((revenue - base) / (1.2 * base - base))
+        revenue_progress = clamp(revenue / (1.2 * base))  # cumulative: from 0 toward 1.2 x Q3
         deals = len(self.window("deal.closed", Q4, stop))
         deals_progress = clamp(deals / deals_target)
         avg = sum(amounts) / len(amounts) if amounts else None
         held = avg is not None and avg >= 100
-        order_status = ("achieved" if at >= Q1 else "on_track") if held else "off_track"
         north = sum(e["measures"]["amount"] for e in self.window("order.placed", Q4, stop, region="north"))
         north_progress = clamp(north / 5000)
         north_deals = clamp(deals / 2)
@@ -171,7 +192,7 @@ class Ledger:
         ]
         response = sum(responses) / len(responses) if responses else None
         base_response = sum(base_responses) / len(base_responses)
-        faster = (
+        faster = (  # a level: from the Q3 average toward 30 % below it
             0.0
             if response is None
             else clamp((response - base_response) / (0.7 * base_response - base_response))
@@ -181,20 +202,63 @@ class Ledger:
             for e in self.window("okr.check_in", Q4, stop, key_result="help-center")
         }
         e_ = elapsed(at)
+        ended = at >= Q1
+        # committed key results aim at 1.0, the aspirational support objective's at 0.7
+        kr_status = {
+            "revenue-up": status(revenue_progress, expected_revenue(at), pace=True),
+            "deals-closed": status(deals_progress, e_, pace=True),
+            "order-size": "on_track" if held else "off_track",
+            "north-revenue": status(north_progress, e_, pace=True),
+            "north-deals": status(north_deals, e_, pace=True),
+            "faster": status(faster, e_, success=0.7),
+            "help-center": status(len(reached) / 3, e_, success=0.7),
+        }
+        progress = {
+            "revenue-up": revenue_progress,
+            "deals-closed": deals_progress,
+            "order-size": 1.0 if held else 0.0,
+            "north-revenue": north_progress,
+            "north-deals": north_deals,
+            "faster": faster,
+            "help-center": len(reached) / 3,
+        }
+        success = {"faster": 0.7, "help-center": 0.7}
+        if ended:
+            kr_status = {kr: verdict(p, success.get(kr, 1.0)) for kr, p in progress.items()}
+
+        def objective_status(score: float, parts: list[str], aim: float = 1.0) -> str:
+            """Reached its success point, else its weakest part; after the end the verdict."""
+            if ended:
+                return verdict(score, aim)
+            return "achieved" if score >= aim - 1e-9 else weakest(*parts)
+
+        def rollup_status(score: float, read: str) -> str:
+            if ended:
+                return verdict(score)
+            own = status(score, e_)
+            return own if own == "achieved" else weakest(own, read)
+
         north_score = (north_progress + north_deals) / 2
+        north_status = objective_status(north_score, [kr_status["north-revenue"], kr_status["north-deals"]])
+        north_kr = rollup_status(north_score, north_status)
         sales_score = (2 * revenue_progress + deals_progress + (1.0 if held else 0.0) + north_score) / 5
+        sales_parts = [kr_status[k] for k in ("revenue-up", "deals-closed", "order-size")]
+        sales_status = objective_status(sales_score, [*sales_parts, north_kr, north_status])
         support_score = (faster + len(reached) / 3) / 2
+        support_status = objective_status(
+            support_score, [kr_status["faster"], kr_status["help-center"]], aim=0.7
+        )
         return {
-            "revenue-up": (revenue, revenue_progress, status(revenue_progress, expected_revenue(at))),
-            "deals-closed": (deals, deals_progress, status(deals_progress, e_)),
-            "order-size": (avg, 1.0 if held else 0.0, order_status),
-            "north-revenue": (north, north_progress, status(north_progress, e_)),
-            "north-deals": (deals, north_deals, status(north_deals, e_)),
-            "north-kr": (north_score, north_score, status(north_score, e_)),
-            "faster": (response, faster, status(faster, e_)),
-            "help-center": (len(reached), len(reached) / 3, status(len(reached) / 3, e_)),
-            "sales-kr": (sales_score, sales_score, status(sales_score, e_)),
-            "support-kr": (support_score, support_score, status(support_score, e_)),
+            "revenue-up": (revenue, revenue_progress, kr_status["revenue-up"]),
+            "deals-closed": (deals, deals_progress, kr_status["deals-closed"]),
+            "order-size": (avg, 1.0 if held else 0.0, kr_status["order-size"]),
+            "north-revenue": (north, north_progress, kr_status["north-revenue"]),
+            "north-deals": (deals, north_deals, kr_status["north-deals"]),
+            "north-kr": (north_score, north_score, north_kr),
+            "faster": (response, faster, kr_status["faster"]),
+            "help-center": (len(reached), len(reached) / 3, kr_status["help-center"]),
+            "sales-kr": (sales_score, sales_score, rollup_status(sales_score, sales_status)),
+            "support-kr": (support_score, support_score, rollup_status(support_score, support_status)),
         }
 
 

@@ -519,6 +519,13 @@ BAD = [
         "KPI 'revenue' cannot be filtered by dimension 'segment': its dimensions are region, channel",
     ),
     (
+        "cumulative-decrease",  # revenue to date only grows through the quarter
+        with_metric(direction="decrease_to", start=100, target=80, phases=DROP),
+        f"{METRIC}.direction",
+        "cumulative_decrease",
+        "KPI 'revenue' is a sum: over the period to date it only grows, so it cannot decrease",
+    ),
+    (
         "filter-kpi-without-dimensions",
         with_metric(kpi="active_subscribers", filters={"plan": "pro"}),
         f"{METRIC}.filters.plan",
@@ -1104,7 +1111,7 @@ objectives:
           phases: [{until: 2026-10-31, target: 1200}, {until: 2026-11-15, target: +50%}]
       urgent-down:
         title: Fewer urgent tickets
-        metric: {kpi: urgent_tickets, direction: decrease_to, start: 40, target: -25%}
+        metric: {kpi: median_first_response, direction: decrease_to, start: 40, target: -25%}
 """)
     catalog = OkrCatalog.from_mapping(data, kpis)
     company, sales = catalog.objectives["company"], catalog.objectives["sales"]

@@ -44,6 +44,7 @@ UTC_ZONE, OSLO = ZoneInfo("UTC"), ZoneInfo("Europe/Oslo")
 DEFAULTS = StatusThresholds(at_risk_gap=0.1, off_track_gap=0.25)
 RED, YELLOW, GREEN = Grade.RED, Grade.YELLOW, Grade.GREEN
 ACHIEVED, ON_TRACK, AT_RISK, OFF_TRACK = Status.ACHIEVED, Status.ON_TRACK, Status.AT_RISK, Status.OFF_TRACK
+PARTIALLY, MISSED = Status.PARTIALLY_ACHIEVED, Status.MISSED
 
 
 def utc(*parts: int) -> datetime:
@@ -82,9 +83,9 @@ def objective(
     return OkrCatalog.from_mapping({"objectives": {"sales": sales, "team": team}}, kpis()).objectives["sales"]
 
 
-def metric(**fields: Any) -> dict[str, Any]:
-    """A key result reading the revenue KPI, with these metric fields."""
-    return {"title": "Revenue", "metric": {"kpi": "revenue", **fields}}
+def metric(kpi: str = "avg_order_value", **fields: Any) -> dict[str, Any]:
+    """A key result reading a KPI (by default a level: the average order value), with these fields."""
+    return {"title": "Order value", "metric": {"kpi": kpi, **fields}}
 
 
 def milestone(*names: str) -> dict[str, Any]:
@@ -232,7 +233,7 @@ BASELINE = {"baseline": "previous_period"}
         pytest.param(
             {"direction": "increase_to", "start": 100, "target": 200},
             KeyResultInputs(current=150),
-            want(150, 100, 200, 0.5, 0.5, expected=0.5, status=ON_TRACK, grade=YELLOW, falls_short=False),
+            want(150, 100, 200, 0.5, 0.5, expected=0.5, status=ON_TRACK, grade=RED, falls_short=False),
             id="increase-half-way-on-pace",
         ),
         pytest.param(  # (225 - 100) / 100 = 1.25: clamped to 1.0, kept as attainment
@@ -250,7 +251,7 @@ BASELINE = {"baseline": "previous_period"}
         pytest.param(  # (8 - 10) / (6 - 10) = 0.5
             {"direction": "decrease_to", "start": 10, "target": 6},
             KeyResultInputs(current=8),
-            want(8, 10, 6, 0.5, 0.5, expected=0.5, status=ON_TRACK, grade=YELLOW, falls_short=False),
+            want(8, 10, 6, 0.5, 0.5, expected=0.5, status=ON_TRACK, grade=RED, falls_short=False),
             id="decrease-half-way",
         ),
         pytest.param(  # (12 - 10) / (6 - 10) = -0.5
@@ -262,25 +263,25 @@ BASELINE = {"baseline": "previous_period"}
         pytest.param(  # target 80 * 1.25 = 100; (90 - 80) / 20 = 0.5
             {"direction": "increase_to", "start": 80, "target": "+25%"},
             KeyResultInputs(current=90),
-            want(90, 80, 100, 0.5, 0.5, expected=0.5, status=ON_TRACK, grade=YELLOW, falls_short=False),
+            want(90, 80, 100, 0.5, 0.5, expected=0.5, status=ON_TRACK, grade=RED, falls_short=False),
             id="given-start-percent-target",
         ),
         pytest.param(  # baseline 100, target 120; (110 - 100) / 20 = 0.5
             {"direction": "increase_to", "start": BASELINE, "target": "+20%"},
             KeyResultInputs(current=110, baseline=100),
-            want(110, 100, 120, 0.5, 0.5, expected=0.5, status=ON_TRACK, grade=YELLOW, falls_short=False),
+            want(110, 100, 120, 0.5, 0.5, expected=0.5, status=ON_TRACK, grade=RED, falls_short=False),
             id="baseline-plus-20-percent",
         ),
         pytest.param(  # baseline 200, target 300; (260 - 200) / 100 = 0.6, ahead of 0.5
             {"direction": "increase_to", "start": BASELINE, "target": "x1.5"},
             KeyResultInputs(current=260, baseline=200),
-            want(260, 200, 300, 0.6, 0.6, expected=0.5, status=ON_TRACK, grade=YELLOW, falls_short=False),
+            want(260, 200, 300, 0.6, 0.6, expected=0.5, status=ON_TRACK, grade=RED, falls_short=False),
             id="baseline-factor",
         ),
         pytest.param(  # baseline 50, target 35; (44 - 50) / (35 - 50) = 0.4; pace 0.4 / 0.5 < 1
             {"direction": "decrease_to", "start": BASELINE, "target": "-30%"},
             KeyResultInputs(current=44, baseline=50),
-            want(44, 50, 35, 0.4, 0.4, expected=0.5, status=ON_TRACK, grade=YELLOW, falls_short=True),
+            want(44, 50, 35, 0.4, 0.4, expected=0.5, status=ON_TRACK, grade=RED, falls_short=True),
             id="baseline-minus-30-percent",
         ),
         pytest.param(  # no previous period's value: no start, so no target and nothing measured
@@ -410,22 +411,25 @@ STRICT = StatusThresholds(at_risk_gap=0.0, off_track_gap=0.05)
 @pytest.mark.parametrize(
     ("at", "current", "thresholds", "status", "grade", "falls_short"),
     [
-        # increase_to from 0 to 100: progress = current / 100, gap = elapsed - progress,
-        # pace = progress / elapsed (falls short below 1)
+        # increase_to from 0 to 100 (a level): progress = current / 100, gap = elapsed - progress,
+        # pace = progress / elapsed (falls short below 1); committed: yellow from 0.7, green at 1.0
         pytest.param(utc(2026, 11, 7), 10, DEFAULTS, ON_TRACK, RED, True, id="gap-0.1-on-track"),  # 0.2 - 0.1
         pytest.param(utc(2026, 11, 7), 9, DEFAULTS, AT_RISK, RED, True, id="gap-0.11-at-risk"),  # 0.2 - 0.09
         pytest.param(MID_NOV, 25, DEFAULTS, AT_RISK, RED, True, id="gap-0.25-at-risk"),  # 0.5 - 0.25
         pytest.param(MID_NOV, 24, DEFAULTS, OFF_TRACK, RED, True, id="gap-0.26-off-track"),  # 0.5 - 0.24
         pytest.param(MID_NOV, 39, DEFAULTS, AT_RISK, RED, True, id="0.39-red"),
-        pytest.param(MID_NOV, 40, DEFAULTS, ON_TRACK, YELLOW, True, id="0.4-yellow"),
-        pytest.param(MID_NOV, 49, DEFAULTS, ON_TRACK, YELLOW, True, id="pace-0.98-falls-short"),
-        pytest.param(MID_NOV, 70, DEFAULTS, ON_TRACK, GREEN, False, id="0.7-green"),
+        pytest.param(MID_NOV, 40, DEFAULTS, ON_TRACK, RED, True, id="0.4-red"),
+        pytest.param(MID_NOV, 49, DEFAULTS, ON_TRACK, RED, True, id="pace-0.98-falls-short"),
+        pytest.param(MID_NOV, 70, DEFAULTS, ON_TRACK, YELLOW, False, id="0.7-yellow"),
+        pytest.param(MID_NOV, 100, DEFAULTS, ACHIEVED, GREEN, False, id="1.0-green"),
         pytest.param(NOV_START, 0, DEFAULTS, ON_TRACK, RED, False, id="at-start-nothing-expected"),
-        pytest.param(NOV_END, 99, DEFAULTS, ON_TRACK, GREEN, True, id="ended-short"),  # 1.0 - 0.99
+        # once the period has ended, the status is the verdict on the grade
+        pytest.param(NOV_END, 99, DEFAULTS, PARTIALLY, YELLOW, True, id="ended-partially"),
+        pytest.param(NOV_END, 69, DEFAULTS, MISSED, RED, True, id="ended-missed"),
         pytest.param(NOV_END, 100, DEFAULTS, ACHIEVED, GREEN, False, id="ended-achieved"),
         # stricter settings, expected 0.5: at risk beyond a gap of 0.0, off track beyond 0.05
-        pytest.param(MID_NOV, 47, STRICT, AT_RISK, YELLOW, True, id="strict-at-risk"),
-        pytest.param(MID_NOV, 44, STRICT, OFF_TRACK, YELLOW, True, id="strict-off-track"),
+        pytest.param(MID_NOV, 47, STRICT, AT_RISK, RED, True, id="strict-at-risk"),
+        pytest.param(MID_NOV, 44, STRICT, OFF_TRACK, RED, True, id="strict-off-track"),
     ],
 )
 def test_status_grade_and_pace(
@@ -442,15 +446,50 @@ def test_status_grade_and_pace(
 
 
 @pytest.mark.parametrize(
-    ("body", "progress"),
+    ("body", "progress", "status"),
     [
-        pytest.param(metric(direction="increase_to", start=0, target=100), 0.2, id="metric"),  # gap 0.3
-        pytest.param(metric(direction="stay_at_or_above", target=100), 0.0, id="threshold"),  # 20 < 100
+        # an aspirational plan asks for 0.7 x 0.5 = 0.35 by now: gap 0.15
+        pytest.param(metric(direction="increase_to", start=0, target=100), 0.2, AT_RISK, id="metric"),
+        pytest.param(metric(direction="stay_at_or_above", target=100), 0.0, OFF_TRACK, id="below"),
     ],
 )
-def test_an_aspirational_key_result_never_falls_short(body: dict[str, Any], progress: float) -> None:
+def test_an_aspirational_key_result_never_falls_short(
+    body: dict[str, Any], progress: float, status: Status
+) -> None:
     actual = score_one(body, KeyResultInputs(current=20), kind="aspirational")
-    assert (actual.progress, actual.status, actual.falls_short) == (progress, OFF_TRACK, False)
+    assert (actual.progress, actual.status, actual.falls_short) == (progress, status, False)
+
+
+@pytest.mark.parametrize(
+    ("current", "at", "status", "grade"),
+    [
+        pytest.param(30, MID_NOV, ON_TRACK, RED, id="on-the-aspirational-path"),  # 0.35 asked, gap 0.05
+        pytest.param(50, MID_NOV, ON_TRACK, YELLOW, id="yellow-from-0.4"),
+        pytest.param(70, MID_NOV, ACHIEVED, GREEN, id="success-at-0.7"),
+        pytest.param(70, NOV_END, ACHIEVED, GREEN, id="ended-at-0.7-achieved"),
+        pytest.param(50, NOV_END, PARTIALLY, YELLOW, id="ended-at-0.5-partially"),
+        pytest.param(30, NOV_END, MISSED, RED, id="ended-at-0.3-missed"),
+    ],
+)
+def test_an_aspirational_key_result_succeeds_at_seven_tenths(
+    current: float, at: datetime, status: Status, grade: Grade
+) -> None:
+    body = metric(direction="increase_to", start=0, target=100)
+    actual = score_one(body, KeyResultInputs(current=current), at, kind="aspirational")
+    assert (actual.status, actual.grade) == (status, grade)
+
+
+@pytest.mark.parametrize("kind", ["committed", "aspirational"])
+@pytest.mark.parametrize("progress", [i / 20 for i in range(21)])
+@pytest.mark.parametrize("at", [NOV_START, utc(2026, 11, 7), MID_NOV, utc(2026, 11, 28), NOV_END])
+def test_nothing_green_is_off_track(kind: str, progress: float, at: datetime) -> None:
+    """Green means the success point is reached, so it never comes with off track or a miss."""
+    body = metric(direction="increase_to", start=0, target=100)
+    actual = score_one(body, KeyResultInputs(current=progress * 100), at, kind=kind)
+    if actual.grade is GREEN:
+        assert actual.status is ACHIEVED
+    if actual.status in (OFF_TRACK, MISSED):
+        assert actual.grade is not GREEN
 
 
 # Phases from 100 to 200 over November (UTC): 110 by the end of Nov 9, 170 by the end of Nov 19.
@@ -506,8 +545,8 @@ def test_relative_phases_resolve_from_the_baseline(
 @pytest.mark.parametrize(
     ("body", "current", "expected", "status", "falls_short"),
     [
-        pytest.param(  # Nov 10: elapsed 0.3, but the phased path asks for 0.1 only; pace is judged on elapsed
-            PHASED, 110, 0.1, ON_TRACK, True, id="phased-on-path"
+        pytest.param(  # Nov 10: elapsed 0.3, but the phased path asks for 0.1 only, and gets it
+            PHASED, 110, 0.1, ON_TRACK, False, id="phased-on-path"
         ),
         pytest.param(  # the same without phases: gap 0.3 - 0.1 = 0.2
             metric(direction="increase_to", start=100, target=200), 110, 0.3, AT_RISK, True, id="unphased"
@@ -553,7 +592,7 @@ def test_identity_fields() -> None:
         ),
         pytest.param(  # a check-in of a milestone the key result does not list does not count
             ("contract", "pilot", "launch"), frozenset({"contract", "pilot", "party"}),
-            want(2, 0, 3, 2 / 3, 2 / 3, expected=0.5, status=ON_TRACK, grade=YELLOW, falls_short=False),
+            want(2, 0, 3, 2 / 3, 2 / 3, expected=0.5, status=ON_TRACK, grade=RED, falls_short=False),
             id="two-of-3-and-an-unknown",
         ),
         pytest.param(
@@ -584,7 +623,7 @@ def test_milestone_key_result(
     [
         pytest.param(  # (1.0 * 2 + 0.4 * 1) / 3 = 0.8
             ((1.0, 2.0), (0.4, 1.0)),
-            want(0.8, 0, 1, 0.8, 0.8, expected=0.5, status=ON_TRACK, grade=GREEN, falls_short=False),
+            want(0.8, 0, 1, 0.8, 0.8, expected=0.5, status=ON_TRACK, grade=YELLOW, falls_short=False),
             id="weighted",
         ),
         pytest.param(  # (0.5 + 0.0) / 2 = 0.25: gap 0.25 exactly
@@ -641,7 +680,7 @@ def child(score: float, status: Status) -> ObjectiveScore:
         pytest.param(  # (1.0 * 2 + 0.5 + 0.0) / 4 = 0.625; pace 0.625 / 0.5 >= 1
             "committed", MID_NOV,
             [kr_score("a", 1.0, ACHIEVED), kr_score("b", 0.5, ON_TRACK), kr_score("c", 0.0, OFF_TRACK)], [],
-            {"score": 0.625, "expected": 0.5, "status": OFF_TRACK, "grade": YELLOW, "falls_short": False},
+            {"score": 0.625, "expected": 0.5, "status": OFF_TRACK, "grade": RED, "falls_short": False},
             id="weighted-mean-weakest-status",
         ),
         pytest.param(  # only what is passed counts: (0.2 * 2 + 0.5) / 3 = 0.3
@@ -651,13 +690,42 @@ def child(score: float, status: Status) -> ObjectiveScore:
         ),
         pytest.param(  # another objective's key result is left out: 0.8 alone
             "committed", MID_NOV, [kr_score("b", 0.8, ON_TRACK), kr_score("elsewhere", 0.0, OFF_TRACK)], [],
-            {"score": 0.8, "expected": 0.5, "status": ON_TRACK, "grade": GREEN, "falls_short": False},
+            {"score": 0.8, "expected": 0.5, "status": ON_TRACK, "grade": YELLOW, "falls_short": False},
             id="foreign-key-result-ignored",
         ),
-        pytest.param(  # (0.5 * 1 + 0.9 * 3) / 4 = 0.8; the child's status counts too
-            "committed", MID_NOV, [kr_score("b", 0.5, ON_TRACK)], [(child(0.9, AT_RISK), 3.0)],
-            {"score": 0.8, "expected": 0.5, "status": AT_RISK, "grade": GREEN, "falls_short": False},
-            id="with-children",
+        pytest.param(  # children out of the score (the default): 0.5 alone, but the status passes up
+            "committed", MID_NOV, [kr_score("b", 0.5, ON_TRACK)], [(child(0.9, OFF_TRACK), 3.0)],
+            {"score": 0.5, "expected": 0.5, "status": OFF_TRACK, "grade": RED, "falls_short": False},
+            id="child-status-passes-up",
+        ),
+        pytest.param(  # a child whose shorter period ended in a miss weighs as off track
+            "committed", MID_NOV, [kr_score("b", 0.5, ON_TRACK)], [(child(0.2, MISSED), 1.0)],
+            {"score": 0.5, "expected": 0.5, "status": OFF_TRACK, "grade": RED, "falls_short": False},
+            id="missed-child-counts-as-off-track",
+        ),
+        pytest.param(  # aspirational at (1.0 * 2 + 0.4 + 0.0) / 4 = 0.6: short of 0.7, its weakest part rules
+            "aspirational", MID_NOV,
+            [kr_score("a", 1.0, ACHIEVED), kr_score("b", 0.4, ON_TRACK), kr_score("c", 0.0, OFF_TRACK)], [],
+            {"score": 0.6, "expected": 0.5, "status": OFF_TRACK, "grade": YELLOW, "falls_short": False},
+            id="aspirational-below-success",
+        ),
+        pytest.param(  # aspirational at (1.0 * 2 + 0.8 + 0.0) / 4 = 0.7: success, whatever its weakest part
+            "aspirational", MID_NOV,
+            [kr_score("a", 1.0, ACHIEVED), kr_score("b", 0.8, ON_TRACK), kr_score("c", 0.0, OFF_TRACK)], [],
+            {"score": 0.7, "expected": 0.5, "status": ACHIEVED, "grade": GREEN, "falls_short": False},
+            id="aspirational-success-at-0.7",
+        ),
+        pytest.param(  # ended: the verdict on 0.7, for an aspirational objective achieved
+            "aspirational", NOV_END,
+            [kr_score("a", 1.0, ACHIEVED), kr_score("b", 0.8, ON_TRACK), kr_score("c", 0.0, MISSED)], [],
+            {"score": 0.7, "expected": 1.0, "status": ACHIEVED, "grade": GREEN, "falls_short": False},
+            id="aspirational-ended-achieved",
+        ),
+        pytest.param(  # ended: the same 0.7 for a committed objective is a partial achievement
+            "committed", NOV_END,
+            [kr_score("a", 1.0, ACHIEVED), kr_score("b", 0.8, ON_TRACK), kr_score("c", 0.0, MISSED)], [],
+            {"score": 0.7, "expected": 1.0, "status": PARTIALLY, "grade": YELLOW, "falls_short": True},
+            id="committed-ended-partially",
         ),
         pytest.param(
             "committed", MID_NOV, [kr_score("a", 1.0, ACHIEVED), kr_score("c", 1.0, ACHIEVED)], [],
@@ -692,6 +760,14 @@ def test_score_objective(
     actual = score_objective(built, scores, children, at, UTC_ZONE, 3)
     assert (actual.objective, actual.version, actual.as_of) == ("sales", 3, at)
     assert {k: getattr(actual, k) for k in expected} == pytest.approx(expected)
+
+
+def test_children_in_the_score() -> None:
+    """OKRSTREAM_OKR_OBJECTIVE_INCLUDES_CHILDREN: (0.5 * 1 + 0.9 * 3) / 4 = 0.8, status still the weakest."""
+    built = objective(THREE)
+    scores, children = [kr_score("b", 0.5, ON_TRACK)], [(child(0.9, AT_RISK), 3.0)]
+    actual = score_objective(built, scores, children, MID_NOV, UTC_ZONE, 3, children_in_score=True)
+    assert (actual.score, actual.status, actual.grade) == (pytest.approx(0.8), AT_RISK, YELLOW)
 
 
 @pytest.mark.parametrize(

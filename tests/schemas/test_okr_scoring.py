@@ -15,6 +15,7 @@ from schemas import (
     grade,
     score,
     status,
+    verdict,
     weakest,
     weighted_score,
 )
@@ -64,7 +65,17 @@ def test_status_thresholds_are_a_setting() -> None:
 def test_objective_score_status_and_grade() -> None:
     assert weighted_score([(1.0, 1.0), (0.5, 1.0), (0.0, 2.0)]) == pytest.approx(0.375)
     assert weakest([Status.ACHIEVED, Status.AT_RISK, Status.ON_TRACK]) is Status.AT_RISK
-    assert [grade(v) for v in (0.0, 0.39, 0.4, 0.69, 0.7, 1.0)] == [
+    # committed: green only at 1.0, yellow from 0.7
+    assert [grade(v) for v in (0.0, 0.4, 0.69, 0.7, 0.99, 1.0)] == [
+        Grade.RED,
+        Grade.RED,
+        Grade.RED,
+        Grade.YELLOW,
+        Grade.YELLOW,
+        Grade.GREEN,
+    ]
+    # aspirational: Google's bands, green from 0.7, yellow from 0.4
+    assert [grade(v, 0.7) for v in (0.0, 0.39, 0.4, 0.69, 0.7, 1.0)] == [
         Grade.RED,
         Grade.RED,
         Grade.YELLOW,
@@ -72,11 +83,51 @@ def test_objective_score_status_and_grade() -> None:
         Grade.GREEN,
         Grade.GREEN,
     ]
+    assert grade(0.1 * 7, 0.7) is Grade.GREEN  # 0.7000000000000001 and 0.6999999999999999 alike
+
+
+@pytest.mark.parametrize(
+    ("progress", "success", "final"),
+    [
+        (1.0, 1.0, Status.ACHIEVED),
+        (0.8, 1.0, Status.PARTIALLY_ACHIEVED),
+        (0.6, 1.0, Status.MISSED),
+        (0.7, 0.7, Status.ACHIEVED),  # an aspirational OKR at 0.7 has succeeded
+        (0.5, 0.7, Status.PARTIALLY_ACHIEVED),
+        (0.3, 0.7, Status.MISSED),
+    ],
+)
+def test_verdict_follows_the_grade(progress: float, success: float, final: Status) -> None:
+    assert verdict(progress, success) is final
+    assert final.final is (final is not Status.ACHIEVED)
+
+
+def test_aspirational_status_aims_at_seven_tenths() -> None:
+    # half way through, an aspirational plan asks for 0.35: 0.3 is on track, 0.2 at risk (gap 0.15)
+    assert status(0.3, 0.5, success=0.7) is Status.ON_TRACK
+    assert status(0.2, 0.5, success=0.7) is Status.AT_RISK
+    assert status(0.7, 0.5, success=0.7) is Status.ACHIEVED
+    assert status(0.7, 0.5) is Status.ON_TRACK  # committed: 0.7 is not yet success
+
+
+@pytest.mark.parametrize("expected", [0.1, 0.3, 0.6, 0.9])
+def test_a_pace_gap_is_a_share_of_the_plan(expected: float) -> None:
+    """Cumulative readings: 30 % behind plan is off track at any point, 5 % behind is on track."""
+    assert status(0.7 * expected, expected, pace=True) is Status.OFF_TRACK
+    assert status(0.8 * expected, expected, pace=True) is Status.AT_RISK
+    assert status(0.95 * expected, expected, pace=True) is Status.ON_TRACK
+    assert status(0.0, 0.0, pace=True) is Status.ON_TRACK  # nothing planned yet
+
+
+def test_a_final_verdict_weighs_on_a_whole_under_way_as_its_forecast() -> None:
+    assert Status.MISSED.in_flight() is Status.OFF_TRACK
+    assert Status.PARTIALLY_ACHIEVED.in_flight() is Status.AT_RISK
+    assert Status.ON_TRACK.in_flight() is Status.ON_TRACK
 
 
 def test_elapsed_share_and_pace() -> None:
     assert elapsed_share(50, 0, 200) == 0.25
     assert elapsed_share(-5, 0, 200) == 0.0 and elapsed_share(500, 0, 200) == 1.0
-    assert falls_short(progress=0.2, elapsed=0.25)  # 80 % of the pace a committed OKR needs
-    assert not falls_short(progress=0.3, elapsed=0.25)
-    assert not falls_short(progress=0.0, elapsed=0.0)  # nothing to judge before the period starts
+    assert falls_short(progress=0.2, expected=0.25)  # 80 % of the pace a committed OKR needs
+    assert not falls_short(progress=0.3, expected=0.25)
+    assert not falls_short(progress=0.0, expected=0.0)  # nothing to judge before the period starts
