@@ -203,6 +203,16 @@ def test_key_results_move_as_events_arrive_and_as_of_agrees_with_history(
         kr = next(k for k in again["objectives"][0]["key_results"] if k["id"] == "revenue")
         assert (kr["value"], kr["progress"], kr["status"]) == (row["value"], row["progress"], row["status"])
         assert kr["recorded"]["progress"] == row["progress"]
+    # by business time, as of the last score: the same events, all of which occurred by then
+    last = revenue["history"][-1]
+    by_occurred = get(worker, f"/v1/objectives/sell?as_of={last['as_of']}&by=occurred")
+    kr = next(k for k in by_occurred["objectives"][0]["key_results"] if k["id"] == "revenue")
+    assert (by_occurred["by"], kr["value"]) == ("occurred", last["value"])
+    refused = httpx.get(
+        f"{worker.api_url}/v1/objectives?as_of={last['as_of']}&by=received",
+        headers={"Authorization": f"Bearer {worker.admin_token}"},
+    )
+    assert refused.status_code == 400 and "by must be one of landed, occurred" in refused.text
 
     # a new target takes effect from its time; the history keeps the old one
     okr_file.write_text(okrs(period, 500))

@@ -40,10 +40,10 @@ def okr_router(api: OkrApi) -> APIRouter:
     router = APIRouter()
     reader, admin = api.auth.depends(Access.READ), api.auth.depends(Access.ADMIN)
 
-    async def report(objective: str | None, as_of: str | None) -> Response:
+    async def report(objective: str | None, as_of: str | None, by: str) -> Response:
         try:
             instant = parse_instant(as_of) if as_of else None
-            body = await asyncio.to_thread(okr_report, api.client, api.settings, objective, instant)
+            body = await asyncio.to_thread(okr_report, api.client, api.settings, objective, instant, by)
         except KeyError as e:
             raise ApiError(404, e.args[0], "unknown_objective") from None
         except ValueError as e:
@@ -51,14 +51,14 @@ def okr_router(api: OkrApi) -> APIRouter:
         return json_response(body)
 
     @router.get("/v1/objectives", tags=["okr"], dependencies=[reader], summary="Objectives with their scores")
-    async def objectives(as_of: str | None = None) -> Response:
-        return await report(None, as_of)
+    async def objectives(as_of: str | None = None, by: str = "landed") -> Response:
+        return await report(None, as_of, by)
 
     @router.get(
         "/v1/objectives/{objective_id}", tags=["okr"], dependencies=[reader], summary="One objective's scores"
     )
-    async def objective(objective_id: str, as_of: str | None = None) -> Response:
-        return await report(objective_id, as_of)
+    async def objective(objective_id: str, as_of: str | None = None, by: str = "landed") -> Response:
+        return await report(objective_id, as_of, by)
 
     @router.get(
         "/v1/key-results/{kr_id}",

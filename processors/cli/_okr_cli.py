@@ -18,7 +18,7 @@ from ingest import ensure_topics
 from schemas import ConfigError, Settings
 
 from ..api import parse_instant
-from ..okr import OkrLog, apply_okrs, key_result_report, okr_report, plan_report, read_okrs
+from ..okr import AS_OF_TIMES, OkrLog, apply_okrs, key_result_report, okr_report, plan_report, read_okrs
 from ._backend import ApiCall, Backend
 
 BAR = 20
@@ -34,6 +34,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     status.add_argument("--objective", metavar="ID", help="only this objective")
     status.add_argument(
         "--as-of", metavar="TIME", help="recompute from raw events as of an instant, e.g. 2026-10-15T12:00Z"
+    )
+    status.add_argument(
+        "--by",
+        choices=AS_OF_TIMES,
+        default="landed",
+        help="with --as-of: count events by when they landed (what was seen then, the default) "
+        "or by when they occurred (what was true then, late events included)",
     )
     status.add_argument("--format", choices=("table", "json"), default="table")
     show = sub.add_parser("show", help="a key result's score and its history")
@@ -51,6 +58,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             print(("dry run, nothing changed: " if args.dry_run else "applied: ") + result["summary"])
         elif args.okr_command == "status":
             report = _status(backend, args)
+            if report.get("hint"):
+                print(f"hint: {report['hint']}", file=sys.stderr)
             print(json.dumps(report, indent=2) if args.format == "json" else status_table(report))
         else:
             report = _show(backend, args)
@@ -90,9 +99,10 @@ def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
 def _status(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     as_of = parse_instant(args.as_of, "--as-of") if args.as_of else None
     path = f"/v1/objectives/{urllib.parse.quote(args.objective)}" if args.objective else "/v1/objectives"
-    query = f"?{urllib.parse.urlencode({'as_of': args.as_of})}" if args.as_of else ""
+    query = f"?{urllib.parse.urlencode({'as_of': args.as_of, 'by': args.by})}" if args.as_of else ""
     return backend.answer(
-        ApiCall(path + query), lambda client: okr_report(client, backend.settings, args.objective, as_of)
+        ApiCall(path + query),
+        lambda client: okr_report(client, backend.settings, args.objective, as_of, args.by),
     )
 
 
@@ -124,8 +134,10 @@ def status_table(report: dict[str, Any]) -> str:
     zone = ZoneInfo(report["timezone"])
     lines = []
     if report["as_of"]:
+        counted = "that occurred before then" if report.get("by") == "occurred" else "landed by then"
         lines.append(
-            f"as of {report['as_of']}, recomputed from raw events (recorded: what the history held then)"
+            f"as of {report['as_of']}, recomputed from raw events {counted} "
+            "(recorded: what the history held then)"
         )
     for period in report["periods"]:
         lines.append(f"period {period['period']}: score {_number(period['score'])}")

@@ -7,6 +7,7 @@ from ._statement import Identifier, Insert, Rows, Script, Statement, execute, fe
 from .api_keys import API_KEY_COLUMN_NAMES, ApiKeys, WriteApiKey, api_key_row, key_version
 from .api_keys_ddl import API_KEYS_COLUMNS, CreateApiKeysTable
 from .event_counts import EventCounts, TypeCount
+from .first_landed import FirstLanded
 from .key_result_values import MetricRequest, MetricValues, MilestonesReached
 from .known_identities import KnownIdentities
 from .kpi_backfill import BackfillKpiRollup, BackfillMonths
@@ -75,6 +76,7 @@ __all__ = [
     "CurrentKeyResultScores",
     "CurrentObjectiveScores",
     "EventCounts",
+    "FirstLanded",
     "Identifier",
     "Insert",
     "InsertKeyResultScores",

@@ -3,9 +3,19 @@
 from ._okr_log import OkrLog
 from ._okr_scorer import LandedTouches, OkrScorer
 from ._okr_state import OkrDefinitions, load_state
-from ._okrs import apply_okrs, demo_okrs, key_result_report, okr_report, plan_report, read_okrs, shipped_okrs
+from ._okrs import (
+    AS_OF_TIMES,
+    apply_okrs,
+    demo_okrs,
+    key_result_report,
+    okr_report,
+    plan_report,
+    read_okrs,
+    shipped_okrs,
+)
 
 __all__ = [
+    "AS_OF_TIMES",
     "LandedTouches",
     "OkrDefinitions",
     "OkrLog",

@@ -42,7 +42,7 @@ from schemas import (
     versions_for,
 )
 
-from ..clickhouse import fetch, insert
+from ..clickhouse import FirstLanded, fetch, insert
 from ..clickhouse.okr_definitions import OkrVersions, RecordOkrVersions
 from ..clickhouse.okr_scores import (
     CurrentKeyResultScores,
@@ -143,15 +143,27 @@ def plan_report(plan: OkrPlan, catalog: OkrCatalog, dry_run: bool) -> dict[str, 
 # -- reading -----------------------------------------------------------------------------------
 
 
+AS_OF_TIMES = ("landed", "occurred")  # what an as-of instant counts events by
+
+
 def okr_report(
-    client: Client, settings: Settings, objective: str | None = None, as_of: datetime | None = None
+    client: Client,
+    settings: Settings,
+    objective: str | None = None,
+    as_of: datetime | None = None,
+    by: str = "landed",
 ) -> dict[str, Any]:
     """What `okr status` and `GET /v1/objectives` show: objectives, their key results and scores.
 
-    Now: the scores recorded last. As of a past instant: recomputed from the raw events that had
-    landed by then, under the definitions then in force, each key result beside what the
-    history table held at that instant ("recorded").
+    Now: the scores recorded last. As of a past instant, under the definitions then in force:
+    by landing time (`by="landed"`), recomputed from the raw events that had landed by then, each
+    key result beside what the history table held at that instant ("recorded"): what anyone
+    could have seen then. By business time (`by="occurred"`), from every event that occurred
+    before then, whenever it landed: what was true then, as far as is known now. A read that
+    cannot show anything says why in `hint`.
     """
+    if by not in AS_OF_TIMES:
+        raise ValueError(f"by must be one of {', '.join(AS_OF_TIMES)}, got {by!r}")
     database = settings.clickhouse_database
     zone = ZoneInfo(settings.timezone)
     state = load_state(client, settings, as_of or datetime.now(UTC))
@@ -159,24 +171,49 @@ def okr_report(
         raise KeyError(
             f"no objective {objective!r}; in force: {', '.join(sorted(state.objectives)) or 'none'}"
         )
+    hint = None
     if as_of is None:
         kr_rows = _by_id(CurrentKeyResultScores(database), client, "key_result")
         objective_rows = _by_id(CurrentObjectiveScores(database), client, "objective")
         recorded: dict[str, tuple] | None = None  # only as of a past instant
     else:
-        kr_scores, objective_scores = recompute(client, settings, state, as_of)
+        kr_scores, objective_scores = recompute(client, settings, state, as_of, landed=by == "landed")
         kr_rows = {k: (s, None, None) for k, s in kr_scores.items()}
         objective_rows = {k: (s, None, None) for k, s in objective_scores.items()}
         recorded = _by_id(ScoresAt(database, as_of), client, "key_result")
+        hint = _as_of_hint(client, settings, state, as_of, by)
     shown = [o for o, _ in state.objectives.values() if objective is None or o.id == objective]
-    return {
+    report = {
         "as_of": utc_iso(as_of) if as_of else None,
+        "by": by if as_of else None,
         "timezone": settings.timezone,
         "periods": _periods(state, objective_rows, zone) if objective is None else [],
         "objectives": [
             _objective_json(o, state, kr_rows, objective_rows, recorded, zone) for o in _tree_order(shown)
         ],
     }
+    return report | ({"hint": hint} if hint else {})
+
+
+def _as_of_hint(client: Client, settings: Settings, state: OkrState, at: datetime, by: str) -> str | None:
+    """Why an as-of read shows nothing, or less than the user may expect; None when it shows data."""
+    if not state.objectives:
+        versions = OkrVersions(settings.clickhouse_database)
+        applied = [v.effective_from for v in versions.parse(fetch(client, versions))]
+        if applied:
+            since = utc_iso(min(applied))
+            return f"no objective was in force at {utc_iso(at)}: the first was applied at {since}"
+        return "no objective has been applied yet (okrstream okr apply FILE)"
+    query = FirstLanded(settings.clickhouse_database, at)
+    first, landed = query.parse(fetch(client, query))
+    if first is None:
+        return "no event has landed yet, so every key result reads nothing"
+    if by == "landed" and not landed:
+        return (
+            f"nothing had landed by {utc_iso(at)}: the first event landed at {utc_iso(first)}. "
+            "As of counts events by when they landed; --by occurred counts them by when they happened"
+        )
+    return None
 
 
 def key_result_report(client: Client, settings: Settings, kr_id: str) -> dict[str, Any]:
@@ -198,9 +235,11 @@ def key_result_report(client: Client, settings: Settings, kr_id: str) -> dict[st
 
 
 def recompute(
-    client: Client, settings: Settings, state: OkrState, at: datetime
+    client: Client, settings: Settings, state: OkrState, at: datetime, landed: bool = True
 ) -> tuple[dict[str, KeyResultScore], dict[str, ObjectiveScore]]:
     """Every score as of `at`, from raw events landed by then; a frozen period as of its freeze.
+
+    With `landed=False`, from every event that occurred in the windows read, whenever it landed.
 
     Rollup key results and objectives are resolved bottom-up from the scores computed here.
     """
@@ -223,7 +262,10 @@ def recompute(
         by_instant.setdefault(item[2], []).append(item)
     inputs: dict[str, Any] = {}
     for when, group in by_instant.items():
-        inputs |= read_inputs(client, settings.clickhouse_database, group, state.kpis, zone, landed_by=when)
+        landed_by = when if landed else None
+        inputs |= read_inputs(
+            client, settings.clickhouse_database, group, state.kpis, zone, landed_by=landed_by
+        )
     krs: dict[str, KeyResultScore] = {}
     objectives: dict[str, ObjectiveScore] = {}
     busy: set[str] = set()
