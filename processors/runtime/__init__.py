@@ -1,7 +1,7 @@
 """Wiring only: `okrstream run` as a supervisor over the broker and the pipeline, the faust app
 that joins the sink and the scorer, and the demo feed."""
 
-from ._demo import DemoFeed
+from ._demo import DemoFeed, demo_history
 from ._faust_kafka import KafkaTransport
 from ._runtime import auth_warning, load_mappings, load_registry, read_run_file, run, serve
 from ._worker import build_app
@@ -11,6 +11,7 @@ __all__ = [
     "KafkaTransport",
     "auth_warning",
     "build_app",
+    "demo_history",
     "load_mappings",
     "load_registry",
     "read_run_file",

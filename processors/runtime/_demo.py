@@ -4,6 +4,9 @@ Now and then it resends an event (the sink must count it once) and sends a broke
 land in the dead-letter topic with its reason), so a newcomer sees both rules at work. Given
 milestone key results, every `check_in_every` events someone checks in the next milestone not
 yet reached (`okr.check_in`), so the demo's milestone key results move too.
+
+Before the live stream, `history` writes the quarters a board compares with (the one before, the
+same one a year before, and this one to date), so baselines and comparisons have real values.
 """
 
 from __future__ import annotations
@@ -11,10 +14,16 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from schemas import utc_iso
+from schemas import add_months, utc_iso
+
+HISTORY_PER_DAY = 300  # events a day in the written history: about 28,000 a quarter
+THIS_QUARTER_GROWTH = 1.15  # this quarter's history runs 15 % busier than the quarters before
+EARLIER_RESPONSES = 1.3  # and support answered 30 % slower in the quarters before
+MAX_QUEUED_S = 600.0
 
 REGIONS = ("EU", "NA", "APAC", "LATAM")
 CHANNELS = ("web", "app", "store")
@@ -26,15 +35,17 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 class DemoFeed:
     def __init__(
         self,
-        seed: int | None = None,
+        seed: int | str | None = None,
         resend_share: float = 0.02,
         broken_share: float = 0.01,
         milestones: Sequence[tuple[str, Sequence[str]]] = (),
         check_in_every: int = 1500,
+        response_scale: float = 1.0,
     ) -> None:
         self._rng = random.Random(seed)
         self._check_ins = [(kr, milestone) for kr, names in milestones for milestone in names]
         self._check_in_every = check_in_every
+        self._response_scale = response_scale  # how much slower support answers than in the live feed
         self._sent = 0
         self._resend_share = resend_share
         self._broken_share = broken_share
@@ -61,6 +72,13 @@ class DemoFeed:
                 event = self._next(now - timedelta(seconds=self._rng.uniform(0, 2)))
                 self._recent = [*self._recent[-99:], event]
                 yield event
+
+    def spread(self, start: datetime, end: datetime, per_day: float) -> Iterator[dict[str, Any]]:
+        """Clean events (no resends, none broken) at even steps, with jitter, over [start, end)."""
+        count = int((end - start) / timedelta(days=1) * per_day)
+        step = (end - start) / max(count, 1)
+        for i in range(count):
+            yield self._next(start + step * (i + self._rng.random()))
 
     def _next(self, at: datetime) -> dict[str, Any]:
         rng = self._rng
@@ -112,7 +130,11 @@ class DemoFeed:
             dims = {"priority": priority, "channel": rng.choice(("email", "chat", "phone"))}
             return base | _ev("ticket.opened", "helpdesk", dims, subject=ticket)
         ticket, priority, opened = self._open_tickets.pop(0)
-        waited = max(30.0, (at - opened).total_seconds()) + rng.expovariate(1 / 1800)
+        # the queue's wait, up to 10 minutes (a sparse history would otherwise wait for days), and
+        # then the time to answer
+        queued = min(MAX_QUEUED_S, max(30.0, (at - opened).total_seconds()))
+        answering = 900 if priority == "urgent" else 1800  # mean seconds: urgent ones go first
+        waited = (queued + rng.expovariate(1 / answering)) * self._response_scale
         measures = {"first_response_seconds": round(waited, 1)}
         return base | _ev("ticket.answered", "helpdesk", {"priority": priority}, measures, subject=ticket)
 
@@ -147,3 +169,31 @@ def _ev(
     if subject:
         event["subject"] = subject
     return event
+
+
+def demo_history(now: datetime, zone: ZoneInfo, per_day: float = HISTORY_PER_DAY) -> Iterator[dict[str, Any]]:
+    """The demo's past: the quarter a year before this one, the quarter before, and this one to date.
+
+    Each span's events come from a feed seeded by the span, so a restarted demo writes the same
+    events with the same ids, and the sink drops the copies.
+    """
+    today = now.astimezone(zone).date()
+    quarter = date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
+
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, time(), zone).astimezone(UTC)
+
+    spans = [
+        (add_months(quarter, -12), add_months(quarter, -9), 1.0),  # a year before: year-ago comparisons
+        (add_months(quarter, -3), quarter, 1.0),  # the quarter before: baselines, previous period
+    ]
+    for first, end, busier in spans:
+        feed = DemoFeed(
+            seed=f"history {first.isoformat()}",
+            resend_share=0,
+            broken_share=0,
+            response_scale=EARLIER_RESPONSES,
+        )
+        yield from feed.spread(midnight(first), midnight(end), per_day * busier)
+    feed = DemoFeed(seed=f"history {quarter.isoformat()}", resend_share=0, broken_share=0)
+    yield from feed.spread(midnight(quarter), now.astimezone(UTC), per_day * THIS_QUARTER_GROWTH)

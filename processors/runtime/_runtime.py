@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from ..clickhouse import connect, describe, ensure_schema
 from ..kpi import applied_kpis, apply_kpis, kpi_series, read_catalog, shipped_kpis
 from ..okr import LandedTouches, OkrDefinitions, OkrLog, OkrScorer, apply_okrs, demo_okrs, read_okrs
 from ..sink import RawEventsSink, SinkStats
-from ._demo import DemoFeed
+from ._demo import DemoFeed, demo_history
 from ._supervisor import INCARNATION_ENV, SUPERVISED_ENV, journal_dir, supervise
 from ._worker import build_app
 
@@ -443,12 +443,27 @@ class DemoProducer(Service):
         journal = self._journal() if self._journal else None
         producer = await asyncio.to_thread(EventProducer, self._bootstrap, self._settings, journal)
         try:
+            await asyncio.to_thread(self._send_history, producer)
             while not self.should_stop:
                 count = max(1, round(self._rate))
                 await asyncio.to_thread(self._send, producer, count)
                 await self.sleep(1.0)
         finally:
             await asyncio.to_thread(producer.close)
+
+    def _send_history(self, producer: EventProducer) -> None:
+        """The quarters the board compares with, before the live stream (the same events on a restart)."""
+        intake = EventIntake(producer, self._registry, origin="demo")
+        past = demo_history(datetime.now(UTC), ZoneInfo(self._settings.timezone))
+        for event in past:
+            intake.offer(event, orjson.dumps(event).decode())
+        summary = intake.finish()
+        self.accepted += summary.accepted
+        print(
+            f"demo: wrote {summary.accepted:,} events of history (this quarter to date, the quarter "
+            "before and the same quarter a year before)",
+            flush=True,
+        )
 
     def _send(self, producer: EventProducer, count: int) -> None:
         # A fresh intake each second: resends of earlier events reach the log, and the sink drops them.

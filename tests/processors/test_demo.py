@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from processors.runtime import DemoFeed, load_registry
+from processors.runtime import DemoFeed, demo_history, load_registry
 from schemas import EventValidationError, Settings, validate_event
 
 NOW = datetime(2026, 10, 1, 12, tzinfo=UTC)
@@ -93,3 +95,42 @@ def test_someone_checks_in_the_next_milestone_every_so_many_events() -> None:
     ]
     for _, event in check_ins:
         assert validate_event(event, REGISTRY).type == "okr.check_in"
+
+
+def test_history_writes_the_quarters_a_board_compares_with() -> None:
+    """A year before, the quarter before, and this quarter to date: clean, valid and dated in them."""
+    now = datetime(2026, 11, 15, 6, tzinfo=UTC)
+    events = list(demo_history(now, ZoneInfo("UTC"), per_day=10))
+    spans = {
+        "year before": (datetime(2025, 10, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+        "quarter before": (datetime(2026, 7, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)),
+        "to date": (datetime(2026, 10, 1, tzinfo=UTC), now),
+    }
+    found: Counter[str] = Counter()
+    for event in events:
+        at = validate_event(event, REGISTRY).occurred_at
+        (span,) = [name for name, (start, end) in spans.items() if start <= at < end]
+        found[span] += 1
+    # 92 days at 10 a day, twice; 45.25 days at 11.5 a day (this quarter runs 15 % busier)
+    assert found == {"year before": 920, "quarter before": 920, "to date": 520}
+    assert len({e["event_id"] for e in events}) == len(events)  # no resends in the past
+    assert not any(e["type"] == "okr.check_in" for e in events)
+
+
+def test_history_is_the_same_on_a_restart_so_the_sink_drops_the_copies() -> None:
+    now = datetime(2026, 11, 15, tzinfo=UTC)
+    first = [e["event_id"] for e in demo_history(now, ZoneInfo("Europe/Oslo"), per_day=5)]
+    again = [e["event_id"] for e in demo_history(now, ZoneInfo("Europe/Oslo"), per_day=5)]
+    assert first == again
+
+
+def test_history_answers_tickets_within_the_hour_and_slower_before_this_quarter() -> None:
+    """Baselines a first-response key result can improve on: about 30 % slower, never days."""
+    now = datetime(2026, 11, 15, tzinfo=UTC)
+    waits: dict[bool, list[float]] = {True: [], False: []}
+    for event in demo_history(now, ZoneInfo("UTC"), per_day=100):
+        if event["type"] == "ticket.answered":
+            this_quarter = event["occurred_at"] >= "2026-10-01"
+            waits[this_quarter].append(event["measures"]["first_response_seconds"])
+    before, now_ = statistics.median(waits[False]), statistics.median(waits[True])
+    assert now_ < 3600 and 1.15 < before / now_ < 1.45
