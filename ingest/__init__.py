@@ -10,6 +10,7 @@ from ._broker import (
     start_embedded_broker,
 )
 from ._files import SourceLine, read_csv, read_csv_rows, read_ndjson
+from ._group_offsets import GroupOffsets
 from ._intake import EventIntake, IngestSummary
 from ._journal import Journal, Segment, segments
 from ._kafka import AcknowledgedSends, ProducerError, durable_producer
@@ -24,6 +25,7 @@ __all__ = [
     "BrokerWatch",
     "EventIntake",
     "EventProducer",
+    "GroupOffsets",
     "IngestSummary",
     "Journal",
     "KafkaLogWriter",

@@ -61,6 +61,7 @@ class Settings(BaseModel):
     clickhouse_database: Identifier = "okrstream"
     http_host: Annotated[str, StringConstraints(min_length=1)] = "127.0.0.1"
     http_port: int = Field(8181, ge=0, le=65535)  # 0 lets the OS pick a free port
+    metrics_port: int = Field(9464, ge=0, le=65535)  # /metrics of a role without the API (worker, store)
     auth: AuthMode = AuthMode.REQUIRED  # API keys on every /v1 endpoint (`okrstream keys create`)
     http_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)  # after gzip decompression
     http_max_events: int = Field(10_000, ge=1)  # events (or NDJSON lines) in one request

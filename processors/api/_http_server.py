@@ -43,6 +43,7 @@ from ._auth import Authenticator
 from ._errors import install_error_handler
 from ._ingest import EventIngest
 from ._ingest_routes import IngestApi, ingest_router
+from ._metrics_route import install_metrics
 from ._okr_api import OkrApi, okr_router
 from ._queries import QueryApi, query_router
 from ._rate_limit import RateLimiter
@@ -119,6 +120,7 @@ def build_http_app(
         summary="Business events in, live KPIs and OKR scores out",
     )
     install_error_handler(app)
+    install_metrics(app)
     auth = Authenticator(keys.ring if settings.auth is AuthMode.REQUIRED else None)
     ingest = EventIngest(log_writer, StoreIdentities(client, settings))
     app.include_router(

@@ -29,6 +29,15 @@ from schemas import (
     json_type_name,
 )
 
+from ..metrics import (
+    DEAD_LETTERS,
+    EVENTS_ACCEPTED,
+    EVENTS_DUPLICATE,
+    EVENTS_RECEIVED,
+    EVENTS_REJECTED,
+    LOG_APPEND_SECONDS,
+    count_events,
+)
 from ._bodies import BodyItem
 from ._errors import ApiError
 
@@ -150,6 +159,7 @@ class EventIngest:
         result = IngestResult()
         valid: list[tuple[EventResult, RawEvent]] = []
         rejected: list[tuple[EventResult, BodyItem]] = []
+        types: dict[int, str] = {}  # for the metrics: each event's type, a rejected one's as claimed
         for item in items:
             try:
                 if item.error is not None:
@@ -158,9 +168,12 @@ class EventIngest:
             except EventValidationError as e:
                 entry = EventResult(item.index, Outcome.REJECTED, errors=e.errors)
                 entry.event_id, entry.source = _claimed_identity(item.data)
+                claimed = item.data.get("type") if isinstance(item.data, dict) else None
+                types[item.index] = claimed[:100] if isinstance(claimed, str) else ""
                 rejected.append((entry, item))
             else:
                 entry = EventResult(item.index, Outcome.ACCEPTED, event.event_id, event.source)
+                types[item.index] = event.type
                 valid.append((entry, event))
             result.results.append(entry)
         # scope was checked on the claims already; this holds if a claim ever differs from the event
@@ -186,12 +199,16 @@ class EventIngest:
                 )
                 for entry, item in rejected
             ]
+            started = time.perf_counter()
             await asyncio.gather(self._log.append(new), self._log.dead_letter(letters, key=origin))
+            LOG_APPEND_SECONDS.observe(time.perf_counter() - started)
             self._recent.add([event.identity for event in new])
             self._release(fresh, True)
         except BaseException:
             self._release(fresh, False)
             raise
+        _count(result, types)
+        DEAD_LETTERS.labels(origin="api").inc(len(letters))
         return result
 
     async def _landed_or_none(self, identities: set[Identity]) -> set[Identity]:
@@ -233,6 +250,15 @@ class EventIngest:
         for future in futures:
             if not future.done():
                 future.set_result(appended)
+
+
+def _count(result: IngestResult, types: dict[int, str]) -> None:
+    """The request's events in the ingest counters, by source and type (a rejected one's as claimed)."""
+    pairs = [(entry.source, types.get(entry.index)) for entry in result.results]
+    count_events(EVENTS_RECEIVED, pairs)
+    outcomes = {Outcome.ACCEPTED: EVENTS_ACCEPTED, Outcome.DUPLICATE: EVENTS_DUPLICATE}
+    for outcome, counter in (*outcomes.items(), (Outcome.REJECTED, EVENTS_REJECTED)):
+        count_events(counter, [p for p, e in zip(pairs, result.results, strict=True) if e.status is outcome])
 
 
 def _claimed_identity(data: Any) -> tuple[str | None, str | None]:

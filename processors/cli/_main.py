@@ -1,4 +1,4 @@
-"""The `okrstream` command: run, serve, demo, ingest, status, kpi, okr, keys."""
+"""The `okrstream` command: run, serve, worker, demo, ingest, status, kpi, okr, keys."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, help="HTTP API port (default 8181, 0 picks a free one)")
     serve = commands.add_parser("serve", help="the HTTP API alone (ingest, queries), without the sink")
     serve.add_argument("--port", type=int, help="HTTP API port (default 8181, 0 picks a free one)")
+    commands.add_parser(
+        "worker",
+        help="the sink and the OKR scorer alone, no API (needs KAFKA_BOOTSTRAP_SERVERS, CLICKHOUSE_URL)",
+    )
     demo = commands.add_parser("demo", help="like run, plus a realistic stream of business events")
     demo.add_argument("--port", type=int, help="HTTP API port (default 8181, 0 picks a free one)")
     demo.add_argument("--rate", type=float, default=50.0, help="demo events per second (default 50)")
@@ -80,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         from ..runtime import serve as serve_api
 
         return serve_api(settings)
+    if args.command == "worker":
+        from ..runtime import worker as run_worker
+
+        return run_worker(settings)
     if args.command == "keys":
         return keys_cli.run(settings, args)
     if args.command == "ingest":

@@ -61,6 +61,7 @@ from ..clickhouse.kpi_versions import (
     RecordKpiVersions,
     current_versions,
 )
+from ..metrics import KPI_APPLIES, KPI_BACKFILL_SECONDS, KPI_BACKFILLS
 
 # The view takes rows landing from a cutoff this far ahead, and the backfill starts once inserts
 # begun before the cutoff have finished: a sink insert takes well under a second.
@@ -115,6 +116,13 @@ def apply_kpis(
         _drop(client, database, before[kpi.name])
     for name in plan.removed:
         _drop(client, database, before[name])
+    for action, kpis in (
+        ("created", plan.created),
+        ("changed", plan.changed),
+        ("relabelled", plan.relabelled),
+    ):
+        KPI_APPLIES.labels(action=action).inc(len(kpis))
+    KPI_APPLIES.labels(action="removed").inc(len(plan.removed))
     return plan
 
 
@@ -162,6 +170,7 @@ def _build(
         execute(client, CreateKpiView(database, kpi, cutoff))
     time.sleep(max(0.0, (cutoff + INSERT_SETTLE - datetime.now(UTC)).total_seconds()))
     for kpi in kpis:
+        started = time.perf_counter()
         months = BackfillMonths.parse(fetch(client, BackfillMonths(database, kpi, cutoff)))
         total = sum(events for _, events in months)
         done = 0
@@ -169,6 +178,8 @@ def _build(
             execute(client, BackfillKpiRollup(database, kpi, cutoff, month))
             done += events
             progress(kpi.name, done, total)
+        KPI_BACKFILLS.inc()
+        KPI_BACKFILL_SECONDS.observe(time.perf_counter() - started)
 
 
 def _applied(kpis: dict[str, KpiDefinition], name: str) -> KpiDefinition:

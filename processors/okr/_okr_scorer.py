@@ -51,6 +51,7 @@ from ..clickhouse.okr_scores import (
     InsertKeyResultScores,
     InsertObjectiveScores,
 )
+from ..metrics import KEY_RESULTS_SCORED, SCORE_FRESHNESS_SECONDS
 from ._okr_inputs import read_inputs
 from ._okr_log import OkrLog
 from ._okr_state import OkrDefinitions, OkrState
@@ -241,8 +242,10 @@ class OkrScorer:
             event = key_result_scored_event(score, scored_at, touch.cause.value, _caused_by(touch))
             self._log.scored(score.key_result, event)
         self._confirm(changed)
+        _observe_freshness(changed, self._clock())
         for cause, group in by_cause.items():
             insert(self._client, InsertKeyResultScores(self._db, group, scored_at, cause))
+            KEY_RESULTS_SCORED.labels(cause=cause).inc(len(group))
         if generation == self._generation:
             self._krs.update((s.key_result, s) for s, _ in changed)
         return changed
@@ -352,6 +355,13 @@ def _moved_by_key_result(state: OkrState, score: KeyResultScore) -> list[Touch]:
     """What a moved key result moves: its objective and the rollup key results reading it."""
     readers = [Touch(Subject.KEY_RESULT, r, Cause.CASCADE) for r in state.readers.get(score.key_result, ())]
     return [Touch(Subject.OBJECTIVE, score.objective, Cause.CASCADE), *readers]
+
+
+def _observe_freshness(changed: list[tuple[KeyResultScore, Touch]], confirmed: datetime) -> None:
+    """Event to score: from the first arrival of the events a touch carried to the broker's ack."""
+    for _, touch in changed:
+        if touch.first_received is not None:
+            SCORE_FRESHNESS_SECONDS.observe(max(0.0, (confirmed - touch.first_received).total_seconds()))
 
 
 def _caused_by(touch: Touch) -> dict[str, object]:

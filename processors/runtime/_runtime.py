@@ -10,6 +10,7 @@ import asyncio
 import functools
 import gc
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -27,7 +28,7 @@ import yaml
 from clickhouse_connect.driver.client import Client
 from mode import Service
 
-from ingest import Broker, BrokerWatch, EventIntake, EventProducer, Journal, ensure_topics
+from ingest import Broker, BrokerWatch, EventIntake, EventProducer, GroupOffsets, Journal, ensure_topics
 from schemas import AuthMode, ConfigError, EventTypeRegistry, MappingCatalog, OkrCatalog, Settings
 
 from ..api import (
@@ -39,11 +40,14 @@ from ..api import (
 )
 from ..clickhouse import connect, describe, ensure_schema
 from ..kpi import applied_kpis, apply_kpis, kpi_series, read_catalog, shipped_kpis
+from ..metrics import CONSUMER_LAG, serve_metrics
 from ..okr import LandedTouches, OkrDefinitions, OkrLog, OkrScorer, apply_okrs, demo_okrs, read_okrs
 from ..sink import RawEventsSink, SinkStats
 from ._demo import DemoFeed, demo_history
 from ._supervisor import INCARNATION_ENV, SUPERVISED_ENV, journal_dir, supervise
 from ._worker import build_app
+
+log = logging.getLogger(__name__)
 
 
 def load_registry(settings: Settings) -> EventTypeRegistry:
@@ -180,6 +184,63 @@ def serve(settings: Settings) -> int:
         broker.close()
 
 
+def worker(settings: Settings) -> int:
+    """`okrstream worker`: the sink and the OKR scorer, without the API; run up to one per partition.
+
+    Workers share a broker and a store that none of them owns, so both must be named. Definitions
+    are applied with `okrstream kpi apply` and `okr apply` (through an API process), not by each
+    worker at start, so several starting at once never build the same rollup twice.
+    """
+    if not (settings.kafka_bootstrap_servers and settings.clickhouse_url):
+        print(
+            "okrstream worker: set KAFKA_BOOTSTRAP_SERVERS and CLICKHOUSE_URL: workers share a broker"
+            " and a store (`okrstream store` serves an embedded one); `okrstream run` does it all alone",
+            file=sys.stderr,
+        )
+        return 2
+    broker = Broker(settings.kafka_bootstrap_servers)
+    log_ids = ensure_topics(broker.bootstrap_servers, settings)
+    client = connect(settings)
+    ensure_schema(client, settings)
+    okr_logs = OkrLogs.open(broker.bootstrap_servers, settings)
+    dead_letters = EventProducer(broker.bootstrap_servers, settings)
+    try:
+        sink, scorer = _build_sink_and_scorer(settings, client, log_ids, dead_letters, okr_logs)
+        app = build_app(settings, broker.bootstrap_servers, sink, scorer)
+        _measure_lag(app, settings, broker.bootstrap_servers)
+        port = serve_metrics(settings.http_host, settings.metrics_port)
+        print(
+            f"okrstream worker: sink and scorer in consumer group {settings.worker_id},"
+            f" Kafka {broker.bootstrap_servers}, store {describe(settings)};"
+            f" metrics at http://{settings.http_host}:{port}/metrics",
+            flush=True,
+        )
+        return _run_worker(app, [])
+    finally:
+        dead_letters.close()
+        okr_logs.close()
+        client.close()
+        broker.close()
+
+
+def _measure_lag(app: faust.App, settings: Settings, bootstrap_servers: str) -> None:
+    """Every 10 s, the consumer group's lag per partition of the raw and touch topics (a gauge)."""
+    offsets = GroupOffsets(bootstrap_servers, f"{settings.worker_id}-lag")
+    topics = (settings.raw_topic, settings.okr_touch_topic)
+
+    @app.timer(10.0)
+    async def lag() -> None:
+        try:
+            found = await asyncio.to_thread(
+                offsets.lag, settings.worker_id, topics, settings.topic_partitions
+            )
+        except Exception:  # the broker may be restarting: the next tick measures again
+            log.debug("consumer lag not measured", exc_info=True)
+            return
+        for (topic, partition), records in found.items():
+            CONSUMER_LAG.labels(settings.worker_id, topic, str(partition)).set(records)
+
+
 @dataclass
 class OkrLogs:
     """The OKR log writers, one per user, so that one's flush never waits on another's records."""
@@ -214,6 +275,7 @@ def _serve(
     dead_letters = EventProducer(broker.bootstrap_servers, settings)
     sink, scorer = _build_sink_and_scorer(settings, client, log_ids, dead_letters, okr_logs)
     app = build_app(settings, broker.bootstrap_servers, sink, scorer)
+    _measure_lag(app, settings, broker.bootstrap_servers)
     reader = connect(settings)
     watch = BrokerWatch(broker.bootstrap_servers)
     api = http_api(

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from ingest import (
     Broker,
     BrokerError,
     EventProducer,
+    GroupOffsets,
     Journal,
     Segment,
     die_with_parent,
@@ -210,14 +210,10 @@ class JournalTidy:
         self._directory = journal_dir(settings)
         self._waiting: list[tuple[list[Path], dict[int, int]]] = []  # sealed segments, end offsets then
         self._known: set[Path] = set()
-        self._admin: KafkaAdminClient | None = None
-        self._consumer: KafkaConsumer | None = None
+        self._offsets = GroupOffsets(bootstrap_servers, "okrstream-journal")
 
     def close(self) -> None:
-        for client in (self._admin, self._consumer):
-            if client is not None:
-                client.close()
-        self._admin = self._consumer = None
+        self._offsets.close()
 
     def run(self) -> None:
         adopt, sealed = [], []
@@ -258,25 +254,11 @@ class JournalTidy:
             segment.path.unlink(missing_ok=True)
         log.info("journal: sent %d log records again from %d segments", count, len(adopted))
 
-    def _partitions(self) -> list[TopicPartition]:
-        return [TopicPartition(self._settings.raw_topic, p) for p in range(self._settings.topic_partitions)]
-
     def _end_offsets(self) -> dict[int, int]:
-        if self._consumer is None:
-            self._consumer = KafkaConsumer(bootstrap_servers=self._bootstrap, client_id="okrstream-journal")
-        ends = self._consumer.end_offsets(self._partitions())
-        return {tp.partition: offset for tp, offset in ends.items()}
+        return self._offsets.ends(self._settings.raw_topic, self._settings.topic_partitions)
 
     def _committed(self) -> dict[int, int]:
-        if self._admin is None:
-            self._admin = KafkaAdminClient(bootstrap_servers=self._bootstrap, client_id="okrstream-journal")
-        group = self._settings.worker_id
-        offsets = self._admin.list_group_offsets({group: None}).get(group, {})
-        return {
-            tp.partition: meta.offset
-            for tp, meta in offsets.items()
-            if tp.topic == self._settings.raw_topic and meta.offset >= 0
-        }
+        return self._offsets.committed(self._settings.worker_id, self._settings.raw_topic)
 
 
 def _alive(pid: int) -> bool:

@@ -37,6 +37,7 @@ from ..clickhouse import (
     fetch,
     insert,
 )
+from ..metrics import DEAD_LETTERS, EVENTS_LANDED, SINK_BATCH_EVENTS, SINK_BATCH_SECONDS, SINK_DUPLICATES
 from ._sink import BatchingSink, LogRecord, SinkBatch
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,7 @@ class RawEventsSink(BatchingSink):
     # -- writing ----------------------------------------------------------------------------
 
     def _write_group(self, state: _PartitionState, group: _Group) -> None:
+        started = time.perf_counter()
         epoch = self._epoch if group.epoch is None else group.epoch
         position = BatchPosition(state.log, state.partition, group.first_offset, group.last_offset, epoch)
         rows: list[tuple] = []
@@ -234,6 +236,12 @@ class RawEventsSink(BatchingSink):
         self.stats.duplicates_dropped += duplicates
         self.stats.dead_lettered += len(rejected)
         self.stats.batches_written += 1
+        if group.kind != "replay":
+            EVENTS_LANDED.inc(len(rows))
+        SINK_DUPLICATES.inc(duplicates)
+        DEAD_LETTERS.labels(origin="sink").inc(len(rejected))
+        SINK_BATCH_EVENTS.observe(len(rows))
+        SINK_BATCH_SECONDS.observe(time.perf_counter() - started)
 
     def _restore_missing(self, position: BatchPosition, rows: list[tuple]) -> None:
         """Land the rows of a replayed batch that ClickHouse dropped though it never kept them.
