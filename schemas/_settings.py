@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
+    AliasGenerator,
     Field,
     StringConstraints,
     ValidationError,
@@ -19,6 +17,12 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from ._bounds import MAX_PAYLOAD_DEPTH
 from ._errors import ConfigError, field_errors_from_pydantic
@@ -44,10 +48,36 @@ def env_name(field: str) -> str:
     return _PLAIN_ENV.get(field, f"OKRSTREAM_{field.upper()}")
 
 
-class Settings(BaseModel):
-    """Every knob of okrstream with a default that runs locally with no external services."""
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a mapping the caller gives instead of os.environ.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Values are stripped and blank ones count as unset, so `VAR=` in a shell or a compose file
+    falls back to the default rather than failing validation.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._given = {name: value.strip() for name, value in env.items() if value.strip()}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:  # the hook pydantic-settings' .env source uses too
+        return self._given
+
+
+class Settings(BaseSettings):
+    """Every knob of okrstream with a default that runs locally with no external services.
+
+    Each field reads the variable `env_name` gives (its validation alias, so a bad value's error
+    names the variable); `Settings(...)` takes field names and never reads the environment.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=AliasGenerator(validation_alias=env_name),
+        populate_by_name=True,
+        case_sensitive=True,
+        validate_default=False,  # as plain pydantic models: only values given are checked
+    )
 
     kafka_bootstrap_servers: Annotated[str, StringConstraints(min_length=1)] | None = None  # None: embedded
     clickhouse_url: Annotated[str, StringConstraints(min_length=1)] | None = None  # None: chDB in data_dir
@@ -135,14 +165,24 @@ class Settings(BaseModel):
         return value
 
     @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what the caller passes: the environment is read by `from_env`, on a mapping it is given."""
+        return (init_settings,)
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read OKRSTREAM_* (plus KAFKA_BOOTSTRAP_SERVERS, CLICKHOUSE_URL); blank values count as unset.
 
         Raises ConfigError whose paths are the offending environment variable names.
         """
-        values = {f: raw.strip() for f in cls.model_fields if (raw := env.get(env_name(f))) and raw.strip()}
         try:
-            return cls.model_validate(values)
+            return cls.model_validate(_Environment(cls, env)())
         except ValidationError as exc:
-            errors = field_errors_from_pydantic(exc)
-        raise ConfigError(replace(e, path=env_name(e.path)) for e in errors)
+            raise ConfigError(field_errors_from_pydantic(exc)) from None

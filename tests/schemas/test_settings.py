@@ -1,9 +1,11 @@
 """Settings come from a plain mapping (os.environ in production); bad values name their variable."""
 
+import os
 from pathlib import Path
 
 import pytest
 
+from processors.cli import main
 from schemas import ConfigError, Settings, UnknownTypePolicy, env_name
 
 
@@ -73,6 +75,22 @@ def test_bad_int_names_the_variable() -> None:
     [error] = caught.value.errors
     assert (error.path, error.rule) == ("OKRSTREAM_TOPIC_PARTITIONS", "type")
     assert str(caught.value) == "OKRSTREAM_TOPIC_PARTITIONS: must be an integer, got string 'four'"
+
+
+def test_defaults_ignore_the_process_environment(monkeypatch) -> None:
+    monkeypatch.setenv("OKRSTREAM_TOPIC_PARTITIONS", "12")
+    assert Settings().topic_partitions == 4
+    assert Settings(topic_partitions=3).topic_partitions == 3
+
+
+def test_the_command_exits_2_naming_the_bad_variable(monkeypatch, capsys) -> None:
+    for name in [name for name in os.environ if name.startswith("OKRSTREAM_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OKRSTREAM_TOPIC_PARTITIONS", "four")
+    assert main(["status"]) == 2
+    assert capsys.readouterr().err == (
+        "okrstream: bad setting: OKRSTREAM_TOPIC_PARTITIONS: must be an integer, got string 'four'\n"
+    )
 
 
 def test_all_bad_values_reported_at_once() -> None:
