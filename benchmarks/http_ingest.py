@@ -311,18 +311,18 @@ def _lookup_note(data_dir: Path, sizes: list[int], repeats: int = 30) -> str:
     """The service's duplicate lookup on its own: one `KnownIdentities` query per request, which
     the service runs on an empty raw_events here too (nothing lands while it is measured)."""
     from processors import open_store
-    from processors.clickhouse import KnownIdentities, fetch
+    from processors.clickhouse import KnownIdentities
 
     settings = Settings(data_dir=data_dir)
     parts = []
-    with open_store(settings) as client:
+    with open_store(settings) as store:
         for size in sizes:
             identities = [("shop", f"probe-{i}") for i in range(size)]
             since = datetime.now(UTC) - timedelta(days=settings.dedup_window_days)
             took = []
             for _ in range(repeats + 3):
                 started = time.perf_counter()
-                fetch(client, KnownIdentities(settings.clickhouse_database, identities, since))
+                store.fetch(KnownIdentities(settings.clickhouse_database, identities, since))
                 took.append((time.perf_counter() - started) * 1000)
             parts.append(f"{size:,} id{'s' * (size != 1)} {statistics.median(took[3:]):.1f} ms")
     return "duplicate lookup alone (KnownIdentities, empty embedded chDB store, median): " + ", ".join(parts)

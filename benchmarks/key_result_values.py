@@ -6,7 +6,7 @@ before the KPIs were applied, so the rollups hold both backfilled and live parts
 not the calendar quarter to date, so the work does not depend on the day it runs (and the first
 minute of a quarter has room for events). Median, min and max per read (`to_sql`, the query,
 `parse`) over `--reads` reads after two warm-up reads, from the rollups and as of now (from
-raw_events), on one client. The store is removed afterwards.
+raw_events), on one connection to the store. The store is removed afterwards.
 
     .venv/bin/python -m benchmarks.key_result_values [--events 100000] [--reads 30]
 """
@@ -30,8 +30,6 @@ from processors.clickhouse import (
     MetricRequest,
     MetricValues,
     event_row,
-    fetch,
-    insert,
 )
 from schemas import Settings
 
@@ -69,14 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     catalog = read_catalog(kpis_yaml(), load_registry(Settings()))
     settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="okrstream-krv-")), clickhouse_database="bench")
     try:
-        with open_store(settings) as client:
+        with open_store(settings) as store:
             half = len(events) // 2
             for log, part in (("a", events[:half]), ("b", events[half:])):
                 position = BatchPosition(log, 0, 0, len(part) - 1)
                 rows = [event_row(e, i, now, position) for i, e in enumerate(part)]
-                insert(client, InsertRawEvents(settings.clickhouse_database, position, rows))
+                store.insert(InsertRawEvents(settings.clickhouse_database, position, rows))
                 if log == "a":
-                    apply_kpis(client, settings, catalog, "benchmark", progress=lambda *_: None)
+                    apply_kpis(store, settings, catalog, "benchmark", progress=lambda *_: None)
             kpis = catalog.kpis
             end = now + timedelta(seconds=1)
             requests = tuple(
@@ -87,11 +85,11 @@ def main(argv: list[str] | None = None) -> int:
                 query = MetricValues(settings.clickhouse_database, requests, landed_by)
                 branches = query.to_sql()[0].count("UNION ALL") + 1
                 for _ in range(2):
-                    query.parse(fetch(client, query))
+                    query.parse(store.fetch(query))
                 ms = []
                 for _ in range(args.reads):
                     started = time.perf_counter()
-                    query.parse(fetch(client, query))
+                    query.parse(store.fetch(query))
                     ms.append((time.perf_counter() - started) * 1000)
                 print(
                     f"{label}: {branches} UNION branches, median {statistics.median(ms):.1f} ms,"

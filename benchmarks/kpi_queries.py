@@ -26,14 +26,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from processors import apply_kpis, load_registry, read_catalog
+from processors import Store, apply_kpis, load_registry, read_catalog
 from processors.clickhouse import (
     RAW_EVENTS_COLUMN_NAMES,
     KpiSeries,
-    connect,
-    ensure_schema,
-    execute,
-    fetch,
     kpi_conditions,
 )
 from schemas import Grain, KpiDefinition, Settings
@@ -133,13 +129,13 @@ class ScanRawEvents:
         }
 
 
-def timed(client, statement, repeats: int) -> tuple[list[float], list[tuple]]:
+def timed(store, statement, repeats: int) -> tuple[list[float], list[tuple]]:
     """Latencies in ms (after one warm-up) and the rows of the last run."""
-    rows = fetch(client, statement)
+    rows = store.fetch(statement)
     latencies = []
     for _ in range(repeats):
         started = time.perf_counter()
-        rows = fetch(client, statement)
+        rows = store.fetch(statement)
         latencies.append((time.perf_counter() - started) * 1000)
     return latencies, rows
 
@@ -164,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _measure(settings: Settings, sizes: list[int], repeats: int) -> None:
     """Grow the store to each size in turn; time both reads at each."""
-    client = connect(settings)
-    ensure_schema(client, settings)
+    store = Store.connect(settings)
+    store.ensure_schema(settings)
     catalog = read_catalog(KPI, load_registry(settings))
     kpi = catalog.kpis["revenue"]
     print(
@@ -177,25 +173,25 @@ def _measure(settings: Settings, sizes: list[int], repeats: int) -> None:
         started = time.perf_counter()
         while filled < size:
             count = min(CHUNK, size - filled)
-            execute(client, GenerateRawEvents(settings.clickhouse_database, filled, count))
+            store.execute(GenerateRawEvents(settings.clickhouse_database, filled, count))
             filled += count
         if size == sizes[0]:  # the first size's rows are backfilled; later rows go through the view
             apply_started = time.perf_counter()
-            apply_kpis(client, settings, catalog, "benchmark", progress=lambda *_: None)
+            apply_kpis(store, settings, catalog, "benchmark", progress=lambda *_: None)
             applied_s = time.perf_counter() - apply_started
             print(f"  applied revenue over {size:,} events (backfill included) in {applied_s:.1f}s")
         fill_s = time.perf_counter() - started
         series = KpiSeries(settings.clickhouse_database, kpi, *Q4, Grain.DAY, ZONE)
         scan = ScanRawEvents(settings.clickhouse_database, kpi, *Q4, ZONE)
-        rollup_ms, rollup_rows = timed(client, series, repeats)
-        scan_ms, scan_rows = timed(client, scan, repeats)
+        rollup_ms, rollup_rows = timed(store, series, repeats)
+        scan_ms, scan_rows = timed(store, scan, repeats)
         assert len(rollup_rows) == len(scan_rows) == 92, (len(rollup_rows), len(scan_rows))
         for (p1, v1), (p2, v2) in zip(rollup_rows, scan_rows, strict=True):
             assert p1 == p2 and abs(v1 - v2) <= 1e-9 * abs(v2), (p1, v1, p2, v2)
         r50, s50 = statistics.median(rollup_ms), statistics.median(scan_ms)
         rollup, scanned = f"{r50:>8.1f} / {_p95(rollup_ms):>7.1f}", f"{s50:>9.1f} / {_p95(scan_ms):>8.1f}"
         print(f"{size:>12,}  {fill_s:>7.1f}  {rollup}  {scanned}  {s50 / r50:>6.1f}x", flush=True)
-    client.close()
+    store.close()
 
 
 def _p95(values: list[float]) -> float:

@@ -22,12 +22,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from clickhouse_connect.driver.client import Client
 
 import processors
 from ingest import ensure_topics, start_embedded_broker
+from processors import Store
 from schemas import Settings, env_name
 
 
@@ -146,7 +147,7 @@ def topics(settings: Settings) -> dict[str, str]:
 
 @pytest.fixture
 def open_store():
-    """`with open_store(settings) as client:` a briefly opened store.
+    """`with open_store(settings) as store:` a briefly opened store.
 
     chDB allows one data path per process at a time, and a worker subprocess owns the path while
     it runs, so tests open the store only briefly and never while their worker runs.
@@ -155,10 +156,20 @@ def open_store():
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[Client]:
-    """A client on the test's store, with okrstream's schema created."""
-    with processors.open_store(settings) as client:
-        yield client
+def store(settings: Settings) -> Iterator[Store]:
+    """The test's store, with okrstream's schema created."""
+    with processors.open_store(settings) as store:
+        yield store
+
+
+class Sql:
+    """A test's own SQL, run through the store like any statement: `store.fetch(Sql(text, db=db))`."""
+
+    def __init__(self, sql: str, **params: Any) -> None:
+        self.sql, self.params = sql, params
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        return self.sql, self.params
 
 
 class WorkerProcess:
@@ -266,7 +277,7 @@ class RunningApi:
     landed identities from the test's store.
     """
 
-    def __init__(self, settings: Settings, client: Client) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         import threading
 
         import uvicorn
@@ -276,7 +287,7 @@ class RunningApi:
 
         self.settings = settings
         registry, mappings = load_registry(settings), load_mappings(settings)
-        self.api = http_api(settings, client, registry, mappings, settings.kafka_bootstrap_servers or "")
+        self.api = http_api(settings, store, registry, mappings, settings.kafka_bootstrap_servers or "")
         self.admin_token = self.api.admin_token
         self.api.keys.refresh()
         sock = bind(settings)
@@ -316,12 +327,12 @@ class RunningApi:
 
 
 @pytest.fixture
-def start_api() -> Iterator[Callable[[Settings, Client], RunningApi]]:
-    """`start_api(settings, client)`: the HTTP API on given services; stopped after the test."""
+def start_api() -> Iterator[Callable[[Settings, Store], RunningApi]]:
+    """`start_api(settings, store)`: the HTTP API on given services; stopped after the test."""
     started: list[RunningApi] = []
 
-    def start(settings: Settings, client: Client) -> RunningApi:
-        api = RunningApi(settings, client)
+    def start(settings: Settings, store: Store) -> RunningApi:
+        api = RunningApi(settings, store)
         started.append(api)
         return api
 
@@ -331,7 +342,7 @@ def start_api() -> Iterator[Callable[[Settings, Client], RunningApi]]:
 
 
 @pytest.fixture
-def serve_api(settings: Settings, topics, store: Client, start_api) -> Callable[..., RunningApi]:
+def serve_api(settings: Settings, topics, store: Store, start_api) -> Callable[..., RunningApi]:
     """`serve_api(**setting_overrides)`: the HTTP API on this test's services."""
     return lambda **overrides: start_api(settings.model_copy(update=overrides), store)
 

@@ -21,6 +21,7 @@ import pytest
 from ingest import EventProducer
 from processors.kpi import applied_kpis, kpi_series
 from schemas import Grain, validate_event
+from tests.conftest import Sql
 
 pytestmark = pytest.mark.slow
 
@@ -161,28 +162,32 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
     assert {t["type"]: t["measures"] for t in counts["types"]} == {
         kind: {k: float(v) for k, v in s.items()} for kind, s in sums.items()
     }
-    with open_store(settings) as client:
-        rows, identities = client.query(
-            "SELECT count(), uniqExact(source, event_id) FROM {db:Identifier}.raw_events",
-            parameters={"db": settings.clickhouse_database},
-        ).result_rows[0]
-        kpis = applied_kpis(client, settings.clickhouse_database)
+    with open_store(settings) as store:
+        [(rows, identities)] = store.fetch(
+            Sql(
+                "SELECT count(), uniqExact(source, event_id) FROM {db:Identifier}.raw_events",
+                db=settings.clickhouse_database,
+            )
+        )
+        kpis = applied_kpis(store, settings.clickhouse_database)
         start, end = datetime(2026, 10, 28, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC)
         actual = {
             name: {
                 (p.period.date().isoformat(), p.group["region"]): p.value
                 for p in kpi_series(
-                    client, settings.clickhouse_database, kpis, name, start, end, Grain.DAY, by=("region",)
+                    store, settings.clickhouse_database, kpis, name, start, end, Grain.DAY, by=("region",)
                 )
             }
             for name in kpis
         }
         in_view: dict[str, dict[tuple, float]] = defaultdict(dict)  # the BI view, over the same rollups
-        for name, day, region, value in client.query(
-            "SELECT kpi, toString(period), dimension_value, value FROM {db:Identifier}.kpi_values"
-            " WHERE grain = 'day' AND dimension = 'region'",
-            parameters={"db": settings.clickhouse_database},
-        ).result_rows:
+        for name, day, region, value in store.fetch(
+            Sql(
+                "SELECT kpi, toString(period), dimension_value, value FROM {db:Identifier}.kpi_values"
+                " WHERE grain = 'day' AND dimension = 'region'",
+                db=settings.clickhouse_database,
+            )
+        ):
             in_view[name][(day, region)] = value
     assert (rows, identities) == (EVENTS, EVENTS)
     expected_values = expected_kpis(events)

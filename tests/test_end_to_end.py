@@ -17,6 +17,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.conftest import Sql
+
 pytestmark = pytest.mark.slow
 
 TYPES = {
@@ -183,11 +185,13 @@ def test_each_event_lands_exactly_once_and_each_bad_line_is_dead_lettered(
     assert shown["big_deals"] == {"all": float(len(deals))}
     assert worker.stop() == 0
 
-    with open_store(settings) as client:
-        rows, identities = client.query(
-            "SELECT count(), uniqExact(source, event_id) FROM {db:Identifier}.raw_events",
-            parameters={"db": settings.clickhouse_database},
-        ).result_rows[0]
+    with open_store(settings) as store:
+        [(rows, identities)] = store.fetch(
+            Sql(
+                "SELECT count(), uniqExact(source, event_id) FROM {db:Identifier}.raw_events",
+                db=settings.clickhouse_database,
+            )
+        )
     assert (rows, identities) == (10_000, 10_000)
 
     dead = logged("deadletter")

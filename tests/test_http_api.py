@@ -17,8 +17,9 @@ import httpx
 import orjson
 import pytest
 
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, insert
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
 from schemas import OKRSTREAM_VERSION, validate_event
+from tests.conftest import Sql
 from tests.schemas.test_cloudevents import JSON_BATCH_EXAMPLE, JSON_FORMAT_EXAMPLES, SPEC_EXAMPLE
 
 NDJSON = "application/x-ndjson"
@@ -167,7 +168,7 @@ def test_an_event_that_landed_before_a_restart_is_a_duplicate_after_it(serve_api
     event = validate_event(order("landed-1"), received_at=datetime.now(UTC))
     position = BatchPosition("an-earlier-log", 0, 0, 0)
     row = event_row(orjson.loads(event.model_dump_json()), 0, datetime.now(UTC), position)
-    insert(store, InsertRawEvents(settings.clickhouse_database, position, [row]))
+    store.insert(InsertRawEvents(settings.clickhouse_database, position, [row]))
     api = serve_api()  # a fresh process's memory knows nothing: the answer comes from the store
     answer = post(api, [order("landed-1"), order("new-1")], key=api.create_key()).json()
     assert [r["status"] for r in answer["results"]] == ["duplicate", "accepted"]
@@ -328,8 +329,8 @@ def test_while_the_broker_is_stopped_nothing_is_acknowledged_and_nothing_is_lost
         settings = make_settings(broker.bootstrap_servers, infra.clickhouse_url)
         settings = settings.model_copy(update={"http_broker_timeout_s": 3.0})
         ensure_topics(broker.bootstrap_servers, settings)
-        with open_store(settings) as client:
-            api = start_api(settings, client)
+        with open_store(settings) as store:
+            api = start_api(settings, store)
             key = api.create_key()
             acknowledged = []
             assert post(api, order("before"), key=key).status_code == 200
@@ -370,8 +371,8 @@ def test_ingest_goes_on_when_the_store_cannot_answer_the_duplicate_check(
     api, key, store, settings, logged, caplog
 ):
     assert post(api, order("s-1"), key=key).json()["accepted"] == 1
-    store.command(
-        f"RENAME TABLE {settings.clickhouse_database}.raw_events TO {settings.clickhouse_database}.gone"
+    store.execute(
+        Sql(f"RENAME TABLE {settings.clickhouse_database}.raw_events TO {settings.clickhouse_database}.gone")
     )
     with caplog.at_level(logging.WARNING, logger="processors.api._ingest"):
         answer = post(api, [order("s-1"), order("s-2")], key=key)

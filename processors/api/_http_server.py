@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import uvicorn
-from clickhouse_connect.driver.client import Client
 from fastapi import FastAPI
 from mode import Service
 
@@ -35,10 +34,10 @@ from schemas import (
     new_api_key,
 )
 
-from ..clickhouse import KnownIdentities, fetch
+from ..clickhouse import KnownIdentities
 from ..okr import OkrLog
 from ..sink import SinkStats
-from ..store import ApiKeyStore
+from ..store import ApiKeyStore, Store
 from ._auth import Authenticator
 from ._errors import install_error_handler
 from ._ingest import EventIngest
@@ -55,8 +54,8 @@ HTTP_FD_ENV = "OKRSTREAM_HTTP_FD"  # set by `okrstream run`'s supervisor for the
 class StoreIdentities:
     """The store's answer to "did these land?", within the sink's dedup window."""
 
-    def __init__(self, client: Client, settings: Settings) -> None:
-        self._client = client
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
         self._settings = settings
 
     async def landed(self, identities: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -64,7 +63,7 @@ class StoreIdentities:
             return set()
         since = datetime.now(UTC) - timedelta(days=self._settings.dedup_window_days)
         query = KnownIdentities(self._settings.clickhouse_database, identities, since)
-        return KnownIdentities.parse(await asyncio.to_thread(fetch, self._client, query))
+        return KnownIdentities.parse(await asyncio.to_thread(self._store.fetch, query))
 
 
 class KeyRingCache:
@@ -104,7 +103,7 @@ def local_admin_key() -> tuple[str, ApiKey]:
 
 def build_http_app(
     settings: Settings,
-    client: Client,
+    store: Store,
     registry: EventTypeRegistry,
     mappings: MappingCatalog,
     log_writer: LogWriter,
@@ -122,7 +121,7 @@ def build_http_app(
     install_error_handler(app)
     install_metrics(app)
     auth = Authenticator(keys.ring if settings.auth is AuthMode.REQUIRED else None)
-    ingest = EventIngest(log_writer, StoreIdentities(client, settings))
+    ingest = EventIngest(log_writer, StoreIdentities(store, settings))
     app.include_router(
         ingest_router(
             IngestApi(settings, registry, mappings, ingest, auth, RateLimiter(settings.http_rate_limit))
@@ -130,10 +129,10 @@ def build_http_app(
     )
     app.include_router(
         query_router(
-            QueryApi(settings, client, registry, auth, keys.store, keys.refresh, stats, assigned, broker_up)
+            QueryApi(settings, store, registry, auth, keys.store, keys.refresh, stats, assigned, broker_up)
         )
     )
-    app.include_router(okr_router(OkrApi(settings, client, auth, okr_log)))
+    app.include_router(okr_router(OkrApi(settings, store, auth, okr_log)))
     return app
 
 
@@ -155,7 +154,7 @@ class HttpApi:
 
 def http_api(
     settings: Settings,
-    client: Client,
+    store: Store,
     registry: EventTypeRegistry,
     mappings: MappingCatalog,
     bootstrap_servers: str,
@@ -166,12 +165,12 @@ def http_api(
 ) -> HttpApi:
     """The HTTP API on these services, as `okrstream run` and `okrstream serve` serve it."""
     token, admin = local_admin_key() if settings.auth is AuthMode.REQUIRED else (None, None)
-    keys = KeyRingCache(ApiKeyStore(client, settings.clickhouse_database), admin)
+    keys = KeyRingCache(ApiKeyStore(store, settings.clickhouse_database), admin)
     log_writer = KafkaLogWriter(bootstrap_servers, settings, settings.http_broker_timeout_s, journal, watch)
     okr_log = OkrLog(bootstrap_servers, settings)
     broker_up = (lambda: watch.up) if watch else None
     app = build_http_app(
-        settings, client, registry, mappings, log_writer, keys, stats, assigned, okr_log, broker_up
+        settings, store, registry, mappings, log_writer, keys, stats, assigned, okr_log, broker_up
     )
     return HttpApi(app, keys, log_writer, token, okr_log)
 

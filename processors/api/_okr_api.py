@@ -7,12 +7,12 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, Request, Response
 
 from schemas import Access, ConfigError, Settings
 
 from ..okr import OkrLog, apply_okrs, key_result_report, okr_report, plan_report, read_okrs
+from ..store import Store
 from ._auth import Authenticator
 from ._errors import ApiError, json_response
 
@@ -20,7 +20,7 @@ from ._errors import ApiError, json_response
 @dataclass
 class OkrApi:
     settings: Settings
-    client: Client
+    store: Store
     auth: Authenticator
     okr_log: OkrLog | None  # None: no broker to write definitions to, so apply answers 503
 
@@ -43,7 +43,7 @@ def okr_router(api: OkrApi) -> APIRouter:
     async def report(objective: str | None, as_of: str | None, by: str) -> Response:
         try:
             instant = parse_instant(as_of) if as_of else None
-            body = await asyncio.to_thread(okr_report, api.client, api.settings, objective, instant, by)
+            body = await asyncio.to_thread(okr_report, api.store, api.settings, objective, instant, by)
         except KeyError as e:
             raise ApiError(404, e.args[0], "unknown_objective") from None
         except ValueError as e:
@@ -68,7 +68,7 @@ def okr_router(api: OkrApi) -> APIRouter:
     )
     async def key_result(kr_id: str) -> Response:
         try:
-            body = await asyncio.to_thread(key_result_report, api.client, api.settings, kr_id)
+            body = await asyncio.to_thread(key_result_report, api.store, api.settings, kr_id)
         except KeyError as e:
             raise ApiError(404, e.args[0], "unknown_key_result") from None
         return json_response(body)
@@ -79,7 +79,7 @@ def okr_router(api: OkrApi) -> APIRouter:
     async def apply(request: Request, dry_run: bool = False) -> Response:
         text = (await request.body()).decode("utf-8", errors="replace")
         try:
-            catalog = await asyncio.to_thread(read_okrs, text, api.client, api.settings.clickhouse_database)
+            catalog = await asyncio.to_thread(read_okrs, text, api.store, api.settings.clickhouse_database)
         except ConfigError as e:
             errors = [dataclasses.asdict(error) for error in e.errors]
             return json_response({"error": "invalid OKR definitions", "errors": errors}, 422)
@@ -87,7 +87,7 @@ def okr_router(api: OkrApi) -> APIRouter:
             raise ApiError(503, "no broker to record definitions on", "unavailable")
         applied_by = request.headers.get("X-Applied-By", "api")
         plan = await asyncio.to_thread(
-            apply_okrs, api.client, api.settings, api.okr_log, catalog, applied_by, dry_run
+            apply_okrs, api.store, api.settings, api.okr_log, catalog, applied_by, dry_run
         )
         return json_response(plan_report(plan, catalog, dry_run))
 

@@ -13,23 +13,22 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from schemas import Access, ConfigError, EventTypeRegistry, Grain, Settings, api_key_json
 
-from ..clickhouse import EventCounts, fetch
+from ..clickhouse import EventCounts
 from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
 from ..sink import SinkStats
-from ..store import ApiKeyStore
+from ..store import ApiKeyStore, Store
 from ._auth import Authenticator
 from ._errors import ApiError, json_response
 
 
-def event_counts(client: Client, database: str) -> dict[str, Any]:
+def event_counts(store: Store, database: str) -> dict[str, Any]:
     """Landed events per type with measure sums: the body of GET /v1/counts (and `okrstream status`)."""
-    types = EventCounts.parse(fetch(client, EventCounts(database)))
+    types = EventCounts.parse(store.fetch(EventCounts(database)))
     return {
         "total_events": sum(t.events for t in types),
         "types": [dataclasses.asdict(t) for t in types],
@@ -48,7 +47,7 @@ class QueryApi:
     """What the query routes need; `stats` and `assigned` are None where no sink runs (`okrstream serve`)."""
 
     settings: Settings
-    client: Client
+    store: Store
     registry: EventTypeRegistry
     auth: Authenticator
     keys: ApiKeyStore
@@ -77,21 +76,21 @@ def query_router(api: QueryApi) -> APIRouter:
         if api.assigned is not None and not api.assigned():
             problems.append("the sink has no partitions assigned yet")
         try:
-            await asyncio.to_thread(api.client.command, "SELECT 1")
+            await asyncio.to_thread(api.store.ping)
         except Exception as e:
             problems.append(f"ClickHouse does not answer: {e}")
         return json_response({"ready": not problems, "problems": problems}, 503 if problems else 200)
 
     @router.get("/v1/counts", tags=["query"], dependencies=[reader], summary="Landed events per type")
     async def counts() -> Response:
-        body = await asyncio.to_thread(event_counts, api.client, database)
+        body = await asyncio.to_thread(event_counts, api.store, database)
         if api.stats is not None:
             body["sink"] = dataclasses.asdict(api.stats)
         return json_response(body)
 
     @router.get("/v1/kpis", tags=["query"], dependencies=[reader], summary="The KPIs in force")
     async def kpis() -> Response:
-        return json_response({"kpis": await asyncio.to_thread(kpi_listing, api.client, database)})
+        return json_response({"kpis": await asyncio.to_thread(kpi_listing, api.store, database)})
 
     @router.get("/v1/kpis/{name}", tags=["query"], dependencies=[reader], summary="A KPI per period")
     async def kpi(
@@ -110,7 +109,7 @@ def query_router(api: QueryApi) -> APIRouter:
             window = series_window(start, end, timezone)
             dimensions = tuple(key for key in by.split(",") if key)
             report = await asyncio.to_thread(
-                kpi_report, api.client, database, name, *window, Grain(grain), timezone, dimensions
+                kpi_report, api.store, database, name, *window, Grain(grain), timezone, dimensions
             )
         except KeyError as e:
             raise ApiError(404, e.args[0], "unknown_kpi") from None
@@ -128,7 +127,7 @@ def query_router(api: QueryApi) -> APIRouter:
             return json_response({"error": "invalid KPI definitions", "errors": errors}, 422)
         applied_by = request.headers.get("X-Applied-By", "api")
         plan = await asyncio.to_thread(
-            apply_kpis, api.client, api.settings, catalog, applied_by, dry_run, _quiet
+            apply_kpis, api.store, api.settings, catalog, applied_by, dry_run, _quiet
         )
         return json_response(plan_report(plan) | {"dry_run": dry_run})
 

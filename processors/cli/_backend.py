@@ -16,12 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
 from schemas import ConfigError, FieldError, Settings
 
 from ..runtime import read_run_file
-from ..store import open_store
+from ..store import Store, open_store
 
 
 @dataclass(frozen=True)
@@ -41,12 +39,12 @@ class Backend:
         self.settings = settings
         self.running = read_run_file(settings)
 
-    def answer(self, call: ApiCall, on_store: Callable[[Client], Any]) -> Any:
+    def answer(self, call: ApiCall, on_store: Callable[[Store], Any]) -> Any:
         """The API's JSON answer to `call`, or `on_store`'s, the same JSON, from the store opened here."""
         if self.running:
             return call_running(self.running, call.path, call.body, call.headers, call.method)
-        with open_store(self.settings) as client:
-            return on_store(client)
+        with open_store(self.settings) as store:
+            return on_store(store)
 
 
 def call_running(

@@ -13,11 +13,9 @@ import urllib.parse
 from datetime import datetime
 from typing import Any
 
-from clickhouse_connect.driver.client import Client
-
 from schemas import Access, ConfigError, Settings, api_key_json
 
-from ..store import ApiKeyStore
+from ..store import ApiKeyStore, Store
 from ._backend import ApiCall, Backend
 
 _JSON = {"Content-Type": "application/json"}
@@ -79,27 +77,25 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 def _create(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     fields = {"name": args.name, "access": args.access, "sources": args.sources, "types": args.types}
 
-    def on_store(client: Client) -> dict[str, Any]:
-        token, key = ApiKeyStore(client, backend.settings.clickhouse_database).create(**fields)
+    def on_store(store: Store) -> dict[str, Any]:
+        token, key = ApiKeyStore(store, backend.settings.clickhouse_database).create(**fields)
         return {"token": token, "key": api_key_json(key)}
 
     return backend.answer(ApiCall("/v1/keys", json.dumps(fields).encode(), _JSON), on_store)
 
 
 def _list(backend: Backend) -> list[dict[str, Any]]:
-    def on_store(client: Client) -> dict[str, Any]:
+    def on_store(store: Store) -> dict[str, Any]:
         return {
-            "keys": [
-                api_key_json(k) for k in ApiKeyStore(client, backend.settings.clickhouse_database).list()
-            ]
+            "keys": [api_key_json(k) for k in ApiKeyStore(store, backend.settings.clickhouse_database).list()]
         }
 
     return backend.answer(ApiCall("/v1/keys"), on_store)["keys"]
 
 
 def _revoke(backend: Backend, key_id: str) -> dict[str, Any]:
-    def on_store(client: Client) -> dict[str, Any]:
-        return {"key": api_key_json(ApiKeyStore(client, backend.settings.clickhouse_database).revoke(key_id))}
+    def on_store(store: Store) -> dict[str, Any]:
+        return {"key": api_key_json(ApiKeyStore(store, backend.settings.clickhouse_database).revoke(key_id))}
 
     path = f"/v1/keys/{urllib.parse.quote(key_id, safe='')}/revoke"
     return backend.answer(ApiCall(path, b"{}", _JSON, method="POST"), on_store)["key"]

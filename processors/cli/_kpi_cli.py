@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from clickhouse_connect.driver.client import Client
 from tqdm import tqdm
 
 from schemas import ConfigError, Grain, Settings
 
 from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
 from ..runtime import load_registry
+from ..store import Store
 from ._backend import ApiCall, Backend
 
 
@@ -69,11 +69,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     text = args.file.read_text(encoding="utf-8")
 
-    def on_store(client: Client) -> dict[str, Any]:
+    def on_store(store: Store) -> dict[str, Any]:
         catalog = read_catalog(text, load_registry(backend.settings))
         with _BackfillBars() as bars:
             plan = apply_kpis(
-                client, backend.settings, catalog, getpass.getuser(), args.dry_run, progress=bars
+                store, backend.settings, catalog, getpass.getuser(), args.dry_run, progress=bars
             )
         return plan_report(plan)
 
@@ -83,8 +83,8 @@ def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _list(backend: Backend) -> list[dict[str, Any]]:
-    def on_store(client: Client) -> dict[str, Any]:
-        return {"kpis": kpi_listing(client, backend.settings.clickhouse_database)}
+    def on_store(store: Store) -> dict[str, Any]:
+        return {"kpis": kpi_listing(store, backend.settings.clickhouse_database)}
 
     return backend.answer(ApiCall("/v1/kpis"), on_store)["kpis"]
 
@@ -92,11 +92,11 @@ def _list(backend: Backend) -> list[dict[str, Any]]:
 def _show(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     timezone = args.tz or backend.settings.timezone
 
-    def on_store(client: Client) -> dict[str, Any]:
+    def on_store(store: Store) -> dict[str, Any]:
         start, end = series_window(args.start, args.end, timezone)
         by = tuple(key for key in args.by.split(",") if key)
         database = backend.settings.clickhouse_database
-        return kpi_report(client, database, args.name, start, end, Grain(args.grain), timezone, by)
+        return kpi_report(store, database, args.name, start, end, Grain(args.grain), timezone, by)
 
     params = {"from": args.start, "to": args.end, "grain": args.grain, "by": args.by, "tz": timezone}
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v})

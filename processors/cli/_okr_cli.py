@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from clickhouse_connect.driver.client import Client
-
 from ingest import ensure_topics
 from schemas import ConfigError, Settings
 
 from ..api import parse_instant
 from ..okr import AS_OF_TIMES, OkrLog, apply_okrs, key_result_report, okr_report, plan_report, read_okrs
+from ..store import Store
 from ._backend import ApiCall, Backend
 
 BAR = 20
@@ -77,7 +76,7 @@ def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     text = args.file.read_text(encoding="utf-8")
     settings = backend.settings
 
-    def on_store(client: Client) -> dict[str, Any]:
+    def on_store(store: Store) -> dict[str, Any]:
         if not settings.kafka_bootstrap_servers:
             raise ValueError(
                 "no broker to record definitions on: start `okrstream run` or set KAFKA_BOOTSTRAP_SERVERS"
@@ -85,8 +84,8 @@ def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
         ensure_topics(settings.kafka_bootstrap_servers, settings)
         okr_log = OkrLog(settings.kafka_bootstrap_servers, settings)
         try:
-            catalog = read_okrs(text, client, settings.clickhouse_database)
-            plan = apply_okrs(client, settings, okr_log, catalog, getpass.getuser(), args.dry_run)
+            catalog = read_okrs(text, store, settings.clickhouse_database)
+            plan = apply_okrs(store, settings, okr_log, catalog, getpass.getuser(), args.dry_run)
         finally:
             okr_log.close()
         return plan_report(plan, catalog, args.dry_run)
@@ -102,14 +101,14 @@ def _status(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     query = f"?{urllib.parse.urlencode({'as_of': args.as_of, 'by': args.by})}" if args.as_of else ""
     return backend.answer(
         ApiCall(path + query),
-        lambda client: okr_report(client, backend.settings, args.objective, as_of, args.by),
+        lambda store: okr_report(store, backend.settings, args.objective, as_of, args.by),
     )
 
 
 def _show(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     return backend.answer(
         ApiCall(f"/v1/key-results/{urllib.parse.quote(args.key_result)}"),
-        lambda client: key_result_report(client, backend.settings, args.key_result),
+        lambda store: key_result_report(store, backend.settings, args.key_result),
     )
 
 

@@ -15,7 +15,6 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import yaml
-from clickhouse_connect.driver.client import Client
 
 from schemas import (
     Aggregation,
@@ -46,9 +45,6 @@ from ..clickhouse import (
     CreateKpiView,
     KpiPoint,
     KpiSeries,
-    execute,
-    fetch,
-    insert,
     rollup_table,
 )
 from ..clickhouse.kpi_rollup_ddl import DropKpiRollup
@@ -62,6 +58,7 @@ from ..clickhouse.kpi_versions import (
     current_versions,
 )
 from ..metrics import KPI_APPLIES, KPI_BACKFILL_SECONDS, KPI_BACKFILLS
+from ..store import Store
 
 # The view takes rows landing from a cutoff this far ahead, and the backfill starts once inserts
 # begun before the cutoff have finished: a sink insert takes well under a second.
@@ -82,17 +79,17 @@ def text_progress(kpi: str, done: int, total: int) -> None:
     print(f"{kpi}: backfilled [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} events", flush=True)
 
 
-def applied_kpis(client: Client, database: str) -> dict[str, KpiDefinition]:
+def applied_kpis(store: Store, database: str) -> dict[str, KpiDefinition]:
     """The definitions in force, from the version history."""
-    execute(client, CreateKpiVersions(database))
-    history = KpiHistory.parse(fetch(client, KpiHistory(database)))
+    store.execute(CreateKpiVersions(database))
+    history = KpiHistory.parse(store.fetch(KpiHistory(database)))
     return {
         name: KpiDefinition.model_validate_json(v.definition) for name, v in current_versions(history).items()
     }
 
 
 def apply_kpis(
-    client: Client,
+    store: Store,
     settings: Settings,
     catalog: KpiCatalog,
     applied_by: str,
@@ -104,18 +101,18 @@ def apply_kpis(
     The BI views are replaced on every apply, so a changed time zone setting reaches them too.
     """
     database = settings.clickhouse_database
-    before = applied_kpis(client, database)
+    before = applied_kpis(store, database)
     plan = plan_kpis(catalog, before)
     if dry_run:
         return plan
     if not plan.empty:
-        _record(client, settings, plan, before, applied_by, progress)
-    execute(client, CreateKpiDefinitionsView(database))
-    execute(client, CreateKpiValuesView(database, catalog.kpis, settings.timezone))
+        _record(store, settings, plan, before, applied_by, progress)
+    store.execute(CreateKpiDefinitionsView(database))
+    store.execute(CreateKpiValuesView(database, catalog.kpis, settings.timezone))
     for kpi in plan.changed:  # the new version is in force and no view reads the old objects: they go
-        _drop(client, database, before[kpi.name])
+        _drop(store, database, before[kpi.name])
     for name in plan.removed:
-        _drop(client, database, before[name])
+        _drop(store, database, before[name])
     for action, kpis in (
         ("created", plan.created),
         ("changed", plan.changed),
@@ -127,7 +124,7 @@ def apply_kpis(
 
 
 def _record(
-    client: Client,
+    store: Store,
     settings: Settings,
     plan: KpiPlan,
     before: dict[str, KpiDefinition],
@@ -136,14 +133,14 @@ def _record(
 ) -> None:
     """Build what is new, then record the versions: from then on they are in force."""
     stored = [k for k in (*plan.created, *plan.changed) if k.aggregation is not Aggregation.RATIO]
-    _build(client, settings.clickhouse_database, stored, settings.dedup_block_window, progress)
+    _build(store, settings.clickhouse_database, stored, settings.dedup_block_window, progress)
     now = datetime.now(UTC)
     versions = [_version(kpi, "created", now, applied_by) for kpi in plan.created]
     versions += [_version(kpi, "changed", now, applied_by) for kpi in plan.changed]
     versions += [_version(kpi, "changed", now, applied_by) for kpi in plan.relabelled]
     for name in plan.removed:
         versions.append(_version(before[name], "removed", now, applied_by))
-    insert(client, RecordKpiVersions(settings.clickhouse_database, versions))
+    store.insert(RecordKpiVersions(settings.clickhouse_database, versions))
 
 
 def _version(kpi: KpiDefinition, change: str, at: datetime, by: str) -> KpiVersion:
@@ -151,31 +148,31 @@ def _version(kpi: KpiDefinition, change: str, at: datetime, by: str) -> KpiVersi
     return KpiVersion(kpi.name, change, kpi.fingerprint(), table, kpi.model_dump_json(), at, by)
 
 
-def _drop(client: Client, database: str, kpi: KpiDefinition) -> None:
+def _drop(store: Store, database: str, kpi: KpiDefinition) -> None:
     if kpi.aggregation is not Aggregation.RATIO:
-        execute(client, DropKpiRollup(database, rollup_table(kpi)))
+        store.execute(DropKpiRollup(database, rollup_table(kpi)))
 
 
 def _build(
-    client: Client, database: str, kpis: list[KpiDefinition], dedup_window: int, progress: Progress
+    store: Store, database: str, kpis: list[KpiDefinition], dedup_window: int, progress: Progress
 ) -> None:
     """New rollups and views with one cutoff, then each backfilled below it."""
     if not kpis:
         return
     for kpi in kpis:
-        _drop(client, database, kpi)  # leftovers of an apply that died before recording its version
-        execute(client, CreateKpiRollup(database, kpi, dedup_window))
+        _drop(store, database, kpi)  # leftovers of an apply that died before recording its version
+        store.execute(CreateKpiRollup(database, kpi, dedup_window))
     cutoff = datetime.now(UTC) + CUTOFF_LEAD
     for kpi in kpis:
-        execute(client, CreateKpiView(database, kpi, cutoff))
+        store.execute(CreateKpiView(database, kpi, cutoff))
     time.sleep(max(0.0, (cutoff + INSERT_SETTLE - datetime.now(UTC)).total_seconds()))
     for kpi in kpis:
         started = time.perf_counter()
-        months = BackfillMonths.parse(fetch(client, BackfillMonths(database, kpi, cutoff)))
+        months = BackfillMonths.parse(store.fetch(BackfillMonths(database, kpi, cutoff)))
         total = sum(events for _, events in months)
         done = 0
         for month, events in months:
-            execute(client, BackfillKpiRollup(database, kpi, cutoff, month))
+            store.execute(BackfillKpiRollup(database, kpi, cutoff, month))
             done += events
             progress(kpi.name, done, total)
         KPI_BACKFILLS.inc()
@@ -189,7 +186,7 @@ def _applied(kpis: dict[str, KpiDefinition], name: str) -> KpiDefinition:
 
 
 def kpi_series(
-    client: Client,
+    store: Store,
     database: str,
     kpis: dict[str, KpiDefinition],
     name: str,
@@ -203,13 +200,13 @@ def kpi_series(
     kpi = _applied(kpis, name)
     if kpi.aggregation is not Aggregation.RATIO:
         query = KpiSeries(database, kpi, start, end, grain, timezone, by)
-        return query.parse(fetch(client, query))
+        return query.parse(store.fetch(query))
     if any(key not in kpi.dimensions for key in by):
         raise ValueError(f"KPI {name!r} cannot be broken down by {list(by)}; allowed: {list(kpi.dimensions)}")
     numerator, denominator = (
         {
             (p.period, tuple(p.group.items())): p.value
-            for p in kpi_series(client, database, kpis, ref, start, end, grain, timezone, by)
+            for p in kpi_series(store, database, kpis, ref, start, end, grain, timezone, by)
         }
         for ref in kpi.inputs
     )
@@ -252,14 +249,14 @@ def plan_report(plan: KpiPlan) -> dict[str, Any]:
     }
 
 
-def kpi_listing(client: Client, database: str) -> list[dict[str, Any]]:
-    kpis = applied_kpis(client, database)
+def kpi_listing(store: Store, database: str) -> list[dict[str, Any]]:
+    kpis = applied_kpis(store, database)
     fields = ("name", "title", "unit", "aggregation", "dimensions", "description")
     return [kpis[name].model_dump(mode="json", include=set(fields)) for name in sorted(kpis)]
 
 
 def kpi_readings(
-    client: Client,
+    store: Store,
     database: str,
     kpis: dict[str, KpiDefinition],
     name: str,
@@ -281,7 +278,7 @@ def kpi_readings(
     kpi = _applied(kpis, name)
 
     def read(begin: datetime, stop: datetime) -> dict[tuple[datetime, GroupKey], float | None]:
-        points = kpi_series(client, database, kpis, name, begin, stop, grain, timezone, by)
+        points = kpi_series(store, database, kpis, name, begin, stop, grain, timezone, by)
         return {(p.period, tuple(p.group.items())): p.value for p in points}
 
     if start >= end:
@@ -297,7 +294,7 @@ def kpi_readings(
 
 
 def kpi_report(
-    client: Client,
+    store: Store,
     database: str,
     name: str,
     start: datetime,
@@ -311,14 +308,14 @@ def kpi_report(
     A band is judged per period of its own grain; when the read's grain differs, `health` lists
     the verdicts of the band's periods that hold the window.
     """
-    kpis = applied_kpis(client, database)
-    readings = kpi_readings(client, database, kpis, name, start, end, grain, timezone, by)
+    kpis = applied_kpis(store, database)
+    readings = kpi_readings(store, database, kpis, name, start, end, grain, timezone, by)
     kpi = kpis[name]
     health = None
     if kpi.health is not None:
         judged = readings
         if kpi.health.grain is not grain:
-            judged = kpi_readings(client, database, kpis, name, start, end, kpi.health.grain, timezone, by)
+            judged = kpi_readings(store, database, kpis, name, start, end, kpi.health.grain, timezone, by)
         health = {
             "band": kpi.health.model_dump(mode="json", exclude_none=True),
             "periods": [

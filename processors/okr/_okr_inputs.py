@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from clickhouse_connect.driver.client import Client
-
 from schemas import (
     KeyResult,
     KeyResultInputs,
@@ -24,14 +22,14 @@ from schemas import (
     reads_cumulative,
 )
 
-from ..clickhouse import fetch
 from ..clickhouse.key_result_values import MetricRequest, MetricValues, MilestonesReached
+from ..store import Store
 
 Item = tuple[Objective, KeyResult, datetime]  # a key result to score at an instant
 
 
 def read_inputs(
-    client: Client,
+    store: Store,
     database: str,
     items: Sequence[Item],
     kpis: dict[str, KpiDefinition],
@@ -59,11 +57,11 @@ def read_inputs(
     values: dict[str, float | None] = {}
     if requests:
         metrics = MetricValues(database, tuple(requests), landed_by)
-        values = metrics.parse(fetch(client, metrics))
+        values = metrics.parse(store.fetch(metrics))
     reached: dict[str, frozenset[str]] = {}
     if checkins:
         milestones = MilestonesReached(database, tuple(checkins), landed_by)
-        reached = milestones.parse(fetch(client, milestones))
+        reached = milestones.parse(store.fetch(milestones))
     found = {}
     for _, kr, _ in items:
         if kr.kind is KeyResultKind.METRIC and kr.id in values:

@@ -20,8 +20,6 @@ from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from clickhouse_connect.driver.client import Client
-
 from schemas import (
     Cause,
     KeyResult,
@@ -44,7 +42,7 @@ from schemas import (
     utc_iso,
 )
 
-from ..clickhouse import RAW_EVENTS_COLUMN_NAMES, fetch, insert
+from ..clickhouse import RAW_EVENTS_COLUMN_NAMES
 from ..clickhouse.okr_scores import (
     CurrentKeyResultScores,
     CurrentObjectiveScores,
@@ -52,6 +50,7 @@ from ..clickhouse.okr_scores import (
     InsertObjectiveScores,
 )
 from ..metrics import KEY_RESULTS_SCORED, SCORE_FRESHNESS_SECONDS
+from ..store import Store
 from ._okr_inputs import read_inputs
 from ._okr_log import OkrLog
 from ._okr_state import OkrDefinitions, OkrState
@@ -87,13 +86,13 @@ def moved(before: KeyResultScore | ObjectiveScore | None, after: KeyResultScore 
 class OkrScorer:
     def __init__(
         self,
-        client: Client,
+        store: Store,
         settings: Settings,
         okr_log: OkrLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         definitions: OkrDefinitions | None = None,
     ) -> None:
-        self._client = client
+        self._store = store
         self._settings = settings
         self._db = settings.clickhouse_database
         self._log = okr_log
@@ -101,7 +100,7 @@ class OkrScorer:
         self._zone = ZoneInfo(settings.timezone)
         self._grace = timedelta(days=settings.okr_freeze_after_days)
         self._thresholds = thresholds_of(settings)
-        self._definitions = definitions or OkrDefinitions(client, settings, clock=clock)
+        self._definitions = definitions or OkrDefinitions(store, settings, clock=clock)
         self._krs: dict[str, KeyResultScore] = {}  # the last score recorded of each id this scorer owns
         self._objectives: dict[str, ObjectiveScore] = {}
         self._owned: frozenset[int] | None = None  # touch partitions, see `assigned`; None: not told
@@ -224,7 +223,7 @@ class OkrScorer:
         if not items:
             return []
         inputs = read_inputs(
-            self._client, self._db, [(o, kr, at) for o, kr, _, _ in items], state.kpis, self._zone
+            self._store, self._db, [(o, kr, at) for o, kr, _, _ in items], state.kpis, self._zone
         )
         parts = self._rollup_parts(state, [kr for _, kr, _, _ in items if kr.kind is KeyResultKind.ROLLUP])
         scores = []
@@ -244,7 +243,7 @@ class OkrScorer:
         self._confirm(changed)
         _observe_freshness(changed, self._clock())
         for cause, group in by_cause.items():
-            insert(self._client, InsertKeyResultScores(self._db, group, scored_at, cause))
+            self._store.insert(InsertKeyResultScores(self._db, group, scored_at, cause))
             KEY_RESULTS_SCORED.labels(cause=cause).inc(len(group))
         if generation == self._generation:
             self._krs.update((s.key_result, s) for s, _ in changed)
@@ -322,7 +321,7 @@ class OkrScorer:
             self._log.scored(score.objective, objective_scored_event(score, scored_at, touch.cause.value))
         self._confirm(changed)
         for cause, group in by_cause.items():
-            insert(self._client, InsertObjectiveScores(self._db, group, scored_at, cause))
+            self._store.insert(InsertObjectiveScores(self._db, group, scored_at, cause))
         if generation == self._generation:
             self._objectives.update((s.objective, s) for s, _ in changed)
         return [s for s, _ in changed]
@@ -331,11 +330,11 @@ class OkrScorer:
 
     def _current_krs(self, ids: tuple[str, ...]) -> list[KeyResultScore]:
         query = CurrentKeyResultScores(self._db, ids)
-        return [row.score for row in query.parse(fetch(self._client, query))]
+        return [row.score for row in query.parse(self._store.fetch(query))]
 
     def _current_objectives(self, ids: tuple[str, ...]) -> list[ObjectiveScore]:
         query = CurrentObjectiveScores(self._db, ids)
-        return [row.score for row in query.parse(fetch(self._client, query))]
+        return [row.score for row in query.parse(self._store.fetch(query))]
 
     def _remember_krs(self, ids: list[str]) -> None:
         """Load the last recorded score of ids not yet seen (after a start or a rebalance)."""

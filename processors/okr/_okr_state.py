@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from clickhouse_connect.driver.client import Client
-
 from schemas import (
     KeyResult,
     KeyResultInputs,
@@ -29,9 +27,9 @@ from schemas import (
     latest_versions,
 )
 
-from ..clickhouse import fetch
 from ..clickhouse.okr_definitions import OkrVersions
 from ..kpi import applied_kpis
+from ..store import Store
 
 
 @dataclass(frozen=True)
@@ -98,10 +96,10 @@ def build_state(
     return OkrState(objectives, kpis, index, owner, {k: tuple(v) for k, v in readers.items()})
 
 
-def load_state(client: Client, settings: Settings, at: datetime | None = None) -> OkrState:
+def load_state(store: Store, settings: Settings, at: datetime | None = None) -> OkrState:
     database = settings.clickhouse_database
-    versions = OkrVersions(database).parse(fetch(client, OkrVersions(database)))
-    return build_state(versions, applied_kpis(client, database), ZoneInfo(settings.timezone), at)
+    versions = OkrVersions(database).parse(store.fetch(OkrVersions(database)))
+    return build_state(versions, applied_kpis(store, database), ZoneInfo(settings.timezone), at)
 
 
 class OkrDefinitions:
@@ -109,12 +107,12 @@ class OkrDefinitions:
 
     def __init__(
         self,
-        client: Client,
+        store: Store,
         settings: Settings,
         max_age: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._client = client
+        self._store = store
         self._clock = clock
         self._settings = settings
         self._max_age = max_age
@@ -125,6 +123,6 @@ class OkrDefinitions:
     def state(self, reload: bool = False) -> OkrState:
         with self._lock:
             if reload or self._state is None or time.monotonic() - self._loaded > self._max_age:
-                self._state = load_state(self._client, self._settings, self._clock())
+                self._state = load_state(self._store, self._settings, self._clock())
                 self._loaded = time.monotonic()
             return self._state

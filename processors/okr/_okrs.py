@@ -15,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from clickhouse_connect.driver.client import Client
 
 from schemas import (
     Cause,
@@ -42,7 +41,7 @@ from schemas import (
     versions_for,
 )
 
-from ..clickhouse import FirstLanded, fetch, insert
+from ..clickhouse import FirstLanded
 from ..clickhouse.okr_definitions import OkrVersions, RecordOkrVersions
 from ..clickhouse.okr_scores import (
     CurrentKeyResultScores,
@@ -52,6 +51,7 @@ from ..clickhouse.okr_scores import (
     ScoresAt,
 )
 from ..kpi import applied_kpis
+from ..store import Store
 from ._okr_inputs import read_inputs
 from ._okr_log import OkrLog
 from ._okr_scorer import thresholds_of
@@ -83,22 +83,22 @@ def demo_okrs(today: date) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def read_okrs(text: str, client: Client, database: str) -> OkrCatalog:
+def read_okrs(text: str, store: Store, database: str) -> OkrCatalog:
     """A catalog from YAML text, checked against the KPIs applied; raises ConfigError naming every problem."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ConfigError([FieldError("$", f"not valid YAML: {e}", "yaml")]) from None
-    return OkrCatalog.from_mapping(data, applied_kpis(client, database))
+    return OkrCatalog.from_mapping(data, applied_kpis(store, database))
 
 
-def _versions(client: Client, database: str) -> list:
+def _versions(store: Store, database: str) -> list:
     query = OkrVersions(database)
-    return query.parse(fetch(client, query))
+    return query.parse(store.fetch(query))
 
 
 def apply_okrs(
-    client: Client,
+    store: Store,
     settings: Settings,
     okr_log: OkrLog | None,  # None only for a dry run, which records nothing
     catalog: OkrCatalog,
@@ -108,7 +108,7 @@ def apply_okrs(
 ) -> OkrPlan:
     """Bring the applied objectives to `catalog`; the plan says what was (or would be) done."""
     database = settings.clickhouse_database
-    history = _versions(client, database)
+    history = _versions(store, database)
     in_force = {oid: v for oid, v in latest_versions(history).items() if not v.removed}
     plan = plan_okrs(catalog, in_force)
     if dry_run or plan.empty or okr_log is None:
@@ -116,7 +116,7 @@ def apply_okrs(
     versions = versions_for(plan, latest_versions(history), now or datetime.now(UTC), applied_by)
     okr_log.definitions(versions)
     okr_log.flush()
-    insert(client, RecordOkrVersions(database, versions))
+    store.insert(RecordOkrVersions(database, versions))
     touches = [
         Touch(subject, item, Cause.DEFINITION)
         for objective in (*plan.created, *plan.changed)
@@ -147,7 +147,7 @@ AS_OF_TIMES = ("landed", "occurred")  # what an as-of instant counts events by
 
 
 def okr_report(
-    client: Client,
+    store: Store,
     settings: Settings,
     objective: str | None = None,
     as_of: datetime | None = None,
@@ -166,22 +166,22 @@ def okr_report(
         raise ValueError(f"by must be one of {', '.join(AS_OF_TIMES)}, got {by!r}")
     database = settings.clickhouse_database
     zone = ZoneInfo(settings.timezone)
-    state = load_state(client, settings, as_of or datetime.now(UTC))
+    state = load_state(store, settings, as_of or datetime.now(UTC))
     if objective is not None and objective not in state.objectives:
         raise KeyError(
             f"no objective {objective!r}; in force: {', '.join(sorted(state.objectives)) or 'none'}"
         )
     hint = None
     if as_of is None:
-        kr_rows = _by_id(CurrentKeyResultScores(database), client, "key_result")
-        objective_rows = _by_id(CurrentObjectiveScores(database), client, "objective")
+        kr_rows = _by_id(CurrentKeyResultScores(database), store, "key_result")
+        objective_rows = _by_id(CurrentObjectiveScores(database), store, "objective")
         recorded: dict[str, tuple] | None = None  # only as of a past instant
     else:
-        kr_scores, objective_scores = recompute(client, settings, state, as_of, landed=by == "landed")
+        kr_scores, objective_scores = recompute(store, settings, state, as_of, landed=by == "landed")
         kr_rows = {k: (s, None, None) for k, s in kr_scores.items()}
         objective_rows = {k: (s, None, None) for k, s in objective_scores.items()}
-        recorded = _by_id(ScoresAt(database, as_of), client, "key_result")
-        hint = _as_of_hint(client, settings, state, as_of, by)
+        recorded = _by_id(ScoresAt(database, as_of), store, "key_result")
+        hint = _as_of_hint(store, settings, state, as_of, by)
     shown = [o for o, _ in state.objectives.values() if objective is None or o.id == objective]
     report = {
         "as_of": utc_iso(as_of) if as_of else None,
@@ -195,17 +195,17 @@ def okr_report(
     return report | ({"hint": hint} if hint else {})
 
 
-def _as_of_hint(client: Client, settings: Settings, state: OkrState, at: datetime, by: str) -> str | None:
+def _as_of_hint(store: Store, settings: Settings, state: OkrState, at: datetime, by: str) -> str | None:
     """Why an as-of read shows nothing, or less than the user may expect; None when it shows data."""
     if not state.objectives:
         versions = OkrVersions(settings.clickhouse_database)
-        applied = [v.effective_from for v in versions.parse(fetch(client, versions))]
+        applied = [v.effective_from for v in versions.parse(store.fetch(versions))]
         if applied:
             since = utc_iso(min(applied))
             return f"no objective was in force at {utc_iso(at)}: the first was applied at {since}"
         return "no objective has been applied yet (okrstream okr apply FILE)"
     query = FirstLanded(settings.clickhouse_database, at)
-    first, landed = query.parse(fetch(client, query))
+    first, landed = query.parse(store.fetch(query))
     if first is None:
         return "no event has landed yet, so every key result reads nothing"
     if by == "landed" and not landed:
@@ -216,16 +216,16 @@ def _as_of_hint(client: Client, settings: Settings, state: OkrState, at: datetim
     return None
 
 
-def key_result_report(client: Client, settings: Settings, kr_id: str) -> dict[str, Any]:
+def key_result_report(store: Store, settings: Settings, kr_id: str) -> dict[str, Any]:
     """`GET /v1/key-results/{id}`: its definition, current score and every recorded score."""
     database = settings.clickhouse_database
-    state = load_state(client, settings)
+    state = load_state(store, settings)
     found = state.key_result(kr_id)
     if found is None:
         raise KeyError(f"no key result {kr_id!r}")
     objective, kr, version = found
     query = KeyResultHistory(database, kr_id)
-    rows = [_unpack(r) for r in query.parse(fetch(client, query))]
+    rows = [_unpack(r) for r in query.parse(store.fetch(query))]
     current = rows[-1] if rows else None
     return {
         "key_result": _kr_json(kr, current, None),
@@ -235,7 +235,7 @@ def key_result_report(client: Client, settings: Settings, kr_id: str) -> dict[st
 
 
 def recompute(
-    client: Client, settings: Settings, state: OkrState, at: datetime, landed: bool = True
+    store: Store, settings: Settings, state: OkrState, at: datetime, landed: bool = True
 ) -> tuple[dict[str, KeyResultScore], dict[str, ObjectiveScore]]:
     """Every score as of `at`, from raw events landed by then; a frozen period as of its freeze.
 
@@ -264,7 +264,7 @@ def recompute(
     for when, group in by_instant.items():
         landed_by = when if landed else None
         inputs |= read_inputs(
-            client, settings.clickhouse_database, group, state.kpis, zone, landed_by=landed_by
+            store, settings.clickhouse_database, group, state.kpis, zone, landed_by=landed_by
         )
     krs: dict[str, KeyResultScore] = {}
     objectives: dict[str, ObjectiveScore] = {}
@@ -320,8 +320,8 @@ def _unpack(row: Scored) -> tuple:
     return row.score, row.scored_at, row.cause
 
 
-def _by_id(query, client: Client, attr: str) -> dict[str, tuple]:
-    rows = [_unpack(r) for r in query.parse(fetch(client, query))]
+def _by_id(query, store: Store, attr: str) -> dict[str, tuple]:
+    rows = [_unpack(r) for r in query.parse(store.fetch(query))]
     return {getattr(s, attr): (s, at, cause) for s, at, cause in rows}
 
 

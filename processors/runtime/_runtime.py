@@ -25,7 +25,6 @@ import faust
 import orjson
 import uvicorn
 import yaml
-from clickhouse_connect.driver.client import Client
 from mode import Service
 
 from ingest import Broker, BrokerWatch, EventIntake, EventProducer, GroupOffsets, Journal, ensure_topics
@@ -38,11 +37,12 @@ from ..api import (
     server_config,
     url_of,
 )
-from ..clickhouse import connect, describe, ensure_schema
+from ..clickhouse import describe
 from ..kpi import applied_kpis, apply_kpis, kpi_series, read_catalog, shipped_kpis
 from ..metrics import CONSUMER_LAG, serve_metrics
 from ..okr import LandedTouches, OkrDefinitions, OkrLog, OkrScorer, apply_okrs, demo_okrs, read_okrs
 from ..sink import RawEventsSink, SinkStats
+from ..store import Store
 from ._demo import DemoFeed, demo_history
 from ._supervisor import INCARNATION_ENV, SUPERVISED_ENV, journal_dir, supervise
 from ._worker import build_app
@@ -154,9 +154,9 @@ def serve(settings: Settings) -> int:
     broker = Broker(settings.kafka_bootstrap_servers)
     try:
         ensure_topics(broker.bootstrap_servers, settings)
-        client = connect(settings)
-        ensure_schema(client, settings)
-        api = http_api(settings, client, registry, mappings, broker.bootstrap_servers)
+        store = Store.connect(settings)
+        store.ensure_schema(settings)
+        api = http_api(settings, store, registry, mappings, broker.bootstrap_servers)
         api.keys.refresh()
         sock = bind(settings)
         url = url_of(sock)
@@ -200,12 +200,12 @@ def worker(settings: Settings) -> int:
         return 2
     broker = Broker(settings.kafka_bootstrap_servers)
     log_ids = ensure_topics(broker.bootstrap_servers, settings)
-    client = connect(settings)
-    ensure_schema(client, settings)
+    store = Store.connect(settings)
+    store.ensure_schema(settings)
     okr_logs = OkrLogs.open(broker.bootstrap_servers, settings)
     dead_letters = EventProducer(broker.bootstrap_servers, settings)
     try:
-        sink, scorer = _build_sink_and_scorer(settings, client, log_ids, dead_letters, okr_logs)
+        sink, scorer = _build_sink_and_scorer(settings, store, log_ids, dead_letters, okr_logs)
         app = build_app(settings, broker.bootstrap_servers, sink, scorer)
         _measure_lag(app, settings, broker.bootstrap_servers)
         port = serve_metrics(settings.http_host, settings.metrics_port)
@@ -219,7 +219,7 @@ def worker(settings: Settings) -> int:
     finally:
         dead_letters.close()
         okr_logs.close()
-        client.close()
+        store.close()
         broker.close()
 
 
@@ -267,16 +267,16 @@ def _serve(
 ) -> int:
     """The pipeline: the store, definitions applied, the sink and the scorer, the API, the demo."""
     log_ids = ensure_topics(broker.bootstrap_servers, settings)
-    client = connect(settings)
-    ensure_schema(client, settings)
+    store = Store.connect(settings)
+    store.ensure_schema(settings)
     okr_logs = OkrLogs.open(broker.bootstrap_servers, settings)
-    _apply_kpis_at_start(client, settings, registry, demo=bool(demo_rate))
-    okr_catalog = _apply_okrs_at_start(client, settings, okr_logs.apply, demo=bool(demo_rate))
+    _apply_kpis_at_start(store, settings, registry, demo=bool(demo_rate))
+    okr_catalog = _apply_okrs_at_start(store, settings, okr_logs.apply, demo=bool(demo_rate))
     dead_letters = EventProducer(broker.bootstrap_servers, settings)
-    sink, scorer = _build_sink_and_scorer(settings, client, log_ids, dead_letters, okr_logs)
+    sink, scorer = _build_sink_and_scorer(settings, store, log_ids, dead_letters, okr_logs)
     app = build_app(settings, broker.bootstrap_servers, sink, scorer)
     _measure_lag(app, settings, broker.bootstrap_servers)
-    reader = connect(settings)
+    reader = Store.connect(settings)
     watch = BrokerWatch(broker.bootstrap_servers)
     api = http_api(
         settings,
@@ -304,25 +304,23 @@ def _serve(
         okr_logs.close()
 
 
-def _apply_kpis_at_start(client: Client, settings: Settings, registry: EventTypeRegistry, demo: bool) -> None:
+def _apply_kpis_at_start(store: Store, settings: Settings, registry: EventTypeRegistry, demo: bool) -> None:
     """OKRSTREAM_KPIS_FILE, or the shipped KPIs for the demo."""
     kpis = Path(settings.kpis_file).read_text(encoding="utf-8") if settings.kpis_file else None
     if kpis or demo:
         catalog = read_catalog(kpis or shipped_kpis(), registry)
-        plan = apply_kpis(client, settings, catalog, "okrstream run")
+        plan = apply_kpis(store, settings, catalog, "okrstream run")
         print(f"KPIs: {plan.summary()}", flush=True)
 
 
-def _apply_okrs_at_start(
-    client: Client, settings: Settings, okr_log: OkrLog, demo: bool
-) -> OkrCatalog | None:
+def _apply_okrs_at_start(store: Store, settings: Settings, okr_log: OkrLog, demo: bool) -> OkrCatalog | None:
     """OKRSTREAM_OKRS_FILE, or the shipped objectives moved to the current quarter for the demo."""
     okrs = Path(settings.okrs_file).read_text(encoding="utf-8") if settings.okrs_file else None
     if not (okrs or demo):
         return None
     today = datetime.now(ZoneInfo(settings.timezone)).date()
-    catalog = read_okrs(okrs or demo_okrs(today), client, settings.clickhouse_database)
-    plan = apply_okrs(client, settings, okr_log, catalog, "okrstream run")
+    catalog = read_okrs(okrs or demo_okrs(today), store, settings.clickhouse_database)
+    plan = apply_okrs(store, settings, okr_log, catalog, "okrstream run")
     print(f"OKRs: {plan.summary()}", flush=True)
     for warning in catalog.warnings():
         print(f"  OKR warning: {warning}", flush=True)
@@ -331,7 +329,7 @@ def _apply_okrs_at_start(
 
 def _build_sink_and_scorer(
     settings: Settings,
-    client: Client,
+    store: Store,
     log_ids: dict[str, str],
     dead_letters: EventProducer,
     okr_logs: OkrLogs,
@@ -344,16 +342,16 @@ def _build_sink_and_scorer(
         dead_letters.flush()
 
     # one copy of the definitions for the sink's hook and the scorer: a reload serves both
-    definitions = OkrDefinitions(connect(settings), settings)
+    definitions = OkrDefinitions(Store.connect(settings), settings)
     sink = RawEventsSink(
-        client,
+        store,
         settings,
         {settings.raw_topic: log_ids[settings.raw_topic]},
         dead_letters.partitions,
         write_dead_letters,
         on_landed=LandedTouches(definitions, okr_logs.landed),
     )
-    scorer = OkrScorer(connect(settings), settings, okr_logs.scorer, definitions=definitions)
+    scorer = OkrScorer(Store.connect(settings), settings, okr_logs.scorer, definitions=definitions)
     return sink, scorer
 
 
@@ -412,7 +410,7 @@ def _build_demo(
 
 
 def _report_every_5_s(
-    app: faust.App, stats: SinkStats, settings: Settings, reader: Client, demo: DemoProducer | None
+    app: faust.App, stats: SinkStats, settings: Settings, reader: Store, demo: DemoProducer | None
 ) -> None:
     """What landed since the last report (nothing when nothing moved); in the demo, today's KPIs too."""
     previous: dict[str, int] = {}
@@ -459,16 +457,16 @@ def _run_worker(app: faust.App, services: list[Service]) -> int:
 DEMO_KPIS = ("orders", "revenue", "conversion_rate", "median_first_response")
 
 
-def kpis_today(client: Client, settings: Settings, names: tuple[str, ...]) -> dict[str, str]:
+def kpis_today(store: Store, settings: Settings, names: tuple[str, ...]) -> dict[str, str]:
     """Today's value of each named KPI, in the configured zone, for the demo's report."""
     zone = ZoneInfo(settings.timezone)
     now = datetime.now(zone)
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    applied = applied_kpis(client, settings.clickhouse_database)
+    applied = applied_kpis(store, settings.clickhouse_database)
     values = {}
     for name in (n for n in names if n in applied):
         points = kpi_series(
-            client, settings.clickhouse_database, applied, name, start, now + timedelta(minutes=1)
+            store, settings.clickhouse_database, applied, name, start, now + timedelta(minutes=1)
         )
         value = points[0].value if points else None
         values[name] = (

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from clickhouse_connect.driver.client import Client
-
 from schemas import FieldError, InvalidFieldsError, Settings, dead_letter_record, decode_record
 
 from ..clickhouse import (
@@ -34,10 +32,9 @@ from ..clickhouse import (
     LandedIdentities,
     SeenEvents,
     event_row,
-    fetch,
-    insert,
 )
 from ..metrics import DEAD_LETTERS, EVENTS_LANDED, SINK_BATCH_EVENTS, SINK_BATCH_SECONDS, SINK_DUPLICATES
+from ..store import Store
 from ._sink import BatchingSink, LogRecord, SinkBatch
 
 log = logging.getLogger(__name__)
@@ -94,7 +91,7 @@ class _Group:
 class RawEventsSink(BatchingSink):
     def __init__(
         self,
-        client: Client,
+        store: Store,
         settings: Settings,
         log_ids: dict[str, str],
         partitions: int,
@@ -105,7 +102,7 @@ class RawEventsSink(BatchingSink):
     ) -> None:
         super().__init__()
         self._on_landed = on_landed
-        self._client = client
+        self._store = store
         self._settings = settings
         self._log_ids = log_ids
         self._partitions = partitions
@@ -146,11 +143,11 @@ class RawEventsSink(BatchingSink):
             log_id = self._log_ids[batch.topic]
             resume = batch.first_offset
             landed = LandedBatches.parse(
-                fetch(self._client, LandedBatches(db, log_id, batch.partition, resume))
+                self._store.fetch(LandedBatches(db, log_id, batch.partition, resume))
             )
             since = self._clock() - timedelta(days=self._settings.dedup_window_days)
             seen_query = SeenEvents(db, log_id, batch.partition, self._partitions, resume, since)
-            seen = SeenEvents.parse(fetch(self._client, seen_query))
+            seen = SeenEvents.parse(self._store.fetch(seen_query))
             if landed:
                 log.info(
                     "partition %s resumes at %s with %s landed batches to replay",
@@ -220,7 +217,7 @@ class RawEventsSink(BatchingSink):
         if rejected:
             self._dead_letters(rejected)  # durable before the insert and the acknowledgement
         if rows:
-            insert(self._client, InsertRawEvents(self._settings.clickhouse_database, position, rows))
+            self._store.insert(InsertRawEvents(self._settings.clickhouse_database, position, rows))
             if group.kind == "replay":
                 self._restore_missing(position, rows)
             if self._on_landed is not None:
@@ -255,14 +252,14 @@ class RawEventsSink(BatchingSink):
         query = LandedIdentities(
             db, position.log, position.partition, position.first_offset, position.last_offset
         )
-        present = LandedIdentities.parse(fetch(self._client, query))
+        present = LandedIdentities.parse(self._store.fetch(query))
         missing = [row for row in rows if (row[_SOURCE], row[_EVENT_ID]) not in present]
         if missing:
             log.warning(
                 "batch %s was incomplete in ClickHouse: restoring %s rows", position.token, len(missing)
             )
             token = f"{position.token}:restore:{self._epoch}"
-            insert(self._client, InsertRawEvents(db, position, missing, token))
+            self._store.insert(InsertRawEvents(db, position, missing, token))
             self.stats.events_restored += len(missing)
 
     def _prune(self, state: _PartitionState) -> None:

@@ -1,9 +1,10 @@
-"""The store's facade: opening ClickHouse (a server or embedded chDB) and the API keys kept there."""
+"""The store's facade: ClickHouse (a server or embedded chDB) as `Store`, and the API keys kept there."""
 
 from ._api_keys import ApiKeyStore
-from ._store import open_store
+from ._store import Store, open_store
 
 __all__ = [
     "ApiKeyStore",
+    "Store",
     "open_store",
 ]

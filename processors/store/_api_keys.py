@@ -6,18 +6,17 @@ import builtins
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from clickhouse_connect.driver.client import Client
-
 from schemas import Access, ApiKey, KeyRing, new_api_key
 
-from ..clickhouse import ApiKeys, WriteApiKey, fetch, insert
+from ..clickhouse import ApiKeys, WriteApiKey
+from ._store import Store
 
 
 class ApiKeyStore:
     """The `api_keys` table of one database. Only hashes of secrets ever reach it."""
 
-    def __init__(self, client: Client, database: str) -> None:
-        self._client = client
+    def __init__(self, store: Store, database: str) -> None:
+        self._store = store
         self._database = database
 
     def create(
@@ -36,11 +35,11 @@ class ApiKeyStore:
 
     def list(self) -> builtins.list[ApiKey]:
         """Every key, revoked ones included, oldest first."""
-        return ApiKeys.parse(fetch(self._client, ApiKeys(self._database)))
+        return ApiKeys.parse(self._store.fetch(ApiKeys(self._database)))
 
     def revoke(self, key_id: str, *, now: datetime | None = None) -> ApiKey:
         """Revoke a key for good; revoking it again keeps the first time. KeyError if there is none."""
-        found = ApiKeys.parse(fetch(self._client, ApiKeys(self._database, key_id)))
+        found = ApiKeys.parse(self._store.fetch(ApiKeys(self._database, key_id)))
         if not found:
             raise KeyError(f"no API key with id {key_id!r}")
         key = found[0]
@@ -55,4 +54,4 @@ class ApiKeyStore:
         return KeyRing(self.list())
 
     def _write(self, key: ApiKey) -> None:
-        insert(self._client, WriteApiKey(self._database, key))
+        self._store.insert(WriteApiKey(self._database, key))

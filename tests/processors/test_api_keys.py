@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from processors import ApiKeyStore
-from processors.clickhouse import fetch
 from schemas import Access, ConfigError, Unauthenticated, parse_token
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -80,7 +79,7 @@ def test_the_table_holds_no_plaintext_secret(keys, store, settings) -> None:
     token, key = keys.create("ci", "write", ["shop"], ["*"])
     keys.revoke(key.key_id)
     _, secret = parse_token(token)
-    rows = fetch(store, _EveryRow(settings.clickhouse_database))
+    rows = store.fetch(_EveryRow(settings.clickhouse_database))
     assert len(rows) == 2  # the key and its revocation
     text = repr(rows)
     assert secret not in text and token not in text

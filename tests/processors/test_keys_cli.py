@@ -39,8 +39,8 @@ def test_create_prints_the_token_once_and_stores_its_hash(cli, settings) -> None
     assert (
         lines[2] == "This is the only time the key is shown: okrstream stores only its hash. Keep it secret."
     )
-    with open_store(settings) as client:
-        keys = ApiKeyStore(client, settings.clickhouse_database)
+    with open_store(settings) as store:
+        keys = ApiKeyStore(store, settings.clickhouse_database)
         [key] = keys.list()
         assert key.key_id == key_id and key.matches(secret)
         assert keys.key_ring().authenticate(token) == key

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from processors.cli import main
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, insert
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
 from schemas import env_name
 
 ORDERS = """
@@ -38,7 +38,7 @@ def cli(settings, store, monkeypatch, capsys):
         for i in range(8)
     ]
     rows = [event_row(e, 0, datetime.now(UTC), position) for e in events]
-    insert(store, InsertRawEvents(settings.clickhouse_database, position, rows))
+    store.insert(InsertRawEvents(settings.clickhouse_database, position, rows))
     store.close()  # the command opens the store itself, as when nothing runs
     for field, value in settings.model_dump(exclude_none=True).items():
         monkeypatch.setenv(env_name(field), str(getattr(value, "value", value)))

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from processors import applied_kpis, apply_kpis, kpi_readings, kpi_series
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch, insert, rollup_table
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, rollup_table
 from processors.clickhouse.kpi_versions import KpiHistory
 from processors.kpi import kpi_report
 from schemas import EventTypeRegistry, Grain, KpiCatalog
+from tests.conftest import Sql
 
 REGISTRY = EventTypeRegistry.from_mapping(
     {
@@ -67,26 +68,24 @@ def events(kind: str, count: int, start: int = 0) -> list[dict]:
     ]
 
 
-def land(client, database: str, batch: list[dict], offset: int) -> None:
+def land(store, database: str, batch: list[dict], offset: int) -> None:
     position = BatchPosition("log", 0, offset, offset)
     rows = [event_row(e, offset, DAY, position) for e in batch]
-    insert(client, InsertRawEvents(database, position, rows))
+    store.insert(InsertRawEvents(database, position, rows))
 
 
 def by_region(points) -> dict[str, float | None]:
     return {p.group["region"]: p.value for p in points}
 
 
-def series(client, database, name: str):
-    kpis = applied_kpis(client, database)
-    return kpi_series(
-        client, database, kpis, name, DAY, DAY + timedelta(days=30), Grain.MONTH, by=("region",)
-    )
+def series(store, database, name: str):
+    kpis = applied_kpis(store, database)
+    return kpi_series(store, database, kpis, name, DAY, DAY + timedelta(days=30), Grain.MONTH, by=("region",))
 
 
-def apply(client, settings, cat: KpiCatalog, **kwargs):
+def apply(store, settings, cat: KpiCatalog, **kwargs):
     steps: list[tuple[str, int, int]] = []
-    plan = apply_kpis(client, settings, cat, "tester", progress=lambda *step: steps.append(step), **kwargs)
+    plan = apply_kpis(store, settings, cat, "tester", progress=lambda *step: steps.append(step), **kwargs)
     return plan, steps
 
 
@@ -196,11 +195,9 @@ def test_change_relabel_and_remove_are_recorded_and_clean_up(store, settings) ->
         e["dimensions"]["region"] for e in events("order.placed", 30) if e["measures"]["amount"] >= 15
     )
     assert by_region(series(store, db, "orders")) == {k: float(v) for k, v in expected.items()}
-    tables = {
-        row[0] for row in store.query("SHOW TABLES FROM {db:Identifier}", parameters={"db": db}).result_rows
-    }
+    tables = {row[0] for row in store.fetch(Sql("SHOW TABLES FROM {db:Identifier}", db=db))}
     assert old_table not in tables and f"{old_table}__mv" not in tables
-    history = [(v.name, v.change, v.applied_by) for v in KpiHistory.parse(fetch(store, KpiHistory(db)))]
+    history = [(v.name, v.change, v.applied_by) for v in KpiHistory.parse(store.fetch(KpiHistory(db)))]
     assert history[3:] == [
         ("conversion", "removed", "tester"),
         ("orders", "changed", "tester"),
@@ -216,12 +213,15 @@ def readme_queries() -> list[str]:
     return [sql for sql in block.split(";") if sql.strip()]
 
 
-def view_rows(client, db: str, kpi: str) -> dict[tuple, tuple]:
-    rows = client.query(
-        "SELECT grain, period, dimension, dimension_value, value, healthy"
-        " FROM {db:Identifier}.kpi_values WHERE kpi = {kpi:String}",
-        parameters={"db": db, "kpi": kpi},
-    ).result_rows
+def view_rows(store, db: str, kpi: str) -> dict[tuple, tuple]:
+    rows = store.fetch(
+        Sql(
+            "SELECT grain, period, dimension, dimension_value, value, healthy"
+            " FROM {db:Identifier}.kpi_values WHERE kpi = {kpi:String}",
+            db=db,
+            kpi=kpi,
+        )
+    )
     return {tuple(row[:4]): tuple(row[4:]) for row in rows}
 
 
@@ -266,10 +266,9 @@ def test_the_bi_view_holds_every_kpi_by_grain_and_dimension_as_the_series_do(sto
             assert rows[key][0] == pytest.approx(value, rel=1e-12), (name, key)
             assert rows[key][1] == healthy, (name, key)
     assert rows[("year", datetime(2026, 1, 1).date(), "", "")][0] == 30 / 97  # the late sessions, local time
-    definitions = store.query(
-        "SELECT name, title, aggregation FROM {db:Identifier}.kpi_definitions ORDER BY name",
-        parameters={"db": db},
-    ).result_rows
+    definitions = store.fetch(
+        Sql("SELECT name, title, aggregation FROM {db:Identifier}.kpi_definitions ORDER BY name", db=db)
+    )
     assert definitions == [
         ("conversion", "Conversion", "ratio"),
         ("orders", "Orders", "count"),
@@ -277,7 +276,7 @@ def test_the_bi_view_holds_every_kpi_by_grain_and_dimension_as_the_series_do(sto
     ]
 
     results = [  # the README's examples, on this test's database and with a KPI it has
-        store.query(sql.replace("okrstream.", f"{db}.").replace("'revenue'", "'orders'")).result_rows
+        store.fetch(Sql(sql.replace("okrstream.", f"{db}.").replace("'revenue'", "'orders'")))
         for sql in readme_queries()
     ]
     assert len(results) == 4
@@ -287,7 +286,7 @@ def test_the_bi_view_holds_every_kpi_by_grain_and_dimension_as_the_series_do(sto
     apply(store, settings, catalog(conversion=None))  # removed: gone from both views, which still read
     assert view_rows(store, db, "conversion") == {}
     assert view_rows(store, db, "orders")
-    names = store.query("SELECT name FROM {db:Identifier}.kpi_definitions", parameters={"db": db}).result_rows
+    names = store.fetch(Sql("SELECT name FROM {db:Identifier}.kpi_definitions", db=db))
     assert sorted(names) == [("orders",), ("sessions",)]
 
 

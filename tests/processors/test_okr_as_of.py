@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, insert
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
 from processors.kpi import apply_kpis, read_catalog
 from processors.okr import OkrLog, apply_okrs, okr_report, read_okrs
 from processors.runtime import load_registry
@@ -63,7 +63,7 @@ def land_orders(store, settings: Settings, *orders: tuple[str, float]) -> None:
     ]
     position = BatchPosition("log", 0, 0, len(events) - 1)
     rows = [event_row(e, i, datetime(2026, 10, 31, tzinfo=UTC), position) for i, e in enumerate(events)]
-    insert(store, InsertRawEvents(settings.clickhouse_database, position, rows))
+    store.insert(InsertRawEvents(settings.clickhouse_database, position, rows))
 
 
 def revenue(report: dict) -> float:

@@ -18,7 +18,7 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch, insert
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
 from processors.clickhouse.okr_scores import CurrentKeyResultScores, CurrentObjectiveScores, KeyResultHistory
 from processors.kpi import apply_kpis, read_catalog
 from processors.okr import OkrLog, OkrScorer, apply_okrs, load_state, read_okrs
@@ -299,7 +299,7 @@ def quarter(settings: Settings, topics, store, topic_messages):
         position = BatchPosition("log", 0, offset[0], offset[0] + max(len(events), 1) - 1)
         rows = [event_row(e, offset[0] + i, at, position) for i, e in enumerate(events)]
         if rows:
-            insert(store, InsertRawEvents(settings.clickhouse_database, position, rows))
+            store.insert(InsertRawEvents(settings.clickhouse_database, position, rows))
         offset[0] += len(events) + 1
         ledger.events += events
         now[0] = at
@@ -352,12 +352,12 @@ def check_in(at: datetime, milestone: str) -> dict:
 
 def current(store, settings: Settings) -> dict:
     query = CurrentKeyResultScores(settings.clickhouse_database)
-    return {row.score.key_result: row.score for row in query.parse(fetch(store, query))}
+    return {row.score.key_result: row.score for row in query.parse(store.fetch(query))}
 
 
 def history(store, settings: Settings, kr: str) -> list:
     query = KeyResultHistory(settings.clickhouse_database, kr)
-    return query.parse(fetch(store, query))
+    return query.parse(store.fetch(query))
 
 
 def assert_scores(store, settings: Settings, ledger: Ledger, at: datetime, deals_target: int) -> None:
@@ -442,7 +442,7 @@ def test_a_simulated_quarter_moves_every_key_result_as_the_formulas_say(
     }
     objectives = CurrentObjectiveScores(settings.clickhouse_database)
     company = next(
-        r.score for r in objectives.parse(fetch(store, objectives)) if r.score.objective == "company"
+        r.score for r in objectives.parse(store.fetch(objectives)) if r.score.objective == "company"
     )
     expected = ledger.expected(late_at, deals_target)
     assert company.score == pytest.approx((expected["sales-kr"][1] + expected["support-kr"][1]) / 2, abs=1e-9)

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from ingest import ProducerError
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, fetch, insert
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, insert
 from processors.clickhouse.okr_scores import CurrentObjectiveScores
 from processors.kpi import apply_kpis, read_catalog
 from processors.okr import OkrLog, OkrScorer, apply_okrs, read_okrs
@@ -64,7 +64,7 @@ def scorer_on(store, settings: Settings, okr_log: OkrLog) -> OkrScorer:
 
 def objective_scores(store, settings: Settings) -> dict:
     query = CurrentObjectiveScores(settings.clickhouse_database)
-    return {row.score.objective: row for row in query.parse(fetch(store, query))}
+    return {row.score.objective: row for row in query.parse(store.fetch(query))}
 
 
 def scored_events(settings: Settings, topic_messages) -> list[dict]:

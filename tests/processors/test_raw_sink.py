@@ -13,6 +13,7 @@ import pytest
 from processors import LogRecord, RawEventsSink, SinkError, SinkStats
 from processors.clickhouse import LandedBatch
 from schemas import encode_record, partition_for
+from tests.conftest import Sql
 
 NOW = datetime(2026, 10, 1, 12, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -134,7 +135,7 @@ def landed(store, settings) -> list[tuple]:
         "SELECT event_id, kafka_partition, kafka_offset, batch_first_offset, batch_last_offset"
         " FROM {db:Identifier}.raw_events ORDER BY kafka_partition, kafka_offset, event_id"
     )
-    return store.query(sql, parameters={"db": settings.clickhouse_database}).result_rows
+    return store.fetch(Sql(sql, db=settings.clickhouse_database))
 
 
 def test_a_batch_lands_as_one_block_at_its_position(store, settings, make_sink) -> None:
@@ -304,10 +305,13 @@ def test_when_dead_letters_cannot_be_written_the_batch_is_kept_for_a_retry(store
 
 def lose_rows(store, settings, *event_ids: str) -> None:
     """Remove rows but not the insert token ClickHouse remembers for them, as a kill mid-insert can."""
-    store.command(
-        "ALTER TABLE {db:Identifier}.raw_events DELETE WHERE event_id IN {ids:Array(String)}"
-        " SETTINGS mutations_sync = 1",
-        parameters={"db": settings.clickhouse_database, "ids": list(event_ids)},
+    store.execute(
+        Sql(
+            "ALTER TABLE {db:Identifier}.raw_events DELETE WHERE event_id IN {ids:Array(String)}"
+            " SETTINGS mutations_sync = 1",
+            db=settings.clickhouse_database,
+            ids=list(event_ids),
+        )
     )
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from clickhouse_connect.driver.client import Client
 
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, insert
+from processors import Store
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
 from schemas import Settings
 
 RECEIVED = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -32,7 +32,7 @@ def make_event() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def land(store: Client, settings: Settings) -> Callable[..., BatchPosition]:
+def land(store: Store, settings: Settings) -> Callable[..., BatchPosition]:
     """Insert events as one block at a log position (one event per offset from `first`); returns it."""
 
     def land(
@@ -46,7 +46,7 @@ def land(store: Client, settings: Settings) -> Callable[..., BatchPosition]:
     ) -> BatchPosition:
         position = BatchPosition(log, partition, first, first + len(events) - 1 if last is None else last)
         rows = [event_row(e, first + i, received_at, position) for i, e in enumerate(events)]
-        insert(store, InsertRawEvents(settings.clickhouse_database, position, rows))
+        store.insert(InsertRawEvents(settings.clickhouse_database, position, rows))
         return position
 
     return land

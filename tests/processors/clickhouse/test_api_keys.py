@@ -13,8 +13,8 @@ from processors.clickhouse import (
     ApiKeys,
     CreateApiKeysTable,
     Statement,
+    WriteApiKey,
     api_key_row,
-    fetch,
     key_version,
 )
 from schemas import ApiKey, new_api_key
@@ -116,18 +116,24 @@ def test_parse_reads_naive_driver_times_as_utc() -> None:
 
 def test_newest_version_wins_before_any_merge(store, settings) -> None:
     db = settings.clickhouse_database
-    store.command("SYSTEM STOP MERGES {db:Identifier}.api_keys", parameters={"db": db})
+    store.execute(_Stop(db))
     first, second = _key(), _key(key_id="0123456789ab", created_at=NOW + timedelta(minutes=1))
     revoked = first.revoked(NOW + timedelta(minutes=5))
     for key in (revoked, first, second):  # inserted out of order, one part each
-        store.insert(
-            "api_keys", [api_key_row(key, key_version(key))], column_names=API_KEY_COLUMN_NAMES, database=db
-        )
-    [(rows,)] = fetch(store, _Count(db))
+        store.insert(WriteApiKey(db, key))
+    [(rows,)] = store.fetch(_Count(db))
     assert rows == 3  # nothing merged: FINAL does the work
-    assert ApiKeys.parse(fetch(store, ApiKeys(db))) == [revoked, second]
-    assert ApiKeys.parse(fetch(store, ApiKeys(db, second.key_id))) == [second]
-    assert ApiKeys.parse(fetch(store, ApiKeys(db, "ffffffffffff"))) == []
+    assert ApiKeys.parse(store.fetch(ApiKeys(db))) == [revoked, second]
+    assert ApiKeys.parse(store.fetch(ApiKeys(db, second.key_id))) == [second]
+    assert ApiKeys.parse(store.fetch(ApiKeys(db, "ffffffffffff"))) == []
+
+
+class _Stop:
+    def __init__(self, db: str) -> None:
+        self.db = db
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        return "SYSTEM STOP MERGES {db:Identifier}.api_keys", {"db": self.db}
 
 
 class _Count:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processors.clickhouse import EventCounts, TypeCount, fetch
+from processors.clickhouse import EventCounts, TypeCount
 
 SQL = """SELECT type, count(), sumMap(measures)
 FROM {database:Identifier}.raw_events
@@ -32,7 +32,7 @@ def test_parse_makes_ints_and_float_sums() -> None:
 
 
 def _counts(store, settings) -> list[TypeCount]:
-    return EventCounts.parse(fetch(store, EventCounts(settings.clickhouse_database)))
+    return EventCounts.parse(store.fetch(EventCounts(settings.clickhouse_database)))
 
 
 def test_empty_table_has_no_counts(store, settings) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from processors.clickhouse import identity_partition, log_partition
 from schemas import partition_for
+from tests.conftest import Sql
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_clickhouse_routes_every_identity_to_the_partition_python_names(
     for partition in range(partitions):
         where, params = identity_partition(partition, partitions)
         sql = f"SELECT source, event_id FROM {{database:Identifier}}.raw_events WHERE {where}"
-        rows = store.query(sql, parameters={**params, "database": settings.clickhouse_database}).result_rows
+        rows = store.fetch(Sql(sql, **params, database=settings.clickhouse_database))
         expected = {
             (e["source"], e["event_id"])
             for e in events

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from processors.clickhouse import FirstLanded, fetch
+from processors.clickhouse import FirstLanded
 
 SQL = """SELECT min(landed_at), countIf(landed_at <= {by:DateTime64(6, 'UTC')}), count()
 FROM {database:Identifier}.raw_events"""
@@ -28,14 +28,14 @@ def test_parse() -> None:
 
 def test_an_empty_store_has_nothing_landed(store, settings) -> None:
     query = FirstLanded(settings.clickhouse_database, FAR_AHEAD)
-    assert query.parse(fetch(store, query)) == (None, 0)
+    assert query.parse(store.fetch(query)) == (None, 0)
 
 
 def test_events_count_by_when_they_landed(store, settings, land, make_event) -> None:
     land([make_event("o-1"), make_event("o-2")])
     before = FirstLanded(settings.clickhouse_database, LONG_AGO)
-    first, landed = before.parse(fetch(store, before))
+    first, landed = before.parse(store.fetch(before))
     assert first is not None and first.tzinfo is UTC and first > LONG_AGO
     assert landed == 0  # nothing had landed by 2001
     after = FirstLanded(settings.clickhouse_database, FAR_AHEAD)
-    assert after.parse(fetch(store, after)) == (first, 2)
+    assert after.parse(store.fetch(after)) == (first, 2)

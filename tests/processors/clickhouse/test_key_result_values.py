@@ -19,9 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from clickhouse_connect.driver.client import Client
 
 import processors
+from processors import Store
 from processors.clickhouse import (
     BatchPosition,
     InsertRawEvents,
@@ -29,8 +29,6 @@ from processors.clickhouse import (
     MetricValues,
     MilestonesReached,
     event_row,
-    fetch,
-    insert,
     rollup_table,
 )
 from processors.kpi import apply_kpis
@@ -456,9 +454,9 @@ def settings(infra, tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def store(settings: Settings) -> Iterator[Client]:
-    with processors.open_store(settings) as client:
-        yield client
+def store(settings: Settings) -> Iterator[Store]:
+    with processors.open_store(settings) as store:
+        yield store
 
 
 def make_orders(rng: random.Random, prefix: str, count: int) -> list[dict[str, Any]]:
@@ -494,15 +492,15 @@ def make_sessions(rng: random.Random, prefix: str, count: int) -> list[dict[str,
     ]
 
 
-def land_events(client: Client, database: str, events: list[dict[str, Any]], log: str) -> None:
+def land_events(store: Store, database: str, events: list[dict[str, Any]], log: str) -> None:
     position = BatchPosition(log, 0, 0, len(events) - 1)
     rows = [event_row(e, i, T, position) for i, e in enumerate(events)]
-    insert(client, InsertRawEvents(database, position, rows))
+    store.insert(InsertRawEvents(database, position, rows))
 
 
 @dataclass(frozen=True)
 class Landed:
-    client: Client
+    store: Store
     database: str
     first: list[dict[str, Any]]  # landed before the apply: the backfill's share
     everything: list[dict[str, Any]]  # ... and after it: the views' share
@@ -512,7 +510,7 @@ class Landed:
 
 
 @pytest.fixture(scope="module")
-def landed(store: Client, settings: Settings) -> Landed:
+def landed(store: Store, settings: Settings) -> Landed:
     rng = random.Random(11)
     database = settings.clickhouse_database
     first = make_orders(rng, "a", 300) + make_sessions(rng, "a", 200)
@@ -617,7 +615,7 @@ REQUESTS = requests()
 
 def read(landed: Landed, landed_by: datetime | None) -> dict[str, float | None]:
     query = MetricValues(landed.database, REQUESTS, landed_by)
-    return query.parse(fetch(landed.client, query))
+    return query.parse(landed.store.fetch(query))
 
 
 def assert_agrees_with_python(actual: dict[str, float | None], events: list[dict[str, Any]]) -> None:
@@ -652,7 +650,7 @@ def test_as_of_after_everything_landed_agrees_exactly_with_the_rollups(landed: L
 
 def read_these(landed: Landed, requests: tuple[MetricRequest, ...], landed_by: datetime | None):
     query = MetricValues(landed.database, requests, landed_by)
-    rows = fetch(landed.client, query)
+    rows = landed.store.fetch(query)
     return query.parse(rows), rows
 
 
@@ -716,7 +714,7 @@ def signups(landed: Landed) -> tuple[list[dict[str, Any]], datetime]:
         }
         for i in range(800)
     ]
-    land_events(landed.client, landed.database, events, "signups")
+    land_events(landed.store, landed.database, events, "signups")
     time.sleep(0.01)
     return events, datetime.now(UTC)
 
@@ -811,7 +809,7 @@ def test_milestones_reached_take_each_milestones_latest_check_in(store, settings
 
     def reached(windows, landed_by=None) -> dict[str, frozenset[str]]:
         query = MilestonesReached(db, windows, landed_by)
-        return query.parse(fetch(store, query))
+        return query.parse(store.fetch(query))
 
     windows = (("kr-launch", q_start, q_end), ("kr-hire", q_start, q_end), ("kr-none", q_start, q_end))
     # beta: the later of two at one instant wins by event id: "m-1" < "m-10", so the undo holds

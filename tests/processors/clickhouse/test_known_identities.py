@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from processors.clickhouse import KnownIdentities, fetch
+from processors.clickhouse import KnownIdentities
 
 from .conftest import RECEIVED
 
@@ -34,4 +34,4 @@ def test_reports_landed_identities_within_the_window_only(store, settings, land,
     land([make_event("old")], first=10, received_at=RECEIVED - timedelta(days=40))
     asked = {("shop", "e-1"), ("shop", "e-2"), ("crm", "e-2"), ("shop", "old"), ("shop", "never")}
     query = KnownIdentities(settings.clickhouse_database, asked, RECEIVED - timedelta(days=30))
-    assert KnownIdentities.parse(fetch(store, query)) == {("shop", "e-1"), ("crm", "e-2")}
+    assert KnownIdentities.parse(store.fetch(query)) == {("shop", "e-1"), ("crm", "e-2")}

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, execute, fetch, insert
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
 from processors.clickhouse.kpi_backfill import BackfillKpiRollup, BackfillMonths
 from processors.clickhouse.kpi_rollup_ddl import CreateKpiRollup, CreateKpiView, rollup_table
 from processors.clickhouse.kpi_series import KpiSeries
 from schemas import EventTypeRegistry, Grain, KpiCatalog
+from tests.conftest import Sql
 
 REGISTRY = EventTypeRegistry.from_mapping(
     {
@@ -212,11 +213,11 @@ def make_events(rng: random.Random, count: int) -> list[dict]:
     return events
 
 
-def land(client, database: str, events: list[dict], first_offset: int) -> None:
+def land(store, database: str, events: list[dict], first_offset: int) -> None:
     position = BatchPosition("log", 0, first_offset, first_offset)
     received = datetime(2026, 11, 1, tzinfo=UTC)
     rows = [event_row(e, first_offset, received, position) for e in events]
-    insert(client, InsertRawEvents(database, position, rows))
+    store.insert(InsertRawEvents(database, position, rows))
 
 
 def period_start(at: datetime, grain: Grain, zone: ZoneInfo) -> datetime:
@@ -267,9 +268,9 @@ def expected_series(events, kind, grain, zone, value, by=()) -> dict:
     return {key: value(es) for key, es in groups.items()}
 
 
-def actual_series(client, database, kpi, grain, zone, by=()) -> dict:
+def actual_series(store, database, kpi, grain, zone, by=()) -> dict:
     query = KpiSeries(database, kpi, START, END, grain, zone.key if zone is not UTC else "UTC", by)
-    return {(p.period, *p.group.values()): p.value for p in query.parse(fetch(client, query))}
+    return {(p.period, *p.group.values()): p.value for p in query.parse(store.fetch(query))}
 
 
 @pytest.fixture
@@ -281,24 +282,24 @@ def kpi_store(store, settings):
     land(store, database, events[:700], 0)
     cutoff = datetime.now(UTC) + timedelta(seconds=1)
     for kpi in KPIS.ordered():
-        execute(store, CreateKpiRollup(database, kpi, settings.dedup_block_window))
-        execute(store, CreateKpiView(database, kpi, cutoff))
+        store.execute(CreateKpiRollup(database, kpi, settings.dedup_block_window))
+        store.execute(CreateKpiView(database, kpi, cutoff))
     time.sleep(max(0.0, (cutoff - datetime.now(UTC)).total_seconds()) + 0.1)
     land(store, database, events[700:], 1)
     land(store, database, events[700:], 1)  # a worker's retry: the same block, the same token
     for kpi in KPIS.ordered():
-        for month, _ in BackfillMonths.parse(fetch(store, BackfillMonths(database, kpi, cutoff))):
-            execute(store, BackfillKpiRollup(database, kpi, cutoff, month))
+        for month, _ in BackfillMonths.parse(store.fetch(BackfillMonths(database, kpi, cutoff))):
+            store.execute(BackfillKpiRollup(database, kpi, cutoff, month))
     return store, database, events
 
 
 def test_every_aggregation_grain_and_zone_matches_plain_python(kpi_store) -> None:
-    client, database, events = kpi_store
+    store, database, events = kpi_store
     for grain in Grain:
         for zone in ZONES:
             for name, value in EXPECTED.items():
                 expected = expected_series(events, "order.placed", grain, zone, value)
-                actual = actual_series(client, database, KPIS.kpis[name], grain, zone)
+                actual = actual_series(store, database, KPIS.kpis[name], grain, zone)
                 assert actual.keys() == expected.keys(), (name, grain, zone)
                 for key, number in expected.items():  # float sums may add up in another order
                     assert actual[key] == pytest.approx(number, rel=1e-9), (name, grain, zone, key)
@@ -318,32 +319,32 @@ FILTERED: dict[str, tuple[Callable[[dict], bool], Callable[[list[dict]], float]]
 
 
 def test_every_filter_operator_matches_plain_python(kpi_store) -> None:
-    client, database, events = kpi_store
+    store, database, events = kpi_store
     assert any(e["measures"]["amount"] == 250 for e in events if e["type"] == "order.placed")  # the boundary
     for name, (keep, value) in FILTERED.items():
         for grain in (Grain.DAY, Grain.MONTH):
             kept = [e for e in events if e["type"] == "order.placed" and keep(e)]
             expected = expected_series(kept, "order.placed", grain, UTC, value)
-            assert actual_series(client, database, KPIS.kpis[name], grain, UTC) == pytest.approx(expected), (
+            assert actual_series(store, database, KPIS.kpis[name], grain, UTC) == pytest.approx(expected), (
                 name
             )
 
 
 def test_sums_by_dimensions_and_filtered_counts_match_plain_python(kpi_store) -> None:
-    client, database, events = kpi_store
+    store, database, events = kpi_store
     oslo = ZoneInfo("Europe/Oslo")
     by = ("region", "channel")
     revenue = expected_series(
         events, "order.placed", Grain.MONTH, oslo, lambda es: sum(e["measures"]["amount"] for e in es), by
     )
-    assert actual_series(client, database, KPIS.kpis["revenue"], Grain.MONTH, oslo, by) == pytest.approx(
+    assert actual_series(store, database, KPIS.kpis["revenue"], Grain.MONTH, oslo, by) == pytest.approx(
         revenue
     )
     deals = [
         e for e in events if e["measures"]["amount"] > 100_000 and e["dimensions"]["region"] in ("EU", "NA")
     ]
     big = expected_series(deals, "deal.closed", Grain.QUARTER, oslo, len, ("region",))
-    assert actual_series(client, database, KPIS.kpis["big_deals"], Grain.QUARTER, oslo, ("region",)) == big
+    assert actual_series(store, database, KPIS.kpis["big_deals"], Grain.QUARTER, oslo, ("region",)) == big
 
 
 # -- quantiles on a group far past ClickHouse's 8,192-value sample ----------------------------------
@@ -361,9 +362,9 @@ QUANTILES = KpiCatalog.from_mapping(
 Q4 = (datetime(2026, 10, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
 
 
-def quarter_value(client, database: str, name: str) -> float:
+def quarter_value(store, database: str, name: str) -> float:
     query = KpiSeries(database, QUANTILES.kpis[name], *Q4, Grain.QUARTER, "UTC")
-    [point] = query.parse(fetch(client, query))
+    [point] = query.parse(store.fetch(query))
     return point.value
 
 
@@ -386,17 +387,20 @@ def test_quantiles_of_100000_values_are_the_same_on_every_read_exact_or_within_1
     ]
     long_ago = datetime(2000, 1, 1, tzinfo=UTC)  # the views take every row landed from then on
     for kpi in QUANTILES.ordered():
-        execute(store, CreateKpiRollup(database, kpi, settings.dedup_block_window))
-        execute(store, CreateKpiView(database, kpi, long_ago))
+        store.execute(CreateKpiRollup(database, kpi, settings.dedup_block_window))
+        store.execute(CreateKpiView(database, kpi, long_ago))
     for block in range(10):  # ten inserts, so ten parts whose states merge when read and when merged
         land(store, database, events[block * 10_000 : (block + 1) * 10_000], block)
     amounts = [e["measures"]["amount"] for e in events]
 
     reads = {name: [quarter_value(store, database, name) for _ in range(3)] for name in QUANTILES.kpis}
     for kpi in QUANTILES.ordered():  # merge every part into one: the states merge on disk too
-        store.command(
-            "OPTIMIZE TABLE {database:Identifier}.{table:Identifier} FINAL",
-            parameters={"database": database, "table": rollup_table(kpi)},
+        store.execute(
+            Sql(
+                "OPTIMIZE TABLE {database:Identifier}.{table:Identifier} FINAL",
+                database=database,
+                table=rollup_table(kpi),
+            )
         )
         reads[kpi.name].append(quarter_value(store, database, kpi.name))
 

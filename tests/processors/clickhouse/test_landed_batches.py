@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processors.clickhouse import LandedBatch, LandedBatches, fetch
+from processors.clickhouse import LandedBatch, LandedBatches
 
 SQL = (
     "SELECT DISTINCT batch_first_offset, batch_last_offset, batch_epoch\n"
@@ -60,7 +60,7 @@ def landed(land, make_event) -> None:
 )
 def test_ranges_at_or_after_the_resume_offset(store, settings, landed, from_offset, expected) -> None:
     query = LandedBatches(settings.clickhouse_database, "log-a", 0, from_offset)
-    assert LandedBatches.parse(fetch(store, query)) == [LandedBatch(*r) for r in expected]
+    assert LandedBatches.parse(store.fetch(query)) == [LandedBatch(*r) for r in expected]
 
 
 @pytest.mark.parametrize(
@@ -73,4 +73,4 @@ def test_ranges_at_or_after_the_resume_offset(store, settings, landed, from_offs
 )
 def test_only_the_asked_log_and_partition(store, settings, landed, log, partition, expected) -> None:
     query = LandedBatches(settings.clickhouse_database, log, partition, 0)
-    assert LandedBatches.parse(fetch(store, query)) == [LandedBatch(*r) for r in expected]
+    assert LandedBatches.parse(store.fetch(query)) == [LandedBatch(*r) for r in expected]

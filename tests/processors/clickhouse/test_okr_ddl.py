@@ -22,9 +22,7 @@ from processors.clickhouse import (
     Identifier,
     InsertKeyResultScores,
     Statement,
-    ensure_schema,
     fetch,
-    insert,
 )
 from processors.clickhouse.okr_ddl import LatestScoresExist
 from schemas import Grade, KeyResultScore, Status
@@ -200,14 +198,14 @@ class _Query:
 )
 def test_ensure_schema_builds_the_declared_columns(store, settings, table: str, columns) -> None:
     db = settings.clickhouse_database
-    rows = fetch(store, _Query("DESCRIBE TABLE {db:Identifier}.{t:Identifier}", db=db, t=table))
+    rows = store.fetch(_Query("DESCRIBE TABLE {db:Identifier}.{t:Identifier}", db=db, t=table))
     assert [(name, kind) for name, kind, *_ in rows] == list(columns)
 
 
 def test_ensure_schema_keeps_insert_tokens_of_definitions_and_is_idempotent(store, settings) -> None:
     db = settings.clickhouse_database
-    ensure_schema(store, settings)  # again: tables kept, views replaced
-    [(ddl,)] = fetch(store, _Query("SHOW CREATE TABLE {db:Identifier}.okr_definitions", db=db))
+    store.ensure_schema(settings)  # again: tables kept, views replaced
+    [(ddl,)] = store.fetch(_Query("SHOW CREATE TABLE {db:Identifier}.okr_definitions", db=db))
     assert f"non_replicated_deduplication_window = {settings.dedup_block_window}" in ddl
     [(names,)] = fetch(
         store, _Query("SELECT groupArray(name) FROM system.tables WHERE database = {db:String}", db=db)
@@ -229,25 +227,25 @@ def test_latest_scores_keep_one_row_per_id_and_a_store_from_before_them_is_copie
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     history = [_score(k, t0 + timedelta(hours=h), h / 10) for h in range(5) for k in ("kr-a", "kr-b")]
     for score in history:  # one insert each, as the scorer writes them
-        insert(store, InsertKeyResultScores(db, [score], score.as_of, "events"))
+        store.insert(InsertKeyResultScores(db, [score], score.as_of, "events"))
 
     def rows(table: str) -> list[tuple]:
         sql = "SELECT key_result, progress FROM {db:Identifier}.{t:Identifier} ORDER BY key_result"
-        return fetch(store, _Query(sql, db=db, t=table))
+        return store.fetch(_Query(sql, db=db, t=table))
 
-    store.command("OPTIMIZE TABLE {db:Identifier}.key_result_latest FINAL", parameters={"db": db})
+    store.execute(_Query("OPTIMIZE TABLE {db:Identifier}.key_result_latest FINAL", db=db))
     assert rows("key_result_latest") == [("kr-a", 0.4), ("kr-b", 0.4)]  # merged: the newest of each
     assert rows("key_result_current") == [("kr-a", 0.4), ("kr-b", 0.4)]
     # a store made before the latest-score tables: its history is copied in when they are made
     for name in ("key_result_latest_mv", "key_result_latest"):
-        store.command("DROP TABLE {db:Identifier}.{t:Identifier}", parameters={"db": db, "t": name})
-    ensure_schema(store, settings)
+        store.execute(_Query("DROP TABLE {db:Identifier}.{t:Identifier}", db=db, t=name))
+    store.ensure_schema(settings)
     assert rows("key_result_latest") == [("kr-a", 0.4), ("kr-b", 0.4)]
     # parts stay apart from here on, so every row written shows
-    store.command("SYSTEM STOP MERGES {db:Identifier}.key_result_latest", parameters={"db": db})
+    store.execute(_Query("SYSTEM STOP MERGES {db:Identifier}.key_result_latest", db=db))
     later = _score("kr-a", t0 + timedelta(days=1), 0.9)
-    insert(store, InsertKeyResultScores(db, [later], later.as_of, "events"))
+    store.insert(InsertKeyResultScores(db, [later], later.as_of, "events"))
     assert rows("key_result_current") == [("kr-a", 0.9), ("kr-b", 0.4)]
-    ensure_schema(store, settings)  # again: the table exists, nothing is copied
+    store.ensure_schema(settings)  # again: the table exists, nothing is copied
     assert sorted(rows("key_result_latest")) == [("kr-a", 0.4), ("kr-a", 0.9), ("kr-b", 0.4)]
     assert rows("key_result_current") == [("kr-a", 0.9), ("kr-b", 0.4)]

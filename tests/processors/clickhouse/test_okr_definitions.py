@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from processors.clickhouse import OKR_DEFINITIONS_COLUMNS, OkrVersions, RecordOkrVersions, fetch, insert
+from processors.clickhouse import OKR_DEFINITIONS_COLUMNS, OkrVersions, RecordOkrVersions
 from processors.clickhouse.okr_definitions import OKR_VERSION_FIELDS, versions_token
 from schemas import OkrVersion
 
@@ -59,12 +59,12 @@ def test_parse_reads_naive_driver_times_as_utc() -> None:
 def test_versions_round_trip_and_a_retried_insert_lands_once(store, settings) -> None:
     db = settings.clickhouse_database
     first = [version("retain", 1), version("grow", 2), version("grow", 1)]
-    insert(store, RecordOkrVersions(db, first))
-    insert(store, RecordOkrVersions(db, list(reversed(first))))  # a retry: the same versions, one token
+    store.insert(RecordOkrVersions(db, first))
+    store.insert(RecordOkrVersions(db, list(reversed(first))))  # a retry: the same versions, one token
     removed = version("retain", 2, removed=True, definition="")
-    insert(store, RecordOkrVersions(db, [removed]))
-    insert(store, RecordOkrVersions(db, []))  # nothing to write
-    read = OkrVersions.parse(fetch(store, OkrVersions(db)))
+    store.insert(RecordOkrVersions(db, [removed]))
+    store.insert(RecordOkrVersions(db, []))  # nothing to write
+    read = OkrVersions.parse(store.fetch(OkrVersions(db)))
     assert read == [version("grow", 1), version("grow", 2), version("retain", 1), removed]
     assert all(v.effective_from.tzinfo is not None for v in read)
     assert read[0].effective_from == AT + timedelta(days=1)  # microseconds kept

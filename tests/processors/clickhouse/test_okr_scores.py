@@ -21,8 +21,6 @@ from processors.clickhouse import (
     Scored,
     ScoresAt,
     Statement,
-    fetch,
-    insert,
 )
 from processors.clickhouse.okr_scores import KEY_RESULT_SCORE_FIELDS, OBJECTIVE_SCORE_FIELDS
 from schemas import Grade, KeyResultScore, ObjectiveScore, Status
@@ -153,32 +151,32 @@ def test_key_result_history_current_and_as_of_an_instant(store, settings) -> Non
     s1, s2, s3 = T0 + timedelta(seconds=1), T0 + timedelta(hours=1), T0 + timedelta(days=2)
     a = [kr("kr-a", T0, 0.1), kr("kr-a", T0 + timedelta(hours=1), 0.2, status=Status.AT_RISK)]
     b = [kr("kr-b", T0 + timedelta(minutes=5), 0.9, value=None, attainment=None, grade=Grade.GREEN)]
-    insert(store, InsertKeyResultScores(db, [*a, *b], s1, "events"))
+    store.insert(InsertKeyResultScores(db, [*a, *b], s1, "events"))
     # a recomputation of an earlier instant, written later: it does not become the current score
     recomputed = replace(a[0], progress=0.15, value=6.0)
-    insert(store, InsertKeyResultScores(db, [recomputed], s3, "late_events"))
+    store.insert(InsertKeyResultScores(db, [recomputed], s3, "late_events"))
     # the same instant scored again later: the later row wins
     again = replace(b[0], progress=1.0, status=Status.ACHIEVED)
-    insert(store, InsertKeyResultScores(db, [again], s2, "time"))
-    insert(store, InsertKeyResultScores(db, [], s3, "time"))  # nothing to write
+    store.insert(InsertKeyResultScores(db, [again], s2, "time"))
+    store.insert(InsertKeyResultScores(db, [], s3, "time"))  # nothing to write
 
-    current = CurrentKeyResultScores.parse(fetch(store, CurrentKeyResultScores(db)))
+    current = CurrentKeyResultScores.parse(store.fetch(CurrentKeyResultScores(db)))
     assert current == [Scored(a[1], s1, "events"), Scored(again, s2, "time")]
-    only_b = CurrentKeyResultScores.parse(fetch(store, CurrentKeyResultScores(db, ("kr-b", "kr-x"))))
+    only_b = CurrentKeyResultScores.parse(store.fetch(CurrentKeyResultScores(db, ("kr-b", "kr-x"))))
     assert only_b == [Scored(again, s2, "time")]
 
-    history = KeyResultHistory.parse(fetch(store, KeyResultHistory(db, "kr-a")))
+    history = KeyResultHistory.parse(store.fetch(KeyResultHistory(db, "kr-a")))
     assert history == [
         Scored(a[0], s1, "events"),
         Scored(recomputed, s3, "late_events"),
         Scored(a[1], s1, "events"),
     ]
-    newest = KeyResultHistory.parse(fetch(store, KeyResultHistory(db, "kr-a", limit=2)))
+    newest = KeyResultHistory.parse(store.fetch(KeyResultHistory(db, "kr-a", limit=2)))
     assert newest == history[1:]  # the newest rows, still oldest first
-    assert KeyResultHistory.parse(fetch(store, KeyResultHistory(db, "nope"))) == []
+    assert KeyResultHistory.parse(store.fetch(KeyResultHistory(db, "nope"))) == []
 
     def at(instant: datetime) -> list[Scored[KeyResultScore]]:
-        return ScoresAt.parse(fetch(store, ScoresAt(db, instant)))
+        return ScoresAt.parse(store.fetch(ScoresAt(db, instant)))
 
     assert at(T0 - timedelta(microseconds=1)) == []
     assert at(T0) == [Scored(recomputed, s3, "late_events")]  # microseconds count: as_of <= at
@@ -195,13 +193,13 @@ def test_objective_history_current_and_as_of_an_instant(store, settings) -> None
     s1, s2 = T0 + timedelta(seconds=3), T0 + timedelta(seconds=4)
     grow = [objective("grow", T0, 0.2), objective("grow", T0 + timedelta(days=1), 0.6, grade=Grade.YELLOW)]
     retain = objective("retain", T0 + timedelta(hours=2), 0.8, status=Status.ON_TRACK, falls_short=False)
-    insert(store, InsertObjectiveScores(db, [*grow, retain], s1, "events"))
-    insert(store, InsertObjectiveScores(db, [replace(retain, score=0.85)], s2, "cascade"))
+    store.insert(InsertObjectiveScores(db, [*grow, retain], s1, "events"))
+    store.insert(InsertObjectiveScores(db, [replace(retain, score=0.85)], s2, "cascade"))
 
-    current = CurrentObjectiveScores.parse(fetch(store, CurrentObjectiveScores(db)))
+    current = CurrentObjectiveScores.parse(store.fetch(CurrentObjectiveScores(db)))
     assert current == [Scored(grow[1], s1, "events"), Scored(replace(retain, score=0.85), s2, "cascade")]
-    assert CurrentObjectiveScores.parse(fetch(store, CurrentObjectiveScores(db, ("grow",)))) == current[:1]
-    history = ObjectiveHistory.parse(fetch(store, ObjectiveHistory(db, "grow")))
+    assert CurrentObjectiveScores.parse(store.fetch(CurrentObjectiveScores(db, ("grow",)))) == current[:1]
+    history = ObjectiveHistory.parse(store.fetch(ObjectiveHistory(db, "grow")))
     assert history == [Scored(grow[0], s1, "events"), Scored(grow[1], s1, "events")]
-    at_noon = ObjectiveScoresAt.parse(fetch(store, ObjectiveScoresAt(db, T0 + timedelta(hours=3))))
+    at_noon = ObjectiveScoresAt.parse(store.fetch(ObjectiveScoresAt(db, T0 + timedelta(hours=3))))
     assert at_noon == [Scored(grow[0], s1, "events"), Scored(replace(retain, score=0.85), s2, "cascade")]

@@ -12,8 +12,6 @@ from processors.clickhouse import (
     CreateDatabase,
     CreateRawEvents,
     Statement,
-    ensure_schema,
-    execute,
     fetch,
 )
 
@@ -76,7 +74,7 @@ def test_to_sql(statement: Statement, sql: str, params: dict[str, Any]) -> None:
 
 
 def test_ensure_schema_builds_raw_events_with_the_declared_columns(store, settings) -> None:
-    rows = fetch(store, _Query("DESCRIBE TABLE {db:Identifier}.raw_events", settings.clickhouse_database))
+    rows = store.fetch(_Query("DESCRIBE TABLE {db:Identifier}.raw_events", settings.clickhouse_database))
     landed_at = ("landed_at", "DateTime64(6, 'UTC')")  # set by ClickHouse, not inserted by the sink
     assert [(name, kind) for name, kind, *_ in rows] == [*RAW_EVENTS_COLUMNS, landed_at]
 
@@ -92,8 +90,8 @@ def test_ensure_schema_applies_the_dedup_window_and_ordering(store, settings) ->
 
 def test_ensure_schema_indexes_event_ids_also_on_a_table_made_without_the_index(store, settings) -> None:
     db = settings.clickhouse_database
-    execute(store, _Query("DROP INDEX event_id_bloom ON {db:Identifier}.raw_events", db))
-    ensure_schema(store, settings)
+    store.execute(_Query("DROP INDEX event_id_bloom ON {db:Identifier}.raw_events", db))
+    store.ensure_schema(settings)
     [(indexes,)] = fetch(
         store,
         _Query("SELECT groupArray(name) FROM system.data_skipping_indices WHERE database = {db:String}", db),
@@ -103,7 +101,7 @@ def test_ensure_schema_indexes_event_ids_also_on_a_table_made_without_the_index(
 
 def test_ensure_schema_is_idempotent_and_keeps_rows(store, settings, land, make_event) -> None:
     land([make_event("e-1"), make_event("e-2")])
-    ensure_schema(store, settings)
+    store.ensure_schema(settings)
     [(count,)] = fetch(
         store, _Query("SELECT count() FROM {db:Identifier}.raw_events", settings.clickhouse_database)
     )
@@ -112,9 +110,9 @@ def test_ensure_schema_is_idempotent_and_keeps_rows(store, settings, land, make_
 
 def test_database_name_is_bound_as_an_identifier_not_spliced_into_the_text(store) -> None:
     odd = "odd-name; DROP"  # would be a syntax error (or worse) if formatted into the SQL text
-    execute(store, CreateDatabase(odd))
-    execute(store, CreateRawEvents(odd, 10))
-    [(tables,)] = fetch(store, _Query("SELECT count() FROM system.tables WHERE database = {db:String}", odd))
+    store.execute(CreateDatabase(odd))
+    store.execute(CreateRawEvents(odd, 10))
+    [(tables,)] = store.fetch(_Query("SELECT count() FROM system.tables WHERE database = {db:String}", odd))
     assert tables == 1
 
 

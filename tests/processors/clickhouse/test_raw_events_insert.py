@@ -8,6 +8,7 @@ import pytest
 
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, parse_time
 from schemas import InvalidFieldsError
+from tests.conftest import Sql
 
 POSITION = BatchPosition("log-a", 3, 100, 104, 9)
 RECEIVED = datetime(2026, 10, 1, 12, 0, 0, 250_000, tzinfo=UTC)
@@ -141,7 +142,7 @@ def test_insert_settings_make_one_deduplicated_block_under_the_token(rows: list,
 
 def _all_rows(store, settings) -> list[tuple]:
     sql = "SELECT * FROM {db:Identifier}.raw_events ORDER BY kafka_log, kafka_offset, event_id"
-    return store.query(sql, parameters={"db": settings.clickhouse_database}).result_rows
+    return store.fetch(Sql(sql, db=settings.clickhouse_database))
 
 
 def test_rows_read_back_as_inserted(store, settings, land, make_event) -> None:

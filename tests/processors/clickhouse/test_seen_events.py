@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from processors.clickhouse import SeenEvents, fetch
+from processors.clickhouse import SeenEvents
 from schemas import partition_for
 
 SQL = """SELECT source, event_id, toUnixTimestamp64Micro(min(received_at))
@@ -59,7 +59,7 @@ def test_parse_maps_identity_to_micros() -> None:
 
 def _seen(store, settings, *, partition=0, partitions=1, replay_from=10**9, since=T0 - timedelta(days=1)):
     query = SeenEvents(settings.clickhouse_database, "log-a", partition, partitions, replay_from, since)
-    return SeenEvents.parse(fetch(store, query))
+    return SeenEvents.parse(store.fetch(query))
 
 
 def test_finds_each_landed_identity_with_its_first_receipt(store, settings, land, make_event) -> None:
