@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from ingest import ProducerError
-from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, insert
+from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
 from processors.clickhouse.okr_scores import CurrentObjectiveScores
 from processors.kpi import apply_kpis, read_catalog
 from processors.okr import OkrLog, OkrScorer, apply_okrs, read_okrs
@@ -51,8 +51,8 @@ def scoring(settings: Settings, topics, store):
         "measures": {"amount": 250.0},
     }
     position = BatchPosition("log", 0, 0, 0)
-    insert(
-        store, InsertRawEvents(settings.clickhouse_database, position, [event_row(event, 0, SOLD, position)])
+    store.insert(
+        InsertRawEvents(settings.clickhouse_database, position, [event_row(event, 0, SOLD, position)])
     )
     yield okr_log
     okr_log.close()
