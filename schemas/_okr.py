@@ -910,6 +910,22 @@ class OkrCatalog(BaseModel):
                         "objective's score"
                     )
                     found.append(FieldError(f"objectives.{oid}.key_results.{kr.id}", message, "unlinked"))
+        rolled_up = {
+            ref
+            for o in self.objectives.values()
+            for kr in o.key_results
+            if kr.rollup
+            for ref in kr.rollup.objectives
+        }
+        for oid in self.objectives:
+            unread = [c.id for c in self.children(oid) if c.id not in rolled_up]
+            if unread:
+                message = (
+                    f"its child objectives {', '.join(unread)} pass their status up, but their scores "
+                    "reach its score only through a rollup key result reading them (none does) or "
+                    "with OKRSTREAM_OKR_OBJECTIVE_INCLUDES_CHILDREN=true"
+                )
+                found.append(FieldError(f"objectives.{oid}", message, "children_not_scored"))
         load = Counter((o.owner, o.period.label) for o in self.objectives.values())
         for (owner, period), n in load.items():
             if n > _MAX_OBJECTIVES_PER_OWNER:

@@ -1234,6 +1234,25 @@ def numbered(count: int) -> dict[str, Any]:
         ),
         ({f"o{i}": team(f"o{i}", period="2026-Q3" if i else "2026-Q4") for i in range(6)}, []),
         ({f"o{i}": team(f"o{i}", owner=f"team {i % 2}") for i in range(6)}, []),
+        (
+            {"company": team("company", owner="ceo"), "north": team("north", parent="company")},
+            [
+                (
+                    "objectives.company",
+                    "children_not_scored",
+                    "its child objectives north pass their status up",
+                )
+            ],
+        ),
+        (
+            {
+                "company": objective(
+                    owner="ceo", key_results={"teams": rollup(objectives=["north"]), **numbered(1)}
+                ),
+                "north": team("north", parent="company"),
+            },
+            [],
+        ),
     ],
     ids=[
         "none",
@@ -1245,6 +1264,8 @@ def numbered(count: int) -> dict[str, Any]:
         "owner-load",
         "two-periods",
         "two-owners",
+        "child-not-rolled-up",
+        "child-rolled-up",
     ],
 )
 def test_warnings(kpis: dict[str, KpiDefinition], objectives: dict[str, Any], expected: list[Any]) -> None:
