@@ -149,7 +149,7 @@ def status_table(report: dict[str, Any]) -> str:
         lines.append(f"{indent}{o['title']}  ({o['id']}, {o['owner']}, {o['period']}, {o['kind']})")
         short = "  WILL FALL SHORT" if o.get("falls_short") else ""
         lines.append(
-            f"{indent}  {bar(score)}  expected {_pct(o.get('expected'))}  {o.get('status', 'not scored'):<10}"
+            f"{indent}  {bar(score)}  expected {_pct(o.get('expected'))}  {o.get('status', 'not scored'):<18}"
             f"{short}  updated {_when(o.get('updated_at'), zone)}"
         )
         for kr in o["key_results"]:
@@ -157,7 +157,7 @@ def status_table(report: dict[str, Any]) -> str:
             numbers = f"{_number(kr.get('value'))} of {_number(kr.get('target'))}" if kr.get("scored") else ""
             lines.append(
                 f"{indent}  - {kr['title'][:48]:<48} {bar(progress)}  expected {_pct(kr.get('expected'))}"
-                f"  {kr.get('status', 'not scored'):<10} {numbers}"
+                f"  {kr.get('status', 'not scored'):<18} {numbers}"
                 + ("  falls short" if kr.get("falls_short") else "")
                 + (f"  updated {_when(kr.get('updated_at'), zone)}" if kr.get("updated_at") else "")
             )
@@ -175,7 +175,7 @@ def history_table(report: dict[str, Any]) -> str:
     lines = [f"{kr['title']} ({kr['id']}) in {report['objective']['title']}"]
     for row in report["history"]:
         lines.append(
-            f"  {row['scored_at']}  {bar(row['progress'])}  {row['status']:<10}"
+            f"  {row['scored_at']}  {bar(row['progress'])}  {row['status']:<18}"
             f" value {_number(row['value'])}  expected {_pct(row['expected'])}  ({row['cause']})"
         )
     return "\n".join(lines)
