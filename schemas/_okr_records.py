@@ -62,9 +62,16 @@ class ObjectiveScore:
 
 
 def key_result_scored_event(
-    score: KeyResultScore, scored_at: datetime, cause: str, caused_by: dict[str, object] | None = None
+    score: KeyResultScore,
+    scored_at: datetime,
+    cause: str,
+    caused_by: dict[str, object] | None = None,
+    scored_by: str = "",
 ) -> dict[str, object]:
-    """The `key_result.scored` event published on the score topic, keyed by key result id."""
+    """The `key_result.scored` event published on the score topic, keyed by key result id.
+
+    `scored_by` names the scorer (host/pid): each id has one owner at a time, which it shows.
+    """
     return {
         "type": "key_result.scored",
         "key_result": score.key_result,
@@ -84,10 +91,13 @@ def key_result_scored_event(
         "falls_short": score.falls_short,
         "period": {"start": utc_iso(score.period_start), "end": utc_iso(score.period_end)},
         "caused_by": caused_by or {},
+        "scored_by": scored_by,
     }
 
 
-def objective_scored_event(score: ObjectiveScore, scored_at: datetime, cause: str) -> dict[str, object]:
+def objective_scored_event(
+    score: ObjectiveScore, scored_at: datetime, cause: str, scored_by: str = ""
+) -> dict[str, object]:
     """The `objective.scored` event published on the score topic, keyed by objective id."""
     return {
         "type": "objective.scored",
@@ -101,4 +111,5 @@ def objective_scored_event(score: ObjectiveScore, scored_at: datetime, cause: st
         "status": score.status.value,
         "grade": score.grade.value,
         "falls_short": score.falls_short,
+        "scored_by": scored_by,
     }

@@ -13,6 +13,8 @@ has just recorded.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -107,6 +109,7 @@ class OkrScorer:
         self._generation = 0  # moves on with every `forget`: a pass begun before it remembers nothing
         self._unsent: list[Touch] = []  # touches a failed pass owes; the retry sends them
         self._lock = threading.Lock()  # one pass or rescore at a time: they share the OkrLog
+        self.identity = f"{socket.gethostname()}/{os.getpid()}"  # in every scored event: who scored it
 
     def handle(self, touches: Iterable[Touch]) -> None:
         """Recompute every id touched; record and publish what moved, then touch what reads it.
@@ -238,7 +241,9 @@ class OkrScorer:
         by_cause: dict[str, list[KeyResultScore]] = defaultdict(list)
         for score, touch in changed:
             by_cause[touch.cause.value].append(score)
-            event = key_result_scored_event(score, scored_at, touch.cause.value, _caused_by(touch))
+            event = key_result_scored_event(
+                score, scored_at, touch.cause.value, _caused_by(touch), self.identity
+            )
             self._log.scored(score.key_result, event)
         self._confirm(changed)
         _observe_freshness(changed, self._clock())
@@ -318,7 +323,8 @@ class OkrScorer:
         by_cause: dict[str, list[ObjectiveScore]] = defaultdict(list)
         for score, touch in changed:
             by_cause[touch.cause.value].append(score)
-            self._log.scored(score.objective, objective_scored_event(score, scored_at, touch.cause.value))
+            event = objective_scored_event(score, scored_at, touch.cause.value, self.identity)
+            self._log.scored(score.objective, event)
         self._confirm(changed)
         for cause, group in by_cause.items():
             self._store.insert(InsertObjectiveScores(self._db, group, scored_at, cause))
