@@ -118,19 +118,24 @@ def query_router(api: QueryApi) -> APIRouter:
             raise ApiError(400, str(e), "bad_query") from None
         return json_response(report)
 
-    @router.post("/v1/kpis/apply", tags=["admin"], dependencies=[admin], summary="Apply a KPI catalog (YAML)")
-    async def apply(request: Request, dry_run: bool = False) -> Response:
+    @router.post(
+        "/v1/kpis/apply",
+        tags=["admin"],
+        dependencies=[admin],
+        summary="Apply a KPI catalog (YAML); with prune, remove the KPIs in force that it omits",
+    )
+    async def apply(request: Request, dry_run: bool = False, prune: bool = False) -> Response:
         text = (await request.body()).decode("utf-8", errors="replace")
+        applied_by = request.headers.get("X-Applied-By", "api")
         try:
             catalog = read_catalog(text, api.registry)
+            plan = await asyncio.to_thread(
+                apply_kpis, api.client, api.settings, catalog, applied_by, dry_run, _quiet, prune
+            )
         except ConfigError as e:
             errors = [dataclasses.asdict(error) for error in e.errors]
             return json_response({"error": "invalid KPI definitions", "errors": errors}, 422)
-        applied_by = request.headers.get("X-Applied-By", "api")
-        plan = await asyncio.to_thread(
-            apply_kpis, api.client, api.settings, catalog, applied_by, dry_run, _quiet
-        )
-        return json_response(plan_report(plan) | {"dry_run": dry_run})
+        return json_response(plan_report(plan) | {"dry_run": dry_run, "prune": prune})
 
     @router.post(
         "/v1/keys", tags=["admin"], dependencies=[admin], status_code=201, summary="Create an API key"

@@ -9,8 +9,10 @@ on the same machine present that token.
 
 from __future__ import annotations
 
+import argparse
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,3 +71,9 @@ def call_running(
         if answer.get("errors"):
             raise ConfigError(FieldError(**error) for error in answer["errors"]) from None
         raise ValueError(answer.get("error", str(e))) from None
+
+
+def apply_query(args: argparse.Namespace) -> str:
+    """`?dry_run=1&prune=1`, as far as those flags are given: the query of the apply endpoints."""
+    query = urllib.parse.urlencode({name: 1 for name in ("dry_run", "prune") if getattr(args, name)})
+    return f"?{query}" if query else ""
