@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clickhouse_connect.driver.client import Client
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from schemas import Access, ConfigError, EventTypeRegistry, Grain, Settings, api_key_json
 
-from ..clickhouse import EventCounts, fetch
+from ..clickhouse import EventCounts, KnownIdentities, fetch
 from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
 from ..sink import SinkStats
 from ..store import ApiKeyStore
@@ -34,6 +35,43 @@ def event_counts(client: Client, database: str) -> dict[str, Any]:
         "total_events": sum(t.events for t in types),
         "types": [dataclasses.asdict(t) for t in types],
     }
+
+
+def landed_identities(
+    client: Client, settings: Settings, identities: Collection[tuple[str, str]], now: datetime | None = None
+) -> set[tuple[str, str]]:
+    """Which of these (source, event_id) identities landed in the store within the dedup window.
+
+    The sink drops a copy of exactly these, so this is the store's word on duplicates: what the
+    ingest API answers `duplicate` and `okrstream ingest` counts as already stored.
+    """
+    if not identities:
+        return set()
+    since = (now or datetime.now(UTC)) - timedelta(days=settings.dedup_window_days)
+    query = KnownIdentities(settings.clickhouse_database, identities, since)
+    return query.parse(fetch(client, query))
+
+
+def landed_events(
+    client: Client, settings: Settings, identities: Collection[tuple[str, str]]
+) -> dict[str, Any]:
+    """The body of POST /v1/events/landed: those of the identities asked about that landed."""
+    found = landed_identities(client, settings, identities)
+    return {
+        "landed": [{"source": source, "event_id": event_id} for source, event_id in sorted(found)],
+        "dedup_window_days": settings.dedup_window_days,
+    }
+
+
+class EventIdentity(BaseModel):
+    source: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class LandedQuery(BaseModel):
+    """The identities to look up; at most OKRSTREAM_HTTP_MAX_EVENTS in one request."""
+
+    events: list[EventIdentity]
 
 
 class NewKey(BaseModel):
@@ -88,6 +126,25 @@ def query_router(api: QueryApi) -> APIRouter:
         if api.stats is not None:
             body["sink"] = dataclasses.asdict(api.stats)
         return json_response(body)
+
+    @router.post(
+        "/v1/events/landed",
+        tags=["query"],
+        dependencies=[reader],
+        summary="Which of these events (source, event_id) the store holds: the sink drops copies of them",
+    )
+    async def landed(query: LandedQuery) -> Response:
+        limit = api.settings.http_max_events
+        if len(query.events) > limit:
+            raise ApiError(
+                413,
+                f"{len(query.events)} events in one request; at most {limit} allowed",
+                "too_many_events",
+                path="events",
+                extra={"limit_events": limit},
+            )
+        identities = {(e.source, e.event_id) for e in query.events}
+        return json_response(await asyncio.to_thread(landed_events, api.client, api.settings, identities))
 
     @router.get("/v1/kpis", tags=["query"], dependencies=[reader], summary="The KPIs in force")
     async def kpis() -> Response:
