@@ -10,11 +10,12 @@ on the same machine present that token.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,22 @@ class Backend:
             return call_running(self.running, call.path, call.body, call.headers, call.method)
         with open_store(self.settings) as client:
             return on_store(client)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Callable[[ApiCall, Callable[[Client], Any]], Any]]:
+        """`answer` for many calls: a store opened here is opened at the first and closed at the end."""
+        with contextlib.ExitStack() as stack:
+            client: Client | None = None
+
+            def answer(call: ApiCall, on_store: Callable[[Client], Any]) -> Any:
+                nonlocal client
+                if self.running:
+                    return call_running(self.running, call.path, call.body, call.headers, call.method)
+                if client is None:
+                    client = stack.enter_context(open_store(self.settings))
+                return on_store(client)
+
+            yield answer
 
 
 def call_running(
