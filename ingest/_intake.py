@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,13 +19,20 @@ from schemas import (
 
 from ._producer import EventProducer
 
+Identity = tuple[str, str]
+# Which of these identities the store already holds (the sink would drop them); None: it cannot say
+StoredLookup = Callable[[Collection[Identity]], set[Identity] | None]
+
 
 @dataclass
 class IngestSummary:
-    accepted: int = 0
+    accepted: int = 0  # valid and not a copy within the input: new + already_stored + unchecked
     rejected: int = 0
     duplicates: int = 0  # copies of an identity already accepted from this same input
     errors: list[tuple[int | None, str]] = field(default_factory=list)  # (line, reason)
+    new: int = 0  # sent: not in the store when asked
+    already_stored: int = 0  # in the store when asked: not sent again
+    unchecked: int = 0  # sent without the store's answer (no lookup, or it failed)
 
 
 class EventIntake:
@@ -39,8 +47,18 @@ class EventIntake:
         send_every: int = 5000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         convert: Callable[[Any, datetime], RawEvent] | None = None,
+        stored: StoredLookup | None = None,
     ) -> None:
-        """`convert` turns a decoded input into an event (default: it is a canonical event already)."""
+        """`convert` turns a decoded input into an event (default: it is a canonical event already).
+
+        `stored` is asked, for every `send_every` accepted events before they are sent, which of
+        them the store already holds: those are counted as already stored and not sent again.
+        It is asked on a thread of its own, one chunk at a time and in order, so the lookup and
+        the send of one chunk overlap the validation of the next.
+        """
+        self._stored = stored
+        self._worker = ThreadPoolExecutor(1, "okrstream-intake") if stored is not None else None
+        self._in_flight: Future[None] | None = None
         self._producer = producer
         self._origin = origin
         self._send_every = send_every
@@ -80,9 +98,35 @@ class EventIntake:
     def finish(self) -> IngestSummary:
         """Send what is pending and wait until the broker has acknowledged every record."""
         self._send()
+        self._wait()
+        if self._worker is not None:
+            self._worker.shutdown()
         self._producer.flush()
         return self.summary
 
     def _send(self) -> None:
-        self._producer.send(self._pending)
-        self._pending = []
+        events, self._pending = self._pending, []
+        if not events:
+            return
+        if self._worker is None:
+            self._check_and_send(events)
+            return
+        self._wait()  # at most one chunk ahead of validation: memory stays bounded
+        self._in_flight = self._worker.submit(self._check_and_send, events)
+
+    def _wait(self) -> None:
+        """Until the chunk in flight is sent; raises what sending it raised."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+
+    def _check_and_send(self, events: list[RawEvent]) -> None:
+        known = self._stored([e.identity for e in events]) if self._stored is not None else None
+        if known is None:
+            self.summary.unchecked += len(events)
+        else:
+            fresh = [e for e in events if e.identity not in known]
+            self.summary.new += len(fresh)
+            self.summary.already_stored += len(events) - len(fresh)
+            events = fresh
+        self._producer.send(events)

@@ -356,6 +356,12 @@ def _cycles(kpis: Mapping[str, KpiDefinition]) -> list[FieldError]:
     return list(found.values())
 
 
+def _in_force_note(error: FieldError, name: str) -> FieldError:
+    """An error on a definition in force that the file being applied omits: say so, and the ways out."""
+    note = f" ({name!r} is in force and not in this file: add it as it should be, or prune it)"
+    return FieldError(error.path, error.message + note, error.rule)
+
+
 class KpiCatalog(BaseModel):
     """Every KPI by name. Build it with from_mapping, which checks contracts and ratio references."""
 
@@ -400,6 +406,20 @@ class KpiCatalog(BaseModel):
         if errors:
             raise ConfigError(dict.fromkeys(errors))
         return cls(kpis=kpis)
+
+    def problems_beside(self, kept: Mapping[str, KpiDefinition]) -> list[FieldError]:
+        """What breaks in the KPIs left in force beside this catalog (`kept`) once it is applied.
+
+        The catalog's own references were checked when it was built; a kept ratio may still read
+        a KPI the catalog changes so that it can no longer be broken down as the ratio is.
+        """
+        kept = {name: kpi for name, kpi in kept.items() if name not in self.kpis}
+        merged = {**kept, **self.kpis}
+        return [
+            _in_force_note(error, name)
+            for error in _ratio_problems(merged, set(merged))
+            if (name := error.path.split(".")[1]) in kept
+        ]
 
     def ordered(self) -> tuple[KpiDefinition, ...]:
         """Every KPI, each ratio after its numerator and denominator, else in catalog order: build order."""

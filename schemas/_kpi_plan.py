@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ._errors import ConfigError
 from ._kpi import KpiCatalog, KpiDefinition
 
 
@@ -13,8 +14,9 @@ class KpiPlan:
     created: tuple[KpiDefinition, ...]
     changed: tuple[KpiDefinition, ...]  # its numbers change: rebuilt
     relabelled: tuple[KpiDefinition, ...]  # title, description, unit or health only: recorded
-    removed: tuple[str, ...]
+    removed: tuple[str, ...]  # in force, not in the catalog, and pruned
     unchanged: tuple[str, ...]
+    kept: tuple[str, ...] = ()  # in force, not in the catalog, and left in force: what pruning would remove
 
     @property
     def empty(self) -> bool:
@@ -31,14 +33,20 @@ class KpiPlan:
             )
             if names
         ]
-        return "; ".join(parts) if parts else "nothing to do: every KPI is applied as defined"
+        if not parts:
+            parts = [f"nothing to do: every KPI{' in the file' if self.kept else ''} is applied as defined"]
+        if self.kept:
+            parts.append(f"would remove with --prune: {', '.join(self.kept)}")
+        return "; ".join(parts)
 
 
-def plan_kpis(catalog: KpiCatalog, applied: Mapping[str, KpiDefinition]) -> KpiPlan:
+def plan_kpis(catalog: KpiCatalog, applied: Mapping[str, KpiDefinition], prune: bool = False) -> KpiPlan:
     """Compare the catalog with the applied definitions.
 
     A change of title, description, unit or health band does not change a KPI's numbers, so it is
-    recorded but rebuilds nothing; the fingerprint covers what does.
+    recorded but rebuilds nothing; the fingerprint covers what does. A KPI in force that the
+    catalog omits is removed only when pruning; else it stays in force, and must still hold
+    beside the catalog (raises ConfigError naming it when it would not).
     """
     created, changed, relabelled, unchanged = [], [], [], []
     for kpi in catalog.ordered():
@@ -51,5 +59,8 @@ def plan_kpis(catalog: KpiCatalog, applied: Mapping[str, KpiDefinition]) -> KpiP
             relabelled.append(kpi)
         else:
             unchanged.append(kpi.name)
-    removed = sorted(set(applied) - set(catalog.kpis))
-    return KpiPlan(tuple(created), tuple(changed), tuple(relabelled), tuple(removed), tuple(unchanged))
+    omitted = tuple(sorted(set(applied) - set(catalog.kpis)))
+    removed, kept = (omitted, ()) if prune else ((), omitted)
+    if problems := catalog.problems_beside({name: applied[name] for name in kept}):
+        raise ConfigError(problems)
+    return KpiPlan(tuple(created), tuple(changed), tuple(relabelled), removed, tuple(unchanged), kept)

@@ -41,7 +41,7 @@ from pydantic_core import PydanticCustomError
 
 from ._errors import ConfigError, FieldError, field_errors_from_pydantic, json_type_name
 from ._event import MAX_YEAR, MIN_YEAR, Key, Measure
-from ._kpi import KpiDefinition, KpiName, _no_repeats, _under
+from ._kpi import KpiDefinition, KpiName, _in_force_note, _no_repeats, _under
 from ._kpi_periods import _midnight, add_months
 from ._okr_records import OkrVersion
 from ._okr_scoring import THRESHOLD_DIRECTIONS as _THRESHOLDS
@@ -936,6 +936,41 @@ class OkrCatalog(BaseModel):
                 found.append(FieldError("objectives", message, "owner_load"))
         return found
 
+    def problems_beside(self, kept: Mapping[str, Objective]) -> list[FieldError]:
+        """What breaks among the objectives left in force beside this catalog (`kept`) once it is applied.
+
+        The catalog's own references were checked when it was built. Ids stay one namespace
+        across both, so an id the catalog brings must not be one a kept objective uses; a kept
+        rollup must still find the key results it reads (the catalog may change the objective
+        that held one); and no parent or rollup cycle may run through both.
+        """
+        kept = {oid: o for oid, o in kept.items() if oid not in self.objectives}
+        errors: list[FieldError] = []
+        used = {oid: f"objective {oid!r}" for oid in kept}
+        for o in kept.values():
+            used |= {kr.id: f"key result {kr.id!r} of objective {o.id!r}" for kr in o.key_results}
+        for oid, objective in self.objectives.items():
+            for path, item in [(f"objectives.{oid}", oid)] + [
+                (f"objectives.{oid}.key_results.{kr.id}", kr.id) for kr in objective.key_results
+            ]:
+                if item in used:
+                    message = f"id {item!r} is already used by {used[item]}, in force and not in this file"
+                    errors.append(FieldError(path, message, "duplicate_id"))
+        if errors:  # references would be ambiguous: report the clash alone
+            return errors
+        merged = {**kept, **self.objectives}
+        key_results = {kr.id for o in merged.values() for kr in o.key_results}
+        for oid, objective in kept.items():  # parents and rolled-up objectives stay; a key result may not
+            for kr in objective.key_results:
+                for i, ref in enumerate(kr.rollup.key_results if kr.rollup else ()):
+                    if ref not in key_results:
+                        hint = f" ({ref!r} is an objective now)" if ref in merged else ""
+                        path = f"objectives.{oid}.key_results.{kr.id}.rollup.key_results[{i}]"
+                        message = f"unknown key result {ref!r}: no objective holds it any more{hint}"
+                        errors.append(FieldError(path, message, "unknown_key_result"))
+        errors += _parent_cycles(merged) + _rollup_cycles(merged)
+        return [_in_force_note(e, oid) if (oid := e.path.split(".")[1]) in kept else e for e in errors]
+
     def key_results(self) -> dict[str, tuple[Objective, KeyResult]]:
         """Every key result by id, with its objective."""
         return {kr.id: (o, kr) for o in self.objectives.values() for kr in o.key_results}
@@ -949,8 +984,9 @@ class OkrCatalog(BaseModel):
 class OkrPlan:
     created: tuple[Objective, ...]
     changed: tuple[Objective, ...]  # a new version, scored from the time it is applied
-    removed: tuple[str, ...]
+    removed: tuple[str, ...]  # in force, not in the catalog, and pruned
     unchanged: tuple[str, ...]
+    kept: tuple[str, ...] = ()  # in force, not in the catalog, and left in force: what pruning would remove
 
     @property
     def empty(self) -> bool:
@@ -966,11 +1002,20 @@ class OkrPlan:
             )
             if ids
         ]
-        return "; ".join(parts) if parts else "nothing to do: every objective is applied as defined"
+        if not parts:
+            in_file = " in the file" if self.kept else ""
+            parts = [f"nothing to do: every objective{in_file} is applied as defined"]
+        if self.kept:
+            parts.append(f"would remove with --prune: {', '.join(self.kept)}")
+        return "; ".join(parts)
 
 
-def plan_okrs(catalog: OkrCatalog, applied: Mapping[str, OkrVersion]) -> OkrPlan:
-    """Compare the catalog with the applied versions by fingerprint; removed versions count as absent."""
+def plan_okrs(catalog: OkrCatalog, applied: Mapping[str, OkrVersion], prune: bool = False) -> OkrPlan:
+    """Compare the catalog with the applied versions by fingerprint; removed versions count as absent.
+
+    An objective in force that the catalog omits is removed only when pruning; else it stays in
+    force, and must still hold beside the catalog (raises ConfigError naming it when it would not).
+    """
     live = {oid: v for oid, v in applied.items() if not v.removed}
     created, changed, unchanged = [], [], []
     for oid, objective in catalog.objectives.items():
@@ -981,8 +1026,12 @@ def plan_okrs(catalog: OkrCatalog, applied: Mapping[str, OkrVersion]) -> OkrPlan
             changed.append(objective)
         else:
             unchanged.append(oid)
-    removed = sorted(set(live) - set(catalog.objectives))
-    return OkrPlan(tuple(created), tuple(changed), tuple(removed), tuple(unchanged))
+    omitted = tuple(sorted(set(live) - set(catalog.objectives)))
+    removed, kept = (omitted, ()) if prune else ((), omitted)
+    beside = {oid: Objective.model_validate_json(live[oid].definition) for oid in kept}
+    if problems := catalog.problems_beside(beside):
+        raise ConfigError(problems)
+    return OkrPlan(tuple(created), tuple(changed), removed, tuple(unchanged), kept)
 
 
 def _utc(at: datetime) -> datetime:

@@ -174,6 +174,40 @@ def test_an_event_that_landed_before_a_restart_is_a_duplicate_after_it(serve_api
     assert [r["status"] for r in answer["results"]] == ["duplicate", "accepted"]
 
 
+def test_the_store_says_which_events_it_holds_to_whoever_may_read(serve_api, settings, store) -> None:
+    """What `okrstream ingest` asks before sending a file: the sink drops copies of exactly these."""
+    event = validate_event(order("landed-1"), received_at=datetime.now(UTC))
+    position = BatchPosition("an-earlier-log", 0, 0, 0)
+    row = event_row(orjson.loads(event.model_dump_json()), 0, datetime.now(UTC), position)
+    store.insert(InsertRawEvents(settings.clickhouse_database, position, [row]))
+    api = serve_api(http_max_events=3)
+    reader = api.create_key("read")
+
+    def ask(events: list[dict[str, Any]], key: str = reader) -> httpx.Response:
+        return api.request("POST", "/v1/events/landed", key, json={"events": events})
+
+    asked = [
+        {"source": "shop", "event_id": "landed-1"},
+        {"source": "shop", "event_id": "new-1"},
+        {"source": "crm", "event_id": "landed-1"},  # another source's id: another event
+    ]
+    answer = ask(asked)
+    assert (answer.status_code, answer.json()) == (
+        200,
+        {"landed": [{"source": "shop", "event_id": "landed-1"}], "dedup_window_days": 30},
+    )
+    too_many = ask([{"source": "shop", "event_id": f"e-{i}"} for i in range(4)])
+    assert too_many.status_code == 413
+    assert {k: too_many.json()[k] for k in ("rule", "path", "limit_events")} == {
+        "rule": "too_many_events",
+        "path": "events",
+        "limit_events": 3,
+    }
+    bad = ask([{"source": "shop"}])
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "events", 0, "event_id"]
+    assert ask(asked, key=api.create_key("write")).status_code == 403
+
+
 def test_keys_authenticate_and_scope_every_endpoint(api, logged) -> None:
     writer = api.create_key("write", sources=["shop"], types=["order.*"])
     reader = api.create_key("read")

@@ -8,7 +8,7 @@ from ._http_server import HTTP_FD_ENV, HttpService, bind, http_api, server_confi
 from ._ingest import EventIngest, EventResult, IdentityLookup, IngestResult, Outcome
 from ._ingest_routes import IngestApi, ingest_router
 from ._okr_api import parse_instant
-from ._queries import event_counts
+from ._queries import event_counts, landed_events
 from ._rate_limit import RateLimiter
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "ingest_router",
     "install_error_handler",
     "json_response",
+    "landed_events",
     "parse_instant",
     "server_config",
     "split_body",

@@ -14,7 +14,7 @@ import socket
 import threading
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -34,7 +34,6 @@ from schemas import (
     new_api_key,
 )
 
-from ..clickhouse import KnownIdentities
 from ..okr import OkrLog
 from ..sink import SinkStats
 from ..store import ApiKeyStore, Store
@@ -44,7 +43,7 @@ from ._ingest import EventIngest
 from ._ingest_routes import IngestApi, ingest_router
 from ._metrics_route import install_metrics
 from ._okr_api import OkrApi, okr_router
-from ._queries import QueryApi, query_router
+from ._queries import QueryApi, landed_identities, query_router
 from ._rate_limit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -61,9 +60,7 @@ class StoreIdentities:
     async def landed(self, identities: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
         if not identities:
             return set()
-        since = datetime.now(UTC) - timedelta(days=self._settings.dedup_window_days)
-        query = KnownIdentities(self._settings.clickhouse_database, identities, since)
-        return KnownIdentities.parse(await asyncio.to_thread(self._store.fetch, query))
+        return await asyncio.to_thread(landed_identities, self._store, self._settings, identities)
 
 
 class KeyRingCache:

@@ -74,21 +74,24 @@ def okr_router(api: OkrApi) -> APIRouter:
         return json_response(body)
 
     @router.post(
-        "/v1/objectives/apply", tags=["admin"], dependencies=[admin], summary="Apply objectives (YAML)"
+        "/v1/objectives/apply",
+        tags=["admin"],
+        dependencies=[admin],
+        summary="Apply objectives (YAML); with prune, remove the objectives in force that it omits",
     )
-    async def apply(request: Request, dry_run: bool = False) -> Response:
+    async def apply(request: Request, dry_run: bool = False, prune: bool = False) -> Response:
         text = (await request.body()).decode("utf-8", errors="replace")
-        try:
-            catalog = await asyncio.to_thread(read_okrs, text, api.store, api.settings.clickhouse_database)
-        except ConfigError as e:
-            errors = [dataclasses.asdict(error) for error in e.errors]
-            return json_response({"error": "invalid OKR definitions", "errors": errors}, 422)
         if api.okr_log is None and not dry_run:
             raise ApiError(503, "no broker to record definitions on", "unavailable")
         applied_by = request.headers.get("X-Applied-By", "api")
-        plan = await asyncio.to_thread(
-            apply_okrs, api.store, api.settings, api.okr_log, catalog, applied_by, dry_run
-        )
-        return json_response(plan_report(plan, catalog, dry_run))
+        try:
+            catalog = await asyncio.to_thread(read_okrs, text, api.store, api.settings.clickhouse_database)
+            plan = await asyncio.to_thread(
+                apply_okrs, api.store, api.settings, api.okr_log, catalog, applied_by, dry_run, None, prune
+            )
+        except ConfigError as e:
+            errors = [dataclasses.asdict(error) for error in e.errors]
+            return json_response({"error": "invalid OKR definitions", "errors": errors}, 422)
+        return json_response(plan_report(plan, catalog, dry_run, prune))
 
     return router

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from schemas import Access, ConfigError, EventTypeRegistry, Grain, Settings, api_key_json
 
-from ..clickhouse import EventCounts
+from ..clickhouse import EventCounts, KnownIdentities
 from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
 from ..sink import SinkStats
 from ..store import ApiKeyStore, Store
@@ -33,6 +34,43 @@ def event_counts(store: Store, database: str) -> dict[str, Any]:
         "total_events": sum(t.events for t in types),
         "types": [dataclasses.asdict(t) for t in types],
     }
+
+
+def landed_identities(
+    store: Store, settings: Settings, identities: Collection[tuple[str, str]], now: datetime | None = None
+) -> set[tuple[str, str]]:
+    """Which of these (source, event_id) identities landed in the store within the dedup window.
+
+    The sink drops a copy of exactly these, so this is the store's word on duplicates: what the
+    ingest API answers `duplicate` and `okrstream ingest` counts as already stored.
+    """
+    if not identities:
+        return set()
+    since = (now or datetime.now(UTC)) - timedelta(days=settings.dedup_window_days)
+    query = KnownIdentities(settings.clickhouse_database, identities, since)
+    return query.parse(store.fetch(query))
+
+
+def landed_events(
+    store: Store, settings: Settings, identities: Collection[tuple[str, str]]
+) -> dict[str, Any]:
+    """The body of POST /v1/events/landed: those of the identities asked about that landed."""
+    found = landed_identities(store, settings, identities)
+    return {
+        "landed": [{"source": source, "event_id": event_id} for source, event_id in sorted(found)],
+        "dedup_window_days": settings.dedup_window_days,
+    }
+
+
+class EventIdentity(BaseModel):
+    source: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class LandedQuery(BaseModel):
+    """The identities to look up; at most OKRSTREAM_HTTP_MAX_EVENTS in one request."""
+
+    events: list[EventIdentity]
 
 
 class NewKey(BaseModel):
@@ -88,6 +126,25 @@ def query_router(api: QueryApi) -> APIRouter:
             body["sink"] = dataclasses.asdict(api.stats)
         return json_response(body)
 
+    @router.post(
+        "/v1/events/landed",
+        tags=["query"],
+        dependencies=[reader],
+        summary="Which of these events (source, event_id) the store holds: the sink drops copies of them",
+    )
+    async def landed(query: LandedQuery) -> Response:
+        limit = api.settings.http_max_events
+        if len(query.events) > limit:
+            raise ApiError(
+                413,
+                f"{len(query.events)} events in one request; at most {limit} allowed",
+                "too_many_events",
+                path="events",
+                extra={"limit_events": limit},
+            )
+        identities = {(e.source, e.event_id) for e in query.events}
+        return json_response(await asyncio.to_thread(landed_events, api.store, api.settings, identities))
+
     @router.get("/v1/kpis", tags=["query"], dependencies=[reader], summary="The KPIs in force")
     async def kpis() -> Response:
         return json_response({"kpis": await asyncio.to_thread(kpi_listing, api.store, database)})
@@ -117,19 +174,24 @@ def query_router(api: QueryApi) -> APIRouter:
             raise ApiError(400, str(e), "bad_query") from None
         return json_response(report)
 
-    @router.post("/v1/kpis/apply", tags=["admin"], dependencies=[admin], summary="Apply a KPI catalog (YAML)")
-    async def apply(request: Request, dry_run: bool = False) -> Response:
+    @router.post(
+        "/v1/kpis/apply",
+        tags=["admin"],
+        dependencies=[admin],
+        summary="Apply a KPI catalog (YAML); with prune, remove the KPIs in force that it omits",
+    )
+    async def apply(request: Request, dry_run: bool = False, prune: bool = False) -> Response:
         text = (await request.body()).decode("utf-8", errors="replace")
+        applied_by = request.headers.get("X-Applied-By", "api")
         try:
             catalog = read_catalog(text, api.registry)
+            plan = await asyncio.to_thread(
+                apply_kpis, api.store, api.settings, catalog, applied_by, dry_run, _quiet, prune
+            )
         except ConfigError as e:
             errors = [dataclasses.asdict(error) for error in e.errors]
             return json_response({"error": "invalid KPI definitions", "errors": errors}, 422)
-        applied_by = request.headers.get("X-Applied-By", "api")
-        plan = await asyncio.to_thread(
-            apply_kpis, api.store, api.settings, catalog, applied_by, dry_run, _quiet
-        )
-        return json_response(plan_report(plan) | {"dry_run": dry_run})
+        return json_response(plan_report(plan) | {"dry_run": dry_run, "prune": prune})
 
     @router.post(
         "/v1/keys", tags=["admin"], dependencies=[admin], status_code=201, summary="Create an API key"

@@ -9,10 +9,13 @@ on the same machine present that token.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +49,22 @@ class Backend:
         with open_store(self.settings) as store:
             return on_store(store)
 
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Callable[[ApiCall, Callable[[Store], Any]], Any]]:
+        """`answer` for many calls: a store opened here is opened at the first and closed at the end."""
+        with contextlib.ExitStack() as stack:
+            store: Store | None = None
+
+            def answer(call: ApiCall, on_store: Callable[[Store], Any]) -> Any:
+                nonlocal store
+                if self.running:
+                    return call_running(self.running, call.path, call.body, call.headers, call.method)
+                if store is None:
+                    store = stack.enter_context(open_store(self.settings))
+                return on_store(store)
+
+            yield answer
+
 
 def call_running(
     running: dict[str, Any],
@@ -67,3 +86,9 @@ def call_running(
         if answer.get("errors"):
             raise ConfigError(FieldError(**error) for error in answer["errors"]) from None
         raise ValueError(answer.get("error", str(e))) from None
+
+
+def apply_query(args: argparse.Namespace) -> str:
+    """`?dry_run=1&prune=1`, as far as those flags are given: the query of the apply endpoints."""
+    query = urllib.parse.urlencode({name: 1 for name in ("dry_run", "prune") if getattr(args, name)})
+    return f"?{query}" if query else ""

@@ -27,15 +27,22 @@ from schemas import ConfigError, Grain, Settings
 from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
 from ..runtime import load_registry
 from ..store import Store
-from ._backend import ApiCall, Backend
+from ._backend import ApiCall, Backend, apply_query
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     kpi = commands.add_parser("kpi", help="apply KPI definitions, list them, show their values")
     sub = kpi.add_subparsers(dest="kpi_command", required=True)
-    apply = sub.add_parser("apply", help="create, change and remove KPIs to match a YAML file")
+    apply = sub.add_parser(
+        "apply", help="create and change KPIs to match a YAML file (and remove those it omits with --prune)"
+    )
     apply.add_argument("file", type=Path)
     apply.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+    apply.add_argument(
+        "--prune",
+        action="store_true",
+        help="also remove the KPIs in force that the file omits (without it they stay in force)",
+    )
     sub.add_parser("list", help="the applied KPIs")
     show = sub.add_parser("show", help="a KPI's values per period")
     show.add_argument("name")
@@ -73,12 +80,17 @@ def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
         catalog = read_catalog(text, load_registry(backend.settings))
         with _BackfillBars() as bars:
             plan = apply_kpis(
-                store, backend.settings, catalog, getpass.getuser(), args.dry_run, progress=bars
+                store,
+                backend.settings,
+                catalog,
+                getpass.getuser(),
+                args.dry_run,
+                progress=bars,
+                prune=args.prune,
             )
-        return plan_report(plan)
+        return plan_report(plan) | {"dry_run": args.dry_run, "prune": args.prune}
 
-    query = "?dry_run=1" if args.dry_run else ""
-    call = ApiCall(f"/v1/kpis/apply{query}", text.encode(), {"X-Applied-By": getpass.getuser()})
+    call = ApiCall(f"/v1/kpis/apply{apply_query(args)}", text.encode(), {"X-Applied-By": getpass.getuser()})
     return backend.answer(call, on_store)
 
 

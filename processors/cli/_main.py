@@ -7,15 +7,18 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from schemas import ConfigError, EventTypeRegistry, Mapping, RawEvent, Settings, map_event
 
+from ..store import Store
 from . import _keys_cli as keys_cli
 from . import _kpi_cli as kpi_cli
 from . import _okr_cli as okr_cli
+from ._backend import ApiCall, Backend
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,8 +160,10 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     # Create the topics with okrstream's partitions and retention before a broker that creates
     # unknown topics on first use (Tansu, Kafka with auto-create) makes them with its defaults.
     ensure_topics(bootstrap, settings)
-    with EventProducer(bootstrap, settings, journal) as producer:
-        intake = EventIntake(producer, registry, origin=f"file:{args.file}", convert=convert)
+    with Backend(settings).session() as answer, EventProducer(bootstrap, settings, journal) as producer:
+        origin = f"file:{args.file}"
+        stored = _stored_lookup(settings, answer)
+        intake = EventIntake(producer, registry, origin=origin, convert=convert, stored=stored)
         for line in lines:
             if line.error is not None:
                 intake.reject([line.error], line.text, line.line)
@@ -170,11 +175,55 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{args.file}:{number}: {reason}", file=sys.stderr)
     if len(summary.errors) > 50:
         print(f"... and {len(summary.errors) - 50} more rejected lines", file=sys.stderr)
+    split = f"{summary.new} new, {summary.already_stored} already stored"
+    if summary.unchecked:
+        split += f", {summary.unchecked} not checked (the store did not answer)"
     print(
-        f"accepted {summary.accepted}, rejected {summary.rejected} (sent to {settings.dead_letter_topic}),"
-        f" duplicates within the file {summary.duplicates}"
+        f"accepted {summary.accepted}: {split}; rejected {summary.rejected}"
+        f" (sent to {settings.dead_letter_topic}), duplicates within the file {summary.duplicates}"
     )
     return 0 if summary.rejected == 0 else 1
+
+
+def _stored_lookup(
+    settings: Settings, answer: Callable[[ApiCall, Callable[[Store], Any]], Any]
+) -> Callable[[Collection[tuple[str, str]]], set[tuple[str, str]] | None]:
+    """Which of some identities the store holds, asked of the running process or the store itself.
+
+    The sink drops copies of exactly these. When the store cannot answer, ingest goes on without
+    it (the sink still drops every copy), says so once, and counts the rest as not checked.
+    """
+    failed: list[Exception] = []
+
+    def stored(identities: Collection[tuple[str, str]]) -> set[tuple[str, str]] | None:
+        if failed:
+            return None
+        found: set[tuple[str, str]] = set()
+        ordered = sorted(identities)
+        try:
+            for start in range(0, len(ordered), settings.http_max_events):  # the API's limit per request
+                chunk = ordered[start : start + settings.http_max_events]
+                body = json.dumps({"events": [{"source": s, "event_id": e} for s, e in chunk]}).encode()
+                call = ApiCall("/v1/events/landed", body, {"Content-Type": "application/json"}, "POST")
+                landed = answer(call, functools.partial(_landed_on_store, settings, chunk))
+                found |= {(e["source"], e["event_id"]) for e in landed["landed"]}
+        except Exception as e:  # ingest does not depend on the store: the log is the source of truth
+            failed.append(e)
+            print(
+                f"okrstream ingest: the store did not say which events it already holds ({e});"
+                " sending the rest unchecked: the sink still drops every copy",
+                file=sys.stderr,
+            )
+            return None
+        return found
+
+    return stored
+
+
+def _landed_on_store(settings: Settings, identities: list[tuple[str, str]], store: Store) -> dict[str, Any]:
+    from ..api import landed_events
+
+    return landed_events(store, settings, identities)
 
 
 def _mapped(mapping: Mapping, registry: EventTypeRegistry, data: Any, now: datetime) -> RawEvent:
@@ -184,7 +233,6 @@ def _mapped(mapping: Mapping, registry: EventTypeRegistry, data: Any, now: datet
 def _status(settings: Settings, fmt: str = "table") -> int:
     from ..api import event_counts
     from ..clickhouse import describe
-    from ._backend import ApiCall, Backend
 
     backend = Backend(settings)
     counts = backend.answer(ApiCall("/v1/counts"), lambda c: event_counts(c, settings.clickhouse_database))

@@ -18,7 +18,7 @@ from schemas import ConfigError, Settings
 from ..api import parse_instant
 from ..okr import AS_OF_TIMES, OkrLog, apply_okrs, key_result_report, okr_report, plan_report, read_okrs
 from ..store import Store
-from ._backend import ApiCall, Backend
+from ._backend import ApiCall, Backend, apply_query
 
 BAR = 20
 
@@ -26,9 +26,17 @@ BAR = 20
 def add_commands(commands: argparse._SubParsersAction) -> None:
     okr = commands.add_parser("okr", help="apply objectives and key results, show their scores")
     sub = okr.add_subparsers(dest="okr_command", required=True)
-    apply = sub.add_parser("apply", help="create, change and remove objectives to match a YAML file")
+    apply = sub.add_parser(
+        "apply",
+        help="create and change objectives to match a YAML file (and remove those it omits with --prune)",
+    )
     apply.add_argument("file", type=Path)
     apply.add_argument("--dry-run", action="store_true", help="show the plan and warnings, change nothing")
+    apply.add_argument(
+        "--prune",
+        action="store_true",
+        help="also remove the objectives in force that the file omits (without it they stay in force)",
+    )
     status = sub.add_parser("status", help="objectives with their key results, progress and status")
     status.add_argument("--objective", metavar="ID", help="only this objective")
     status.add_argument(
@@ -85,13 +93,15 @@ def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
         okr_log = OkrLog(settings.kafka_bootstrap_servers, settings)
         try:
             catalog = read_okrs(text, store, settings.clickhouse_database)
-            plan = apply_okrs(store, settings, okr_log, catalog, getpass.getuser(), args.dry_run)
+            plan = apply_okrs(
+                store, settings, okr_log, catalog, getpass.getuser(), args.dry_run, prune=args.prune
+            )
         finally:
             okr_log.close()
-        return plan_report(plan, catalog, args.dry_run)
+        return plan_report(plan, catalog, args.dry_run, args.prune)
 
-    query = "?dry_run=1" if args.dry_run else ""
-    call = ApiCall(f"/v1/objectives/apply{query}", text.encode(), {"X-Applied-By": getpass.getuser()})
+    path = f"/v1/objectives/apply{apply_query(args)}"
+    call = ApiCall(path, text.encode(), {"X-Applied-By": getpass.getuser()})
     return backend.answer(call, on_store)
 
 

@@ -95,20 +95,23 @@ def apply_kpis(
     applied_by: str,
     dry_run: bool = False,
     progress: Progress = text_progress,
+    prune: bool = False,
 ) -> KpiPlan:
     """Bring the store to `catalog`; the plan says what was (or, dry run, would be) done.
 
-    The BI views are replaced on every apply, so a changed time zone setting reaches them too.
+    KPIs in force that the catalog omits stay in force unless `prune`, which removes them. The
+    BI views are replaced on every apply, so a changed time zone setting reaches them too.
     """
     database = settings.clickhouse_database
     before = applied_kpis(store, database)
-    plan = plan_kpis(catalog, before)
+    plan = plan_kpis(catalog, before, prune)
     if dry_run:
         return plan
     if not plan.empty:
         _record(store, settings, plan, before, applied_by, progress)
+    in_force = {name: before[name] for name in plan.kept} | catalog.kpis
     store.execute(CreateKpiDefinitionsView(database))
-    store.execute(CreateKpiValuesView(database, catalog.kpis, settings.timezone))
+    store.execute(CreateKpiValuesView(database, in_force, settings.timezone))
     for kpi in plan.changed:  # the new version is in force and no view reads the old objects: they go
         _drop(store, database, before[kpi.name])
     for name in plan.removed:
@@ -246,6 +249,7 @@ def plan_report(plan: KpiPlan) -> dict[str, Any]:
         "relabelled": [k.name for k in plan.relabelled],
         "removed": list(plan.removed),
         "unchanged": list(plan.unchanged),
+        "kept": list(plan.kept),  # in force, not in the file, left in force: what prune would remove
     }
 
 

@@ -105,12 +105,16 @@ def apply_okrs(
     applied_by: str,
     dry_run: bool = False,
     now: datetime | None = None,
+    prune: bool = False,
 ) -> OkrPlan:
-    """Bring the applied objectives to `catalog`; the plan says what was (or would be) done."""
+    """Bring the applied objectives to `catalog`; the plan says what was (or would be) done.
+
+    Objectives in force that the catalog omits stay in force unless `prune`, which removes them.
+    """
     database = settings.clickhouse_database
     history = _versions(store, database)
     in_force = {oid: v for oid, v in latest_versions(history).items() if not v.removed}
-    plan = plan_okrs(catalog, in_force)
+    plan = plan_okrs(catalog, in_force, prune)
     if dry_run or plan.empty or okr_log is None:
         return plan
     versions = versions_for(plan, latest_versions(history), now or datetime.now(UTC), applied_by)
@@ -128,14 +132,16 @@ def apply_okrs(
     return plan
 
 
-def plan_report(plan: OkrPlan, catalog: OkrCatalog, dry_run: bool) -> dict[str, Any]:
+def plan_report(plan: OkrPlan, catalog: OkrCatalog, dry_run: bool, prune: bool = False) -> dict[str, Any]:
     return {
         "summary": plan.summary(),
         "dry_run": dry_run,
+        "prune": prune,
         "created": [o.id for o in plan.created],
         "changed": [o.id for o in plan.changed],
         "removed": list(plan.removed),
         "unchanged": list(plan.unchanged),
+        "kept": list(plan.kept),  # in force, not in the file, left in force: what prune would remove
         "warnings": [dataclasses.asdict(w) for w in catalog.warnings()],
     }
 

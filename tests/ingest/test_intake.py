@@ -58,7 +58,7 @@ def test_accepted_events_reach_the_raw_topic_on_their_identitys_partition(
     events = intake(producer, small_records)
     for n, data in enumerate(offered, start=1):
         assert events.offer(data, orjson.dumps(data).decode(), line=n) is not None
-    assert events.finish() == IngestSummary(accepted=11)
+    assert events.finish() == IngestSummary(accepted=11, unchecked=11)  # no store asked
     messages = topic_messages(small_records, small_records.raw_topic)
     assert all(len(decode_record(m.value)) <= 2 for m in messages)
     landed = [(m.partition, e) for m in messages for e in decode_record(m.value)]
@@ -74,7 +74,7 @@ def test_every_copy_of_an_event_goes_to_the_same_partition(small_records, produc
     first = intake(producer, small_records, origin="file:a.ndjson")
     for data in [*offered, offered[0], offered[3]]:  # two copies inside the same input
         first.offer(data, orjson.dumps(data).decode())
-    assert first.finish() == IngestSummary(accepted=9, duplicates=2)
+    assert first.finish() == IngestSummary(accepted=9, duplicates=2, unchecked=9)
     second = intake(producer, small_records, origin="file:b.ndjson")  # a client resends everything
     for data in offered:
         second.offer(data, orjson.dumps(data).decode())
@@ -133,3 +133,26 @@ def test_reject_without_a_line_leaves_it_out(small_records, producer, topic_mess
     [message] = topic_messages(small_records, small_records.dead_letter_topic)
     letter = orjson.loads(message.value)
     assert "line" not in letter and letter["raw"] == "<html>"
+
+
+def test_events_the_store_holds_are_counted_and_not_sent_again(
+    small_records, producer, topic_messages
+) -> None:
+    """The lookup is asked once per chunk of `send_every`, in order; a chunk it cannot answer is sent."""
+    held = {("shop", "ord-1"), ("shop", "ord-4"), ("shop", "ord-5"), ("shop", "ord-7")}
+    asked: list[list[str]] = []
+
+    def stored(identities):
+        asked.append([event_id for _, event_id in identities])
+        return None if len(asked) == 3 else {i for i in identities if i in held}
+
+    events = EventIntake(producer, load_registry(small_records), "file:x", send_every=3, stored=stored)
+    for i in [*range(9), 0]:  # ord-0 twice: the copy is a duplicate within the input, never asked about
+        data = order(f"ord-{i}")
+        events.offer(data, orjson.dumps(data).decode())
+    summary = events.finish()
+    assert asked == [["ord-0", "ord-1", "ord-2"], ["ord-3", "ord-4", "ord-5"], ["ord-6", "ord-7", "ord-8"]]
+    assert summary == IngestSummary(accepted=9, duplicates=1, new=3, already_stored=3, unchecked=3)
+    sent = raw_events(topic_messages(small_records, small_records.raw_topic))
+    # ord-6 to ord-8 went unchecked, ord-7 too: the sink drops its copy
+    assert sorted(e["event_id"] for _, e in sent) == ["ord-0", "ord-2", "ord-3", "ord-6", "ord-7", "ord-8"]

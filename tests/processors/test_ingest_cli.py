@@ -1,13 +1,22 @@
-"""`okrstream ingest FILE --mapping NAME`: CSV rows and NDJSON lines through a declarative mapping."""
+"""`okrstream ingest FILE`: CSV rows and NDJSON lines through a declarative mapping, and what the
+summary says of the events the store already holds."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import socket
 from pathlib import Path
 
 import orjson
+import pytest
 
+from processors import LogRecord, RawEventsSink, open_store
 from processors.cli import main
+from processors.runtime import read_run_file
 from schemas import env_name
+from tests.conftest import read_topic
 
 
 def use_settings(monkeypatch, settings) -> None:
@@ -28,7 +37,7 @@ def test_a_csv_export_is_mapped_row_by_row_and_bad_rows_are_dead_lettered(
     )
     assert main(["ingest", str(csv), "--mapping", "csv_orders"]) == 1  # one row rejected
     out = capsys.readouterr()
-    assert "accepted 2, rejected 1" in out.out
+    assert "accepted 2: 2 new, 0 already stored; rejected 1" in out.out
     assert f"{csv}:4: total_cents: measures.amount: must be a number" in out.err
     events = {e["event_id"]: e for e in logged("raw")}
     assert events["o-1"]["measures"] == {"amount": 19.99, "items": 2.0}
@@ -55,3 +64,110 @@ def test_ndjson_webhook_payloads_are_mapped_and_an_unknown_mapping_is_refused(
     assert (event["type"], event["source"], event["measures"]) == ("deal.closed", "crm", {"amount": 12500.0})
     assert main(["ingest", str(path), "--mapping", "nope"]) == 2
     assert "no mapping named 'nope'" in capsys.readouterr().err
+
+
+# -- new and already stored: the store's answer, through a running process or the store itself ------
+
+
+def order_line(event_id: str) -> str:
+    event = {
+        "event_id": event_id,
+        "type": "order.placed",
+        "source": "shop",
+        "occurred_at": "2026-11-20T09:15:00+01:00",
+        "dimensions": {"region": "EU", "channel": "web"},
+        "measures": {"amount": 12.5, "items": 1},
+    }
+    return orjson.dumps(event).decode()
+
+
+@pytest.fixture(params=["store", "running"])
+def ingest_cli(request, settings, topics, monkeypatch, capsys):
+    """(ingest(path) -> (exit code, stdout, stderr), land() -> events the sink landed).
+
+    With "store" nothing runs: the command asks the store itself, and `land` opens it only while it
+    lands. With "running" the command asks the HTTP API named in run.json, served on the test's store.
+    `land` lands what the raw log holds and has not landed yet, with the real sink.
+    """
+    use_settings(monkeypatch, settings)
+    client = None
+    if request.param == "running":
+        client = request.getfixturevalue("store")
+        api = request.getfixturevalue("start_api")(settings, client)
+        running = {"pid": os.getpid(), "api_url": api.url, "admin_token": api.admin_token}
+        (Path(settings.data_dir) / "run.json").write_text(json.dumps(running))
+        assert read_run_file(settings) == running
+    fed: set[tuple[int, int]] = set()
+
+    def ingest(path: Path) -> tuple[int, str, str]:
+        code = main(["ingest", str(path)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def land() -> int:
+        with contextlib.ExitStack() as stack:
+            store = client or stack.enter_context(open_store(settings))
+            sink = RawEventsSink(store, settings, topics, settings.topic_partitions, lambda letters: None)
+            for m in read_topic(settings, settings.raw_topic):
+                if (m.partition, m.offset) not in fed:
+                    fed.add((m.partition, m.offset))
+                    sink.add(settings.raw_topic, m.partition, LogRecord(m.offset, m.value, m.timestamp))
+            sink.flush()
+            return sink.stats.events_landed
+
+    return ingest, land
+
+
+def test_ingest_says_how_many_events_were_new_and_how_many_already_stored(
+    ingest_cli, settings, tmp_path: Path, logged
+) -> None:
+    ingest, land = ingest_cli
+    dead_letters = settings.dead_letter_topic
+    first = tmp_path / "first.ndjson"
+    first.write_text("".join(order_line(f"ord-{i}") + "\n" for i in range(10)))
+    assert ingest(first) == (
+        0,
+        f"accepted 10: 10 new, 0 already stored; rejected 0 (sent to {dead_letters}),"
+        " duplicates within the file 0\n",
+        "",
+    )
+    assert land() == 10
+
+    assert ingest(first)[:2] == (  # every event is stored: none is sent again
+        0,
+        f"accepted 10: 0 new, 10 already stored; rejected 0 (sent to {dead_letters}),"
+        " duplicates within the file 0\n",
+    )
+    assert len(logged("raw")) == 10
+
+    overlapping = tmp_path / "overlapping.ndjson"  # ord-5 to ord-14, ord-7 twice, and one broken line
+    lines = [order_line(f"ord-{i}") for i in range(5, 15)] + [order_line("ord-7"), "{broken"]
+    overlapping.write_text("\n".join(lines) + "\n")
+    code, out, err = ingest(overlapping)
+    assert (code, out) == (
+        1,
+        f"accepted 10: 5 new, 5 already stored; rejected 1 (sent to {dead_letters}),"
+        " duplicates within the file 1\n",
+    )
+    assert f"{overlapping}:12: $: invalid JSON" in err
+    assert sorted(e["event_id"] for e in logged("raw")) == sorted(f"ord-{i}" for i in range(15))  # each once
+    assert land() == 5  # the sink agrees: the 5 new ones were new
+
+
+def test_ingest_goes_on_unchecked_when_the_store_cannot_answer(
+    settings, topics, monkeypatch, tmp_path: Path, logged, capsys
+) -> None:
+    """okrstream runs, but its API does not answer: the file is still sent, and the summary says so."""
+    use_settings(monkeypatch, settings)
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    (Path(settings.data_dir) / "run.json").write_text(json.dumps({"pid": os.getpid(), "api_url": url}))
+    path = tmp_path / "orders.ndjson"
+    path.write_text("".join(order_line(f"ord-{i}") + "\n" for i in range(3)))
+    assert main(["ingest", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("accepted 3: 0 new, 0 already stored, 3 not checked (the store did not answer);")
+    assert "the store did not say which events it already holds" in err
+    assert len(logged("raw")) == 3

@@ -14,7 +14,7 @@ from processors import applied_kpis, apply_kpis, kpi_readings, kpi_series
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row, rollup_table
 from processors.clickhouse.kpi_versions import KpiHistory
 from processors.kpi import kpi_report
-from schemas import EventTypeRegistry, Grain, KpiCatalog
+from schemas import ConfigError, EventTypeRegistry, Grain, KpiCatalog
 from tests.conftest import Sql
 
 REGISTRY = EventTypeRegistry.from_mapping(
@@ -189,7 +189,7 @@ def test_change_relabel_and_remove_are_recorded_and_clean_up(store, settings) ->
         },
         conversion=None,
     )
-    plan, _ = apply(store, settings, big)
+    plan, _ = apply(store, settings, big, prune=True)
     assert plan.summary() == "change and rebuild: orders; relabel: sessions; remove: conversion"
     expected = Counter(
         e["dimensions"]["region"] for e in events("order.placed", 30) if e["measures"]["amount"] >= 15
@@ -205,6 +205,39 @@ def test_change_relabel_and_remove_are_recorded_and_clean_up(store, settings) ->
     ]
     with pytest.raises(KeyError, match="no KPI named 'conversion'"):
         series(store, db, "conversion")
+
+
+def test_kpis_the_file_omits_stay_in_force_until_an_apply_prunes_them(store, settings) -> None:
+    db = settings.clickhouse_database
+    land(store, db, events("order.placed", 30) + events("session.started", 90), 0)
+    apply(store, settings, catalog())
+    conversion_table = {"EU": 20 / 60, "NA": 10 / 30}
+
+    plan, _ = apply(store, settings, catalog(conversion=None, sessions=None), dry_run=True, prune=True)
+    assert plan.summary() == "remove: conversion, sessions"  # what --prune would do, nothing done
+    plan, _ = apply(store, settings, catalog(conversion=None, sessions=None))
+    assert (plan.removed, plan.kept) == ((), ("conversion", "sessions"))
+    assert plan.summary() == (
+        "nothing to do: every KPI in the file is applied as defined; "
+        "would remove with --prune: conversion, sessions"
+    )
+    assert set(applied_kpis(store, db)) == {"orders", "sessions", "conversion"}
+    assert by_region(series(store, db, "conversion")) == conversion_table
+    history = [(v.name, v.change) for v in KpiHistory.parse(store.fetch(KpiHistory(db)))]
+    assert len(history) == 3 and "removed" not in {change for _, change in history}
+
+    # a kept ratio must still be readable as it is: the file may not drop the dimension it reads
+    flat = {"title": "Orders", "events": "order.placed", "aggregation": "count", "dimensions": []}
+    with pytest.raises(ConfigError) as refused:
+        apply(store, settings, catalog(orders=flat, conversion=None, sessions=None))
+    assert [e.path for e in refused.value.errors] == ["kpis.conversion.dimensions[0]"]
+    assert by_region(series(store, db, "orders")) == {"EU": 20.0, "NA": 10.0}  # nothing changed
+
+    plan, _ = apply(store, settings, catalog(orders=flat, conversion=None, sessions=None), prune=True)
+    assert plan.summary() == "change and rebuild: orders; remove: conversion, sessions"
+    assert set(applied_kpis(store, db)) == {"orders"}
+    history = [(v.name, v.change) for v in KpiHistory.parse(store.fetch(KpiHistory(db)))]
+    assert ("conversion", "removed") in history and ("sessions", "removed") in history
 
 
 def readme_queries() -> list[str]:
@@ -283,7 +316,9 @@ def test_the_bi_view_holds_every_kpi_by_grain_and_dimension_as_the_series_do(sto
     assert results[1] == [(date(2026, 10, 1), "EU", 20.0), (date(2026, 10, 1), "NA", 10.0)]
     assert (date(2026, 11, 1), 30.0, None, None) in results[3]  # no orders a year before
 
-    apply(store, settings, catalog(conversion=None))  # removed: gone from both views, which still read
+    plan, _ = apply(store, settings, catalog(conversion=None))  # omitted: left in force, in both views
+    assert plan.kept == ("conversion",) and view_rows(store, db, "conversion") == rows
+    apply(store, settings, catalog(conversion=None), prune=True)  # removed: gone from both views
     assert view_rows(store, db, "conversion") == {}
     assert view_rows(store, db, "orders")
     names = store.fetch(Sql("SELECT name FROM {db:Identifier}.kpi_definitions", db=db))

@@ -17,6 +17,7 @@ from schemas import (
     HealthBand,
     KpiCatalog,
     KpiDefinition,
+    plan_kpis,
     ratio_value,
 )
 
@@ -672,3 +673,54 @@ def test_shipped_kpis_validate_against_shipped_event_types(shipped_registry: Eve
     names = [k.name for k in catalog.ordered()]
     assert names.index("conversion_rate") > max(names.index("orders"), names.index("sessions"))
     assert len({k.fingerprint() for k in kpis.values()}) == len(kpis)
+
+
+# --- plans: what an apply does, and what it leaves in force ---------------------------------------
+
+
+def test_the_plan_leaves_kpis_the_file_omits_in_force_unless_pruning(
+    shipped_registry: EventTypeRegistry,
+) -> None:
+    applied = build(shipped_registry, revenue=REVENUE, rate=RATE).kpis
+    relabelled = {**ORDERS, "title": "All orders"}
+    file = KpiCatalog.from_mapping({"kpis": {"orders": relabelled, "sessions": SESSIONS}}, shipped_registry)
+
+    plan = plan_kpis(file, applied)
+    assert (plan.removed, plan.kept) == ((), ("rate", "revenue"))
+    assert [k.name for k in plan.relabelled] == ["orders"] and plan.unchanged == ("sessions",)
+    assert plan.summary() == "relabel: orders; would remove with --prune: rate, revenue"
+    assert plan_kpis(file, applied, prune=False) == plan  # the default
+
+    pruned = plan_kpis(file, applied, prune=True)
+    assert (pruned.removed, pruned.kept) == (("rate", "revenue"), ())
+    assert pruned.summary() == "relabel: orders; remove: rate, revenue"
+
+    same = KpiCatalog.from_mapping({"kpis": {"orders": ORDERS}}, shipped_registry)
+    left = plan_kpis(same, applied)
+    assert left.empty and left.kept == ("rate", "revenue", "sessions")
+    assert left.summary() == (
+        "nothing to do: every KPI in the file is applied as defined; "
+        "would remove with --prune: rate, revenue, sessions"
+    )
+    assert plan_kpis(build(shipped_registry, revenue=REVENUE, rate=RATE), applied).summary() == (
+        "nothing to do: every KPI is applied as defined"
+    )
+    assert not plan_kpis(same, applied, prune=True).empty
+
+
+def test_a_kpi_left_in_force_must_still_hold_beside_the_file(shipped_registry: EventTypeRegistry) -> None:
+    """A kept ratio broken down by region cannot read an input the file no longer breaks down by it."""
+    share = {**RATE, "numerator": "orders", "denominator": "all_orders", "dimensions": ["region"]}
+    applied = build(shipped_registry, all_orders=ORDERS, share=share).kpis
+    file = KpiCatalog.from_mapping(
+        {"kpis": {"orders": {**ORDERS, "dimensions": []}, "all_orders": ORDERS}}, shipped_registry
+    )
+    with pytest.raises(ConfigError) as refused:
+        plan_kpis(file, applied)
+    [error] = refused.value.errors
+    assert (error.path, error.rule) == ("kpis.share.dimensions[0]", "dimension")
+    assert error.message == (
+        "numerator 'orders' cannot be broken down by 'region' "
+        "('share' is in force and not in this file: add it as it should be, or prune it)"
+    )
+    assert [k.name for k in plan_kpis(file, applied, prune=True).changed] == ["orders"]  # share goes

@@ -1323,7 +1323,7 @@ def test_plan_versions_and_what_is_in_force(kpis: dict[str, KpiDefinition]) -> N
         "metric": {**REVENUE_UP["metric"], "target": "+25%"},
     }
     second = build(kpis, {"hiring": team("hiring", owner="people"), "sales": raised})
-    plan = plan_okrs(second, latest_versions(history))
+    plan = plan_okrs(second, latest_versions(history), prune=True)
     assert ([o.id for o in plan.created], [o.id for o in plan.changed], plan.removed, plan.unchanged) == (
         ["hiring"],
         ["sales"],
@@ -1371,6 +1371,97 @@ def test_plan_versions_and_what_is_in_force(kpis: dict[str, KpiDefinition]) -> N
     assert set(objectives_in_force(history, T2)) == {"sales", "hiring", "support"}
     assert latest_versions(history, T1)["support"].removed
     assert latest_versions(history, T2)["support"].version == 3
+
+
+def test_the_plan_leaves_objectives_the_file_omits_in_force_unless_pruning(
+    kpis: dict[str, KpiDefinition],
+) -> None:
+    first = build(kpis, {t: team(t) for t in ("sales", "support", "hiring")})
+    history = versions_for(plan_okrs(first, {}), {}, T0, "alice")
+    second = build(kpis, {"sales": team("sales", title="Sell far more")})
+
+    plan = plan_okrs(second, latest_versions(history))
+    assert ([o.id for o in plan.changed], plan.removed, plan.kept) == (["sales"], (), ("hiring", "support"))
+    assert plan.summary() == "change: sales; would remove with --prune: hiring, support"
+    assert plan_okrs(second, latest_versions(history), prune=False) == plan  # the default
+    kept = history + versions_for(plan, latest_versions(history), T1, "bob")
+    assert [(v.objective, v.version) for v in kept[3:]] == [("sales", 2)]  # nothing recorded as removed
+    assert set(objectives_in_force(kept)) == {"sales", "support", "hiring"}
+    again = plan_okrs(second, latest_versions(kept))
+    assert again.empty and again.summary() == (
+        "nothing to do: every objective in the file is applied as defined; "
+        "would remove with --prune: hiring, support"
+    )
+
+    pruned = plan_okrs(second, latest_versions(history), prune=True)
+    assert (pruned.removed, pruned.kept) == (("hiring", "support"), ())
+    assert pruned.summary() == "change: sales; remove: hiring, support"
+    removed = history + versions_for(pruned, latest_versions(history), T1, "bob")
+    assert set(objectives_in_force(removed)) == {"sales"}
+    assert plan_okrs(second, latest_versions(removed)).kept == ()  # removed ones are not in force
+
+
+def applied(kpis: dict[str, KpiDefinition], objectives: dict[str, Any]) -> dict[str, OkrVersion]:
+    return latest_versions(versions_for(plan_okrs(build(kpis, objectives), {}), {}, T0, "alice"))
+
+
+def test_objectives_left_in_force_must_still_hold_beside_the_file(kpis: dict[str, KpiDefinition]) -> None:
+    company = objective(
+        title="Grow",
+        key_results={
+            "sales-up": rollup(key_results=["sales-revenue"]),
+            "support-up": rollup(objectives=["support"]),
+        },
+    )
+    before = applied(kpis, {"company": company, "sales": team("sales"), "support": team("support")})
+
+    # the file renames the key result that the kept company objective rolls up
+    renamed = build(kpis, {"sales": objective(key_results={"revenue": REVENUE_UP, "deals": BIG_DEALS})})
+    with pytest.raises(ConfigError) as refused:
+        plan_okrs(renamed, before)
+    [error] = refused.value.errors
+    assert (error.path, error.rule) == (
+        "objectives.company.key_results.sales-up.rollup.key_results[0]",
+        "unknown_key_result",
+    )
+    assert error.message == (
+        "unknown key result 'sales-revenue': no objective holds it any more "
+        "('company' is in force and not in this file: add it as it should be, or prune it)"
+    )
+    assert plan_okrs(renamed, before, prune=True).removed == ("company", "support")
+
+    # ids are one namespace across what the file brings and what stays in force
+    clash = build(
+        kpis, {"hiring": objective(key_results={"support-deals": BIG_DEALS, "sales-up": BIG_DEALS})}
+    )
+    with pytest.raises(ConfigError) as refused:
+        plan_okrs(clash, before)
+    assert [(e.path, e.rule, e.message) for e in refused.value.errors] == [
+        (
+            "objectives.hiring.key_results.support-deals",
+            "duplicate_id",
+            "id 'support-deals' is already used by key result 'support-deals' of objective 'support',"
+            " in force and not in this file",
+        ),
+        (
+            "objectives.hiring.key_results.sales-up",
+            "duplicate_id",
+            "id 'sales-up' is already used by key result 'sales-up' of objective 'company',"
+            " in force and not in this file",
+        ),
+    ]
+
+    # a cycle through both: dept -> sales (its child, from the file) -> team (kept, a child of sales)
+    # -> team's rollup -> dept
+    team_up = objective(parent="sales", key_results={"team-dept": rollup(objectives=["dept"])})
+    before = applied(kpis, {"sales": team("sales"), "dept": team("dept"), "team": team_up})
+    cycle = build(kpis, {"sales": team("sales", parent="dept"), "dept": team("dept")})
+    with pytest.raises(ConfigError) as refused:
+        plan_okrs(cycle, before)
+    [error] = refused.value.errors
+    assert (error.path, error.rule) == ("objectives.team.key_results.team-dept.rollup", "cycle")
+    assert error.message.startswith("rollup cycle: team-dept -> dept -> sales -> team -> team-dept (")
+    assert [o.id for o in plan_okrs(cycle, before, prune=True).changed] == ["sales"]
 
 
 def test_in_force_does_not_depend_on_the_order_versions_arrive_in(kpis: dict[str, KpiDefinition]) -> None:
