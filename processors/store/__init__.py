@@ -9,6 +9,7 @@ from ._http_interface import (
     StoreUser,
     authenticate,
     bind_store_http,
+    store_http_url,
     store_users,
 )
 from ._store import Store, open_store
@@ -23,5 +24,6 @@ __all__ = [
     "authenticate",
     "bind_store_http",
     "open_store",
+    "store_http_url",
     "store_users",
 ]

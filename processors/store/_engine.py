@@ -282,11 +282,11 @@ def _check_readonly(work: Work) -> None:
     """What the request's `readonly` level refuses before chDB sees it: 1 reads only, 2 may also SET."""
     allowed = READ_KINDS | ({"USE", "SET"} if work.readonly == 2 else {"USE"})
     if work.kind not in allowed:
-        hint = " For queries over HTTP, method GET implies readonly. Use method POST for modifying queries"
+        hint = ". For queries over HTTP, method GET implies readonly. Use method POST for modifying queries"
         raise StoreError.of(
             164,
             "READONLY",
-            f"{work.user}: Cannot execute query in readonly mode.{hint if work.readonly == 2 else ''}",
+            f"{work.user}: Cannot execute query in readonly mode{hint if work.readonly == 2 else ''}",
         )
     if work.readonly == 1 and work.settings:
         name = next(iter(work.settings))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 import lz4.frame
+import uvicorn
 from backports import zstd
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -255,6 +256,16 @@ class StoreHttp:
         path.mkdir(parents=True, exist_ok=True)
         return cls(os.path.realpath(path), store_users(settings))
 
+    def server_config(self) -> uvicorn.Config:
+        return uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=30,
+            limit_concurrency=1000,  # beyond this, 503 instead of unbounded memory
+        )
+
     def close(self) -> None:
         self.engine.close()
 
@@ -467,6 +478,11 @@ def _content_type(fmt: str) -> str:
     if lower.startswith(("native", "rowbinary", "parquet", "arrow", "orc", "avro", "protobuf", "msgpack")):
         return "application/octet-stream"
     return "text/plain; charset=UTF-8"
+
+
+def store_http_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def bind_store_http(settings: Settings) -> socket.socket:
