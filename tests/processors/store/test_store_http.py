@@ -253,6 +253,7 @@ def test_read_only_user_reads_and_is_refused_writes(store_http, client) -> None:
     assert bi.command("SHOW TABLES FROM db") == "t"
     assert bi.command("EXISTS TABLE db.t") == 1
     assert bi.query("DESCRIBE TABLE db.t").result_rows[0][:2] == ("id", "UInt64")
+    assert "ReadFromMergeTree" in str(bi.query("EXPLAIN SELECT * FROM db.t").result_rows)
     for write in (
         lambda: bi.insert("db.t", ROWS, column_names=COLUMNS),
         lambda: bi.command("INSERT INTO db.t (id, name) VALUES (3, 'x')"),
