@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AliasGenerator,
     Field,
+    SecretStr,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -92,6 +93,14 @@ class Settings(BaseSettings):
     http_host: Annotated[str, StringConstraints(min_length=1)] = "127.0.0.1"
     http_port: int = Field(8181, ge=0, le=65535)  # 0 lets the OS pick a free port
     metrics_port: int = Field(9464, ge=0, le=65535)  # /metrics of a role without the API (worker, store)
+    # The embedded store's ClickHouse HTTP interface, served by the process that owns chDB
+    # (`okrstream run`, `okrstream store`): 0 lets the OS pick a free port, `off` serves none.
+    store_http_host: Annotated[str, StringConstraints(min_length=1)] = "127.0.0.1"
+    store_http_port: int | None = Field(8123, ge=0, le=65535)
+    # Its users: `default` (all rights) needs this password; without one it answers loopback
+    # clients only. `bi` (read-only) exists only when its password is set.
+    store_password: SecretStr | None = None
+    store_bi_password: SecretStr | None = None
     auth: AuthMode = AuthMode.REQUIRED  # API keys on every /v1 endpoint (`okrstream keys create`)
     http_max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)  # after gzip decompression
     http_max_events: int = Field(10_000, ge=1)  # events (or NDJSON lines) in one request
@@ -154,6 +163,11 @@ class Settings(BaseSettings):
                 "value", "must be at least okr_at_risk_gap ({at_risk})", {"at_risk": f"{at_risk:g}"}
             )
         return value
+
+    @field_validator("store_http_port", mode="before")
+    @classmethod
+    def _port_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() == "off" else value
 
     @field_validator("timezone")
     @classmethod

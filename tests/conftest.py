@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 import processors
 from ingest import ensure_topics, start_embedded_broker
@@ -127,6 +128,7 @@ def make_settings(tmp_path: Path) -> Callable[[str, str | None], Settings]:
             clickhouse_database=f"test_{tag}",
             worker_id=f"test-sink-{tag}",
             http_port=0,
+            store_http_port=0,  # `okrstream run` on the embedded store serves it on a free port
             consumer_session_timeout_s=6.0,
         )
 
@@ -186,6 +188,8 @@ class WorkerProcess:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSTREAM_")}
         for field, value in self.settings.model_dump(exclude_none=True).items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
             env[env_name(field)] = str(value.value if hasattr(value, "value") else value)
         env["OKRSTREAM_LOG_LEVEL"] = "info"
         return env

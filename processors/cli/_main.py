@@ -1,4 +1,4 @@
-"""The `okrstream` command: run, serve, worker, demo, ingest, status, kpi, okr, keys."""
+"""The `okrstream` command: run, serve, worker, store, demo, ingest, status, kpi, okr, keys."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "worker",
         help="the sink and the OKR scorer alone, no API (needs KAFKA_BOOTSTRAP_SERVERS, CLICKHOUSE_URL)",
+    )
+    store = commands.add_parser(
+        "store", help="the embedded store alone, over ClickHouse's HTTP interface (for workers, BI tools)"
+    )
+    store.add_argument(
+        "--port", dest="store_port", type=int, help="its port (default 8123, 0 picks a free one)"
     )
     demo = commands.add_parser("demo", help="like run, plus a realistic stream of business events")
     demo.add_argument("--port", type=int, help="HTTP API port (default 8181, 0 picks a free one)")
@@ -78,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "port", None) is not None:
         settings = settings.model_copy(update={"http_port": args.port})
+    if getattr(args, "store_port", None) is not None:
+        settings = settings.model_copy(update={"store_http_port": args.store_port})
 
     if args.command in ("run", "demo"):
         from ..runtime import run as run_pipeline
@@ -87,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         from ..runtime import serve as serve_api
 
         return serve_api(settings)
+    if args.command == "store":
+        from ..runtime import store as serve_store
+
+        return serve_store(settings)
     if args.command == "worker":
         from ..runtime import worker as run_worker
 

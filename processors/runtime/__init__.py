@@ -1,9 +1,10 @@
 """Wiring only: the roles (`okrstream run` as a supervisor over the broker and the pipeline,
-`serve`, `worker`), the faust app that joins the sink and the scorer, and the demo feed."""
+`serve`, `worker`, `store`), the faust app that joins the sink and the scorer, and the demo feed."""
 
 from ._demo import DemoFeed, demo_history
 from ._faust_kafka import KafkaTransport
 from ._runtime import auth_warning, load_mappings, load_registry, read_run_file, run, serve, worker
+from ._store_role import store
 from ._worker import build_app
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "read_run_file",
     "run",
     "serve",
+    "store",
     "worker",
 ]

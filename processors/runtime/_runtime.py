@@ -42,8 +42,9 @@ from ..kpi import applied_kpis, apply_kpis, kpi_series, read_catalog, shipped_kp
 from ..metrics import CONSUMER_LAG, serve_metrics
 from ..okr import LandedTouches, OkrDefinitions, OkrLog, OkrScorer, apply_okrs, demo_okrs, read_okrs
 from ..sink import RawEventsSink, SinkStats
-from ..store import Store
+from ..store import STORE_HTTP_FD_ENV, Store, bind_store_http, store_http_url
 from ._demo import DemoFeed, demo_history
+from ._store_role import StoreHttpService, users_line
 from ._supervisor import INCARNATION_ENV, SUPERVISED_ENV, journal_dir, supervise
 from ._worker import build_app
 
@@ -278,6 +279,8 @@ def _serve(
     _measure_lag(app, settings, broker.bootstrap_servers)
     reader = Store.connect(settings)
     watch = BrokerWatch(broker.bootstrap_servers)
+    # the supervisor bound the store's ClickHouse HTTP interface when this process owns chDB
+    store_sock = bind_store_http(settings) if os.environ.get(STORE_HTTP_FD_ENV) else None
     api = http_api(
         settings,
         reader,
@@ -289,8 +292,13 @@ def _serve(
         journal=journal() if journal else None,
         watch=watch,
     )
-    listening = _announcer(settings, broker, api.admin_token, demo=bool(demo_rate), journaled=bool(journal))
+    store_url = store_http_url(store_sock) if store_sock else None
+    listening = _announcer(
+        settings, broker, api.admin_token, demo=bool(demo_rate), journaled=bool(journal), store_url=store_url
+    )
     services: list[Service] = [HttpService(api.app, settings, api.keys, listening, watch)]
+    if store_sock is not None:
+        services.insert(0, StoreHttpService(settings, store_sock))  # serving before run.json names it
     demo = None
     if demo_rate and okr_catalog is not None:
         demo = _build_demo(broker, settings, registry, demo_rate, okr_catalog, journal)
@@ -356,7 +364,12 @@ def _build_sink_and_scorer(
 
 
 def _announcer(
-    settings: Settings, broker: Broker, admin_token: str | None, demo: bool, journaled: bool
+    settings: Settings,
+    broker: Broker,
+    admin_token: str | None,
+    demo: bool,
+    journaled: bool,
+    store_url: str | None = None,
 ) -> Callable[[str], None]:
     """Once the API listens: run.json for the other commands, and where everything is for people."""
 
@@ -367,6 +380,8 @@ def _announcer(
             "kafka_bootstrap_servers": broker.bootstrap_servers,
             "clickhouse": describe(settings),
         }
+        if store_url:
+            info["store_http_url"] = store_url
         if journaled:  # `okrstream ingest` journals there too, so its exit 0 is as durable as a 2xx
             info["journal"] = {"dir": str(journal_dir(settings)), "incarnation": os.environ[INCARNATION_ENV]}
         write_run_file(settings, info, admin_token)
@@ -377,6 +392,8 @@ def _announcer(
             f"  Kafka       {kafka}, topics {settings.raw_topic} and {settings.dead_letter_topic}",
             f"  ClickHouse  {describe(settings)}, table {settings.clickhouse_database}.raw_events",
         ]
+        if store_url:
+            lines.append(f"              ClickHouse HTTP interface {store_url}, users {users_line(settings)}")
         if warning := auth_warning(settings):
             lines.append(warning)
         else:

@@ -11,8 +11,9 @@ scorer, HTTP API) depending on it:
   the broker stops. Every process is gone within 10 s.
 
 Both children die with the supervisor (a parent-death signal), so `kill -9` leaves no orphan. The
-HTTP socket is bound here once and inherited by each pipeline, so a client's connection waits in
-the backlog while a pipeline restarts instead of being refused.
+HTTP sockets (the API's and, on the embedded store, its ClickHouse HTTP interface's) are bound
+here once and inherited by each pipeline, so a client's connection waits in the backlog while a
+pipeline restarts instead of being refused.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from ingest import (
 from schemas import Settings
 
 from ..api import HTTP_FD_ENV, bind
+from ..store import STORE_HTTP_FD_ENV, bind_store_http
 
 log = logging.getLogger("okrstream.supervisor")
 
@@ -75,12 +77,37 @@ def supervise(settings: Settings, command: list[str]) -> int:
         signal.signal(signum, on_signal)
     sock = bind(settings)
     sock.listen(2048)  # from now on a client waits in the backlog whenever no pipeline accepts
-    supervisor = Supervisor(settings, command, sock)
+    store_sock = _bind_store_http(settings)
+    supervisor = Supervisor(settings, command, sock, store_sock)
     try:
         return supervisor.loop(lambda: bool(stopping))
     finally:
         supervisor.shutdown()
         sock.close()
+        if store_sock is not None:
+            store_sock.close()
+
+
+def _bind_store_http(settings: Settings) -> socket.socket | None:
+    """The embedded store's ClickHouse HTTP interface, when the pipeline owns chDB and the port is free.
+
+    A taken port (another ClickHouse on 8123, say) leaves the interface off with a warning, not the run.
+    """
+    if settings.clickhouse_url or settings.store_http_port is None:
+        return None
+    try:
+        store_sock = bind_store_http(settings)
+    except OSError as e:
+        log.warning(
+            "the store's ClickHouse HTTP interface is off: cannot listen on %s:%s (%s);"
+            " OKRSTREAM_STORE_HTTP_PORT picks another port (0: any free one, off: none)",
+            settings.store_http_host,
+            settings.store_http_port,
+            e,
+        )
+        return None
+    store_sock.listen(1024)
+    return store_sock
 
 
 @dataclass
@@ -88,6 +115,7 @@ class Supervisor:
     settings: Settings
     command: list[str]
     sock: socket.socket
+    store_sock: socket.socket | None = None  # the embedded store's ClickHouse HTTP interface
     broker: Broker | None = None
     incarnation: str = ""
     pipeline: subprocess.Popen[bytes] | None = None
@@ -163,6 +191,10 @@ class Supervisor:
 
     def _start_pipeline(self) -> subprocess.Popen[bytes]:
         env = os.environ | {SUPERVISED_ENV: "1", HTTP_FD_ENV: str(self.sock.fileno())}
+        fds = [self.sock.fileno()]
+        if self.store_sock is not None:
+            env[STORE_HTTP_FD_ENV] = str(self.store_sock.fileno())
+            fds.append(self.store_sock.fileno())
         if self.broker is not None and self.broker.embedded:
             env |= {
                 "KAFKA_BOOTSTRAP_SERVERS": self.broker.bootstrap_servers,
@@ -172,7 +204,7 @@ class Supervisor:
         return subprocess.Popen(
             [sys.executable, "-m", "processors.cli", *self.command],
             env=env,
-            pass_fds=(self.sock.fileno(),),
+            pass_fds=fds,
             preexec_fn=die_with_parent,
         )
 

@@ -118,3 +118,21 @@ def test_env_names() -> None:
     assert env_name("kafka_bootstrap_servers") == "KAFKA_BOOTSTRAP_SERVERS"
     assert env_name("clickhouse_url") == "CLICKHOUSE_URL"
     assert env_name("record_max_events") == "OKRSTREAM_RECORD_MAX_EVENTS"
+
+
+def test_store_http_interface_settings() -> None:
+    assert (Settings().store_http_host, Settings().store_http_port) == ("127.0.0.1", 8123)
+    assert Settings().store_password is None and Settings().store_bi_password is None
+    env = {
+        "OKRSTREAM_STORE_HTTP_PORT": "off",
+        "OKRSTREAM_STORE_PASSWORD": "hunter2",
+        "OKRSTREAM_STORE_BI_PASSWORD": "b",
+    }
+    settings = Settings.from_env(env)
+    assert settings.store_http_port is None
+    assert settings.store_password is not None and settings.store_password.get_secret_value() == "hunter2"
+    assert "hunter2" not in repr(settings)  # secrets stay out of logs and error messages
+    assert Settings.from_env({"OKRSTREAM_STORE_HTTP_PORT": "0"}).store_http_port == 0
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"OKRSTREAM_STORE_HTTP_PORT": "on"})
+    assert "OKRSTREAM_STORE_HTTP_PORT" in str(raised.value)
