@@ -22,7 +22,6 @@ from processors.clickhouse import (
     Identifier,
     InsertKeyResultScores,
     Statement,
-    fetch,
 )
 from processors.clickhouse.okr_ddl import LatestScoresExist
 from schemas import Grade, KeyResultScore, Status
@@ -207,8 +206,8 @@ def test_ensure_schema_keeps_insert_tokens_of_definitions_and_is_idempotent(stor
     store.ensure_schema(settings)  # again: tables kept, views replaced
     [(ddl,)] = store.fetch(_Query("SHOW CREATE TABLE {db:Identifier}.okr_definitions", db=db))
     assert f"non_replicated_deduplication_window = {settings.dedup_block_window}" in ddl
-    [(names,)] = fetch(
-        store, _Query("SELECT groupArray(name) FROM system.tables WHERE database = {db:String}", db=db)
+    [(names,)] = store.fetch(
+        _Query("SELECT groupArray(name) FROM system.tables WHERE database = {db:String}", db=db)
     )
     tables = {"okr_definitions", "key_result_scores", "objective_scores"}
     assert tables | {"key_result_current", "objective_current"} <= set(names)

@@ -12,7 +12,6 @@ from processors.clickhouse import (
     CreateDatabase,
     CreateRawEvents,
     Statement,
-    fetch,
 )
 
 RAW_EVENTS_DDL = """CREATE TABLE IF NOT EXISTS {database:Identifier}.raw_events (
@@ -80,8 +79,8 @@ def test_ensure_schema_builds_raw_events_with_the_declared_columns(store, settin
 
 
 def test_ensure_schema_applies_the_dedup_window_and_ordering(store, settings) -> None:
-    [(ddl,)] = fetch(
-        store, _Query("SHOW CREATE TABLE {db:Identifier}.raw_events", settings.clickhouse_database)
+    [(ddl,)] = store.fetch(
+        _Query("SHOW CREATE TABLE {db:Identifier}.raw_events", settings.clickhouse_database)
     )
     assert f"non_replicated_deduplication_window = {settings.dedup_block_window}" in ddl
     assert "PARTITION BY toYYYYMM(occurred_at)" in ddl
@@ -92,8 +91,7 @@ def test_ensure_schema_indexes_event_ids_also_on_a_table_made_without_the_index(
     db = settings.clickhouse_database
     store.execute(_Query("DROP INDEX event_id_bloom ON {db:Identifier}.raw_events", db))
     store.ensure_schema(settings)
-    [(indexes,)] = fetch(
-        store,
+    [(indexes,)] = store.fetch(
         _Query("SELECT groupArray(name) FROM system.data_skipping_indices WHERE database = {db:String}", db),
     )
     assert indexes == ["event_id_bloom"]
@@ -102,8 +100,8 @@ def test_ensure_schema_indexes_event_ids_also_on_a_table_made_without_the_index(
 def test_ensure_schema_is_idempotent_and_keeps_rows(store, settings, land, make_event) -> None:
     land([make_event("e-1"), make_event("e-2")])
     store.ensure_schema(settings)
-    [(count,)] = fetch(
-        store, _Query("SELECT count() FROM {db:Identifier}.raw_events", settings.clickhouse_database)
+    [(count,)] = store.fetch(
+        _Query("SELECT count() FROM {db:Identifier}.raw_events", settings.clickhouse_database)
     )
     assert count == 2
 
