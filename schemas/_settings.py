@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     raw_retention_ms: Retention = 7 * _DAY_MS
     dead_letter_retention_ms: Retention = 30 * _DAY_MS
     clickhouse_database: Identifier = "okrstream"
+    # a cluster in the servers' remote_servers: every DDL runs ON CLUSTER, raw_events and KPI
+    # rollups are sharded (Replicated per shard, Distributed on top), small tables on every node
+    clickhouse_cluster: Identifier | None = None
     http_host: Annotated[str, StringConstraints(min_length=1)] = "127.0.0.1"
     http_port: int = Field(8181, ge=0, le=65535)  # 0 lets the OS pick a free port
     metrics_port: int = Field(9464, ge=0, le=65535)  # /metrics of a role without the API (worker, store)

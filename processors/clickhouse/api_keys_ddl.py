@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ._cluster import engine, on_cluster
+
 API_KEYS_COLUMNS = (
     ("key_id", "String"),
     ("name", "String"),
@@ -20,15 +22,22 @@ API_KEYS_COLUMNS = (
 
 @dataclass(frozen=True)
 class CreateApiKeysTable:
-    """A change (a revocation) is a new row with a higher version, so no row is ever updated in place."""
+    """A change (a revocation) is a new row with a higher version, so no row is ever updated in place.
+
+    On a cluster every node holds every key (a Replicated table without `{shard}`).
+    """
 
     database: str
+    cluster: str | None = None
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         columns = ",\n    ".join(f"{name} {kind}" for name, kind in API_KEYS_COLUMNS)
+        table_engine = engine("ReplacingMergeTree", self.cluster, "version", sharded=False)
         sql = (
-            "CREATE TABLE IF NOT EXISTS {database:Identifier}.api_keys (\n    "
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.api_keys"
+            + on_cluster(self.cluster)
+            + " (\n    "
             + columns
-            + "\n) ENGINE = ReplacingMergeTree(version)\nORDER BY key_id"
+            + f"\n) ENGINE = {table_engine}\nORDER BY key_id"
         )
         return sql, {"database": self.database}

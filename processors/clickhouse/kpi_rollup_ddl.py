@@ -4,6 +4,12 @@ The rollup keeps `-State` values per minute bucket and break-down dimension, so 
 minute to year, in any time zone, is merged from it at query time. Names carry the definition's
 fingerprint: a changed definition gets new objects, built beside the old ones, never patched.
 The SELECT that feeds the view is the same one a backfill runs (`kpi_select`), below a cutoff.
+
+On a cluster the rollup is sharded like raw_events: the view sits on each shard's
+`raw_events_local` (a view on the Distributed `raw_events` would not see the rows inserted on
+the shards) and writes that shard's Replicated `<rollup>_local`; `<rollup>` is the Distributed
+table over them, which every read goes through (the `-State` values merge at read time, whichever
+shard holds them) and the backfill writes into.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 
 from schemas import Aggregation, KpiDefinition
 
+from ._cluster import dedup_window_setting, distributed, drop_sync, engine, local_name, on_cluster
 from ._filters import kpi_conditions, landed_since
 
 # (the SQL value expression, the quantile level's placeholder) -> the -State expression over it
@@ -125,12 +132,17 @@ def state_of(kpi: KpiDefinition, prefix: str = "") -> tuple[str, str, str, dict[
 
 
 def kpi_select(
-    kpi: KpiDefinition, database: str, landed: tuple[str, dict[str, Any]], prefix: str = ""
+    kpi: KpiDefinition,
+    database: str,
+    landed: tuple[str, dict[str, Any]],
+    prefix: str = "",
+    source: str = "raw_events",
 ) -> tuple[str, dict[str, Any]]:
     """The rollup rows of a KPI from the raw_events rows that `landed` selects (see _filters).
 
     The view and the backfill run this same query, on either side of one cutoff; an as-of read
-    (key_result_values) runs it as a subquery, its parameters named `prefix + name`.
+    (key_result_values) runs it as a subquery, its parameters named `prefix + name`. `source` is
+    the table read (a fixed name): a view on a cluster reads the shard's `raw_events_local`.
     """
     _, state, _, params = state_of(kpi, prefix)
     where, filter_params = kpi_conditions(kpi, prefix)
@@ -143,7 +155,7 @@ def kpi_select(
         "    toStartOfMinute(occurred_at) AS bucket,\n"
         f"{selected}"
         f"    {state} AS value\n"
-        "FROM {database:Identifier}.raw_events\n"
+        f"FROM {{database:Identifier}}.{source}\n"
         f"WHERE {where}\n"
         f"  AND {landed_where}\n"
         f"GROUP BY bucket{group}"
@@ -153,32 +165,76 @@ def kpi_select(
     return sql, {**params, **filter_params, **landed_params, "database": database}
 
 
+def _rollup_columns(kpi: KpiDefinition) -> tuple[str, str, dict[str, Any]]:
+    """(the column declarations, the ORDER BY tail, the state type's parameters) of a rollup."""
+    column_type, _, _, params = state_of(kpi)
+    dims = [dimension_column(kpi, key) for key in kpi.dimensions]
+    columns = "".join(f"    {c} String,\n" for c in dims)
+    return (
+        f"    bucket DateTime('UTC'),\n{columns}    value {column_type}\n",
+        "".join(f", {c}" for c in dims),
+        params,
+    )
+
+
 @dataclass(frozen=True)
 class CreateKpiRollup:
+    """The table that stores a KPI's states: on a cluster, each shard's Replicated `<rollup>_local`."""
+
     database: str
     kpi: KpiDefinition
     dedup_window: int  # as on raw_events: a retried block is dropped in every table of the chain
+    cluster: str | None = None
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
-        column_type, _, _, params = state_of(self.kpi)
-        dims = [dimension_column(self.kpi, key) for key in self.kpi.dimensions]
-        columns = "".join(f"    {c} String,\n" for c in dims)
-        order = "".join(f", {c}" for c in dims)
+        columns, order, params = _rollup_columns(self.kpi)
+        table_engine = engine("AggregatingMergeTree", self.cluster, sharded=True)
         sql = (
-            "CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier} (\n"
-            "    bucket DateTime('UTC'),\n"
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier}"
+            + on_cluster(self.cluster)
+            + " (\n"
             f"{columns}"
-            f"    value {column_type}\n"
-            ") ENGINE = AggregatingMergeTree\n"
+            f") ENGINE = {table_engine}\n"
             "PARTITION BY toYYYYMM(bucket)\n"
             f"ORDER BY (bucket{order})\n"
-            "SETTINGS non_replicated_deduplication_window = {dedup_window:UInt64}"
+            f"SETTINGS {dedup_window_setting(self.cluster)} = {{dedup_window:UInt64}}"
         )
         return sql, {
             **params,
             "database": self.database,
-            "table": rollup_table(self.kpi),
+            "table": local_name(rollup_table(self.kpi), self.cluster),
             "dedup_window": self.dedup_window,
+        }
+
+
+@dataclass(frozen=True)
+class CreateKpiRollupDistributed:
+    """On a cluster, `<rollup>`: the Distributed table over every shard's `<rollup>_local`.
+
+    Reads merge the states of all shards. The backfill inserts through it, so it needs a sharding
+    key: any shard may hold any state (`rand()`), since they merge at read time.
+    """
+
+    database: str
+    kpi: KpiDefinition
+    cluster: str
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        columns, _, params = _rollup_columns(self.kpi)
+        sql = (
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier}"
+            + on_cluster(self.cluster)
+            + " (\n"
+            f"{columns}"
+            f") ENGINE = {distributed('{local:Identifier}', 'rand()')}"
+        )
+        table = rollup_table(self.kpi)
+        return sql, {
+            **params,
+            "database": self.database,
+            "table": table,
+            "local": local_name(table, self.cluster),
+            "cluster": self.cluster,
         }
 
 
@@ -187,32 +243,49 @@ class CreateKpiView:
     """The view feeds the rollup with events that land at or after `landed_from`.
 
     Events that landed earlier are the backfill's (BackfillKpiRollup), so none is counted twice.
+    On a cluster each node has the view, on its shard's `raw_events_local`, writing its shard's
+    `<rollup>_local`.
     """
 
     database: str
     kpi: KpiDefinition
     landed_from: datetime
+    cluster: str | None = None
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
-        select, params = kpi_select(self.kpi, self.database, landed_since(self.landed_from))
+        source = local_name("raw_events", self.cluster)
+        select, params = kpi_select(self.kpi, self.database, landed_since(self.landed_from), source=source)
         sql = (
-            "CREATE MATERIALIZED VIEW IF NOT EXISTS {database:Identifier}.{view:Identifier}\n"
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {database:Identifier}.{view:Identifier}"
+            + on_cluster(self.cluster)
+            + "\n"
             "TO {database:Identifier}.{table:Identifier}\n"
             "AS " + select
         )
-        return sql, {**params, "view": rollup_view(self.kpi), "table": rollup_table(self.kpi)}
+        table = rollup_table(self.kpi)
+        return sql, {**params, "view": rollup_view(self.kpi), "table": local_name(table, self.cluster)}
 
 
 @dataclass(frozen=True)
 class DropKpiRollup:
-    """Drop a rollup table and its view (view first, so nothing writes into a dropped table)."""
+    """Drop a rollup table and its view (view first, so nothing writes into a dropped table).
+
+    On a cluster: the view, the Distributed table and the shards' local tables, each ON CLUSTER
+    and SYNC (see drop_sync).
+    """
 
     database: str
     table: str
+    cluster: str | None = None
 
     def statements(self) -> list[tuple[str, dict[str, Any]]]:
         params = {"database": self.database, "view": view_of(self.table), "table": self.table}
-        return [
-            ("DROP VIEW IF EXISTS {database:Identifier}.{view:Identifier}", params),
-            ("DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier}", params),
+        tail = on_cluster(self.cluster) + drop_sync(self.cluster)
+        statements = [
+            ("DROP VIEW IF EXISTS {database:Identifier}.{view:Identifier}" + tail, params),
+            ("DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier}" + tail, params),
         ]
+        if self.cluster is not None:
+            local = {**params, "table": local_name(self.table, self.cluster)}
+            statements.append(("DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier}" + tail, local))
+        return statements

@@ -18,6 +18,7 @@ from typing import Any
 
 from schemas import Aggregation, KpiDefinition
 
+from ._cluster import on_cluster
 from ._statement import Identifier
 from .kpi_rollup_ddl import dimension_column, merge_of, rollup_table
 
@@ -42,6 +43,7 @@ class CreateKpiValuesView:
     database: str
     kpis: Mapping[str, KpiDefinition]  # every KPI in force, ratios with their inputs
     timezone: str
+    cluster: str | None = None  # on a cluster: a view on every node, reading the Distributed rollups
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"database": Identifier(self.database), "tz": self.timezone}
@@ -50,7 +52,8 @@ class CreateKpiValuesView:
         ]
         if not branches:  # typed, so BI tools see the columns before the first KPI exists
             branches = [_NONE]
-        sql = "CREATE OR REPLACE VIEW %(database)s.kpi_values AS\n" + "\nUNION ALL\n".join(branches)
+        create = f"CREATE OR REPLACE VIEW %(database)s.kpi_values{on_cluster(self.cluster)} AS\n"
+        sql = create + "\nUNION ALL\n".join(branches)
         return sql, params
 
     def _branch(self, prefix: str, kpi: KpiDefinition, params: dict[str, Any]) -> str:

@@ -9,16 +9,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ._cluster import engine, on_cluster
 from ._statement import Identifier, Rows
 
 
 @dataclass(frozen=True)
 class CreateKpiVersions:
+    """On a cluster every node holds the whole history (a Replicated table without `{shard}`)."""
+
     database: str
+    cluster: str | None = None
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         sql = (
-            "CREATE TABLE IF NOT EXISTS {database:Identifier}.kpi_versions (\n"
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.kpi_versions"
+            + on_cluster(self.cluster)
+            + " (\n"
             "    name String,\n"
             "    change LowCardinality(String),\n"  # created, changed or removed
             "    fingerprint String,\n"
@@ -26,7 +32,7 @@ class CreateKpiVersions:
             "    definition String,\n"  # the definition as JSON
             "    applied_at DateTime64(6, 'UTC'),\n"
             "    applied_by String\n"
-            ") ENGINE = MergeTree\n"
+            f") ENGINE = {engine('MergeTree', self.cluster, sharded=False)}\n"
             "ORDER BY (name, applied_at)"
         )
         return sql, {"database": self.database}
@@ -86,10 +92,11 @@ class CreateKpiDefinitionsView:
     """`kpi_definitions`: the KPIs in force, one row each, for BI tools to label `kpi_values` with."""
 
     database: str
+    cluster: str | None = None
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         sql = (
-            "CREATE OR REPLACE VIEW %(database)s.kpi_definitions AS\n"
+            f"CREATE OR REPLACE VIEW %(database)s.kpi_definitions{on_cluster(self.cluster)} AS\n"
             "SELECT\n"
             "    name,\n"
             "    JSONExtractString(definition, 'title') AS title,\n"

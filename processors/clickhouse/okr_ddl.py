@@ -4,6 +4,9 @@ Scores are history: a recomputation is a new row (with when it was computed and 
 update, so "what did the score say at that instant" is a query, not a reconstruction. The tables
 are plain columns, for BI tools; `key_result_current` and `objective_current` show the latest
 row of each key result and objective.
+
+On a cluster every node holds all of it: each table is Replicated without `{shard}` (every node
+a replica), so any node reads it locally, and every view is made `ON CLUSTER`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._cluster import dedup_window_setting, engine, on_cluster
 from ._statement import Identifier
 
 _TIME = "DateTime64(6, 'UTC')"
@@ -58,6 +62,11 @@ OBJECTIVE_SCORES_COLUMNS = (
 )
 
 
+def _everywhere(name: str, cluster: str | None, *args: str) -> str:
+    """The engine; on a cluster its Replicated form with every node a replica."""
+    return engine(name, cluster, *args, sharded=False)
+
+
 def _columns(columns: tuple[tuple[str, str], ...]) -> str:
     return ",\n    ".join(f"{name} {kind}" for name, kind in columns)
 
@@ -69,13 +78,16 @@ class CreateOkrDefinitions:
 
     database: str
     dedup_window: int
+    cluster: str | None = None
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         sql = (
-            "CREATE TABLE IF NOT EXISTS {database:Identifier}.okr_definitions (\n    "
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.okr_definitions"
+            + on_cluster(self.cluster)
+            + " (\n    "
             + _columns(OKR_DEFINITIONS_COLUMNS)
-            + "\n) ENGINE = MergeTree\nORDER BY (objective, version)\n"
-            "SETTINGS non_replicated_deduplication_window = {dedup_window:UInt64}"
+            + f"\n) ENGINE = {_everywhere('MergeTree', self.cluster)}\nORDER BY (objective, version)\n"
+            f"SETTINGS {dedup_window_setting(self.cluster)} = {{dedup_window:UInt64}}"
         )
         return sql, {"database": self.database, "dedup_window": self.dedup_window}
 
@@ -83,12 +95,16 @@ class CreateOkrDefinitions:
 @dataclass(frozen=True)
 class CreateKeyResultScores:
     database: str
+    cluster: str | None = None
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         sql = (
-            "CREATE TABLE IF NOT EXISTS {database:Identifier}.key_result_scores (\n    "
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.key_result_scores"
+            + on_cluster(self.cluster)
+            + " (\n    "
             + _columns(KEY_RESULT_SCORES_COLUMNS)
-            + "\n) ENGINE = MergeTree\nORDER BY (key_result, as_of, scored_at)"
+            + f"\n) ENGINE = {_everywhere('MergeTree', self.cluster)}\n"
+            "ORDER BY (key_result, as_of, scored_at)"
         )
         return sql, {"database": self.database}
 
@@ -96,12 +112,16 @@ class CreateKeyResultScores:
 @dataclass(frozen=True)
 class CreateObjectiveScores:
     database: str
+    cluster: str | None = None
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         sql = (
-            "CREATE TABLE IF NOT EXISTS {database:Identifier}.objective_scores (\n    "
+            "CREATE TABLE IF NOT EXISTS {database:Identifier}.objective_scores"
+            + on_cluster(self.cluster)
+            + " (\n    "
             + _columns(OBJECTIVE_SCORES_COLUMNS)
-            + "\n) ENGINE = MergeTree\nORDER BY (objective, as_of, scored_at)"
+            + f"\n) ENGINE = {_everywhere('MergeTree', self.cluster)}\n"
+            "ORDER BY (objective, as_of, scored_at)"
         )
         return sql, {"database": self.database}
 
@@ -124,28 +144,37 @@ class CreateLatestScores:
 
     database: str
     kind: str  # "key_result" or "objective"
+    cluster: str | None = None
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         sql = (
-            f"CREATE TABLE IF NOT EXISTS {{database:Identifier}}.{self.kind}_latest (\n    "
+            f"CREATE TABLE IF NOT EXISTS {{database:Identifier}}.{self.kind}_latest"
+            + on_cluster(self.cluster)
+            + " (\n    "
             + _columns(_SCORES[self.kind])
-            + f"\n) ENGINE = ReplacingMergeTree(as_of)\nORDER BY {self.kind}"
+            + f"\n) ENGINE = {_everywhere('ReplacingMergeTree', self.cluster, 'as_of')}\nORDER BY {self.kind}"
         )
         return sql, {"database": self.database}
 
 
 @dataclass(frozen=True)
 class CreateLatestScoresView:
-    """The materialized view that hands every new history row to its latest-score table."""
+    """The materialized view that hands every new history row to its latest-score table.
+
+    On a cluster each node has one: it runs for the rows inserted on that node, and its table
+    replicates them to the others (a row fetched by replication does not pass through a view).
+    """
 
     database: str
     kind: str
+    cluster: str | None = None
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         table = f"{self.kind}_latest"
         sql = (
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{database:Identifier}}.{table}_mv"
-            f" TO {{database:Identifier}}.{table} AS\n"
+            + on_cluster(self.cluster)
+            + f" TO {{database:Identifier}}.{table} AS\n"
             f"SELECT {', '.join(name for name, _ in _SCORES[self.kind])}\n"
             f"FROM {{database:Identifier}}.{self.kind}_scores"
         )
@@ -204,12 +233,13 @@ class CreateCurrentScoreViews:
     """
 
     database: str
+    cluster: str | None = None
 
     def statements(self) -> list[tuple[str, dict[str, Any]]]:
         params = {"database": Identifier(self.database)}
         return [
             (
-                f"CREATE OR REPLACE VIEW %(database)s.{kind}_current AS\n"
+                f"CREATE OR REPLACE VIEW %(database)s.{kind}_current{on_cluster(self.cluster)} AS\n"
                 + latest_rows([name for name, _ in columns], kind, f"%(database)s.{kind}_latest"),
                 params,
             )

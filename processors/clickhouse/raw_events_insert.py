@@ -126,9 +126,12 @@ class InsertRawEvents:
     position: BatchPosition
     rows: list[tuple]
     token: str | None = None  # default: the position's token
+    cluster: str | None = None
 
     def settings(self) -> dict[str, Any]:
-        return {
+        """The insert's settings; they travel with the query, so on a cluster the Distributed
+        table hands them, the token included, to the shard's insert into `raw_events_local`."""
+        settings = {
             "insert_deduplicate": 1,
             "insert_deduplication_token": self.token or self.position.token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
@@ -137,6 +140,12 @@ class InsertRawEvents:
             "min_insert_block_size_rows": 0,
             "min_insert_block_size_bytes": 0,
         }
+        if self.cluster is not None:
+            # The block goes to its shard before the insert returns (not queued on this node to be
+            # sent later), so the acknowledgement means a replica of the shard holds it. Every row
+            # of a block has one kafka_partition, the sharding key: the block goes whole to one shard.
+            settings["insert_distributed_sync"] = 1
+        return settings
 
     def to_insert(self) -> Rows:
         return Rows("raw_events", self.database, self.rows, RAW_EVENTS_COLUMN_NAMES, self.settings())

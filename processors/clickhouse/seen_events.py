@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ._cluster import every_replica
 from ._filters import identity_partition
 
 
@@ -14,7 +15,8 @@ class SeenEvents:
     """Identities routed to `partition`, received since `since`, except the batches to be replayed.
 
     Replayed batches (this log, first offset >= `replay_from`) are excluded so that replaying
-    them makes the same dedup decisions as the first time.
+    them makes the same dedup decisions as the first time. On a cluster it reads every replica
+    of every shard (see every_replica).
     """
 
     database: str
@@ -23,12 +25,14 @@ class SeenEvents:
     partitions: int
     replay_from: int
     since: datetime
+    cluster: str | None = None
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         where, params = identity_partition(self.partition, self.partitions)
+        source, source_params = every_replica("raw_events", self.cluster)
         sql = (
             "SELECT source, event_id, toUnixTimestamp64Micro(min(received_at))\n"
-            "FROM {database:Identifier}.raw_events\n"
+            f"FROM {source}\n"
             f"WHERE {where}\n"
             "  AND received_at >= {since:DateTime64(6, 'UTC')}\n"
             "  AND NOT (kafka_log = {log:String} AND batch_first_offset >= {replay_from:UInt64})\n"
@@ -36,6 +40,7 @@ class SeenEvents:
         )
         return sql, {
             **params,
+            **source_params,
             "database": self.database,
             "log": self.log,
             "replay_from": self.replay_from,

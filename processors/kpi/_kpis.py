@@ -47,7 +47,8 @@ from ..clickhouse import (
     KpiSeries,
     rollup_table,
 )
-from ..clickhouse.kpi_rollup_ddl import DropKpiRollup
+from ..clickhouse.kpi_backfill import SyncRawEvents
+from ..clickhouse.kpi_rollup_ddl import CreateKpiRollupDistributed, DropKpiRollup
 from ..clickhouse.kpi_values_view import CreateKpiValuesView
 from ..clickhouse.kpi_versions import (
     CreateKpiDefinitionsView,
@@ -64,6 +65,9 @@ from ..store import Store
 # begun before the cutoff have finished: a sink insert takes well under a second.
 CUTOFF_LEAD = timedelta(seconds=1)
 INSERT_SETTLE = timedelta(seconds=2)
+# On a cluster each view is made ON CLUSTER, which takes every node a moment: the cutoff is set
+# further ahead, and an apply whose views were not all made before it fails (see _build).
+CLUSTER_CUTOFF_LEAD = timedelta(seconds=15)
 
 
 class Progress(Protocol):
@@ -101,8 +105,11 @@ def apply_kpis(
 
     KPIs in force that the catalog omits stay in force unless `prune`, which removes them. The
     BI views are replaced on every apply, so a changed time zone setting reaches them too.
+    On a cluster (`settings.clickhouse_cluster`) every object is made and dropped ON CLUSTER.
     """
-    database = settings.clickhouse_database
+    database, cluster = settings.clickhouse_database, settings.clickhouse_cluster
+    if cluster is not None:  # the history on every node, before applied_kpis would make a local one
+        store.execute(CreateKpiVersions(database, cluster))
     before = applied_kpis(store, database)
     plan = plan_kpis(catalog, before, prune)
     if dry_run:
@@ -110,12 +117,12 @@ def apply_kpis(
     if not plan.empty:
         _record(store, settings, plan, before, applied_by, progress)
     in_force = {name: before[name] for name in plan.kept} | catalog.kpis
-    store.execute(CreateKpiDefinitionsView(database))
-    store.execute(CreateKpiValuesView(database, in_force, settings.timezone))
+    store.execute(CreateKpiDefinitionsView(database, cluster))
+    store.execute(CreateKpiValuesView(database, in_force, settings.timezone, cluster))
     for kpi in plan.changed:  # the new version is in force and no view reads the old objects: they go
-        _drop(store, database, before[kpi.name])
+        _drop(store, database, before[kpi.name], cluster)
     for name in plan.removed:
-        _drop(store, database, before[name])
+        _drop(store, database, before[name], cluster)
     for action, kpis in (
         ("created", plan.created),
         ("changed", plan.changed),
@@ -136,7 +143,14 @@ def _record(
 ) -> None:
     """Build what is new, then record the versions: from then on they are in force."""
     stored = [k for k in (*plan.created, *plan.changed) if k.aggregation is not Aggregation.RATIO]
-    _build(store, settings.clickhouse_database, stored, settings.dedup_block_window, progress)
+    _build(
+        store,
+        settings.clickhouse_database,
+        stored,
+        settings.dedup_block_window,
+        progress,
+        settings.clickhouse_cluster,
+    )
     now = datetime.now(UTC)
     versions = [_version(kpi, "created", now, applied_by) for kpi in plan.created]
     versions += [_version(kpi, "changed", now, applied_by) for kpi in plan.changed]
@@ -151,31 +165,53 @@ def _version(kpi: KpiDefinition, change: str, at: datetime, by: str) -> KpiVersi
     return KpiVersion(kpi.name, change, kpi.fingerprint(), table, kpi.model_dump_json(), at, by)
 
 
-def _drop(store: Store, database: str, kpi: KpiDefinition) -> None:
+def _drop(store: Store, database: str, kpi: KpiDefinition, cluster: str | None = None) -> None:
     if kpi.aggregation is not Aggregation.RATIO:
-        store.execute(DropKpiRollup(database, rollup_table(kpi)))
+        store.execute(DropKpiRollup(database, rollup_table(kpi), cluster))
 
 
 def _build(
-    store: Store, database: str, kpis: list[KpiDefinition], dedup_window: int, progress: Progress
+    store: Store,
+    database: str,
+    kpis: list[KpiDefinition],
+    dedup_window: int,
+    progress: Progress,
+    cluster: str | None = None,
 ) -> None:
-    """New rollups and views with one cutoff, then each backfilled below it."""
+    """New rollups and views with one cutoff, then each backfilled below it.
+
+    On a cluster the cutoff is further ahead, since every view is made on every node before the
+    statement returns; if that took past the cutoff, a node may have taken rows landed from the
+    cutoff on before its view existed, which neither the view nor the backfill would count, so
+    the apply stops (recording nothing: the next apply builds again). Before the backfill, every
+    replica fetches what landed before the cutoff (SyncRawEvents).
+    """
     if not kpis:
         return
     for kpi in kpis:
-        _drop(store, database, kpi)  # leftovers of an apply that died before recording its version
-        store.execute(CreateKpiRollup(database, kpi, dedup_window))
-    cutoff = datetime.now(UTC) + CUTOFF_LEAD
+        _drop(store, database, kpi, cluster)  # leftovers of an apply that died before recording its version
+        store.execute(CreateKpiRollup(database, kpi, dedup_window, cluster))
+        if cluster is not None:
+            store.execute(CreateKpiRollupDistributed(database, kpi, cluster))
+    cutoff = datetime.now(UTC) + (CUTOFF_LEAD if cluster is None else CLUSTER_CUTOFF_LEAD)
     for kpi in kpis:
-        store.execute(CreateKpiView(database, kpi, cutoff))
+        store.execute(CreateKpiView(database, kpi, cutoff, cluster))
+    if cluster is not None and datetime.now(UTC) >= cutoff:
+        raise RuntimeError(
+            f"the KPI views were not made on every node of cluster {cluster!r} within"
+            f" {CLUSTER_CUTOFF_LEAD.total_seconds():.0f} s, so rows may have landed on a node before"
+            " its view existed; nothing was recorded: apply again"
+        )
     time.sleep(max(0.0, (cutoff + INSERT_SETTLE - datetime.now(UTC)).total_seconds()))
+    if cluster is not None:
+        store.execute(SyncRawEvents(database, cluster))
     for kpi in kpis:
         started = time.perf_counter()
         months = BackfillMonths.parse(store.fetch(BackfillMonths(database, kpi, cutoff)))
         total = sum(events for _, events in months)
         done = 0
         for month, events in months:
-            store.execute(BackfillKpiRollup(database, kpi, cutoff, month))
+            store.execute(BackfillKpiRollup(database, kpi, cutoff, month, cluster))
             done += events
             progress(kpi.name, done, total)
         KPI_BACKFILLS.inc()

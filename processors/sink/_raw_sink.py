@@ -139,14 +139,14 @@ class RawEventsSink(BatchingSink):
     def _state_for(self, batch: SinkBatch) -> _PartitionState:
         key = (batch.topic, batch.partition)
         if key not in self._states:
-            db = self._settings.clickhouse_database
+            db, cluster = self._settings.clickhouse_database, self._settings.clickhouse_cluster
             log_id = self._log_ids[batch.topic]
             resume = batch.first_offset
             landed = LandedBatches.parse(
-                self._store.fetch(LandedBatches(db, log_id, batch.partition, resume))
+                self._store.fetch(LandedBatches(db, log_id, batch.partition, resume, cluster))
             )
             since = self._clock() - timedelta(days=self._settings.dedup_window_days)
-            seen_query = SeenEvents(db, log_id, batch.partition, self._partitions, resume, since)
+            seen_query = SeenEvents(db, log_id, batch.partition, self._partitions, resume, since, cluster)
             seen = SeenEvents.parse(self._store.fetch(seen_query))
             if landed:
                 log.info(
@@ -217,7 +217,8 @@ class RawEventsSink(BatchingSink):
         if rejected:
             self._dead_letters(rejected)  # durable before the insert and the acknowledgement
         if rows:
-            self._store.insert(InsertRawEvents(self._settings.clickhouse_database, position, rows))
+            db, cluster = self._settings.clickhouse_database, self._settings.clickhouse_cluster
+            self._store.insert(InsertRawEvents(db, position, rows, cluster=cluster))
             if group.kind == "replay":
                 self._restore_missing(position, rows)
             if self._on_landed is not None:
@@ -248,9 +249,9 @@ class RawEventsSink(BatchingSink):
         each is checked against what the batch holds, and what is missing lands once more
         under a token of its own.
         """
-        db = self._settings.clickhouse_database
+        db, cluster = self._settings.clickhouse_database, self._settings.clickhouse_cluster
         query = LandedIdentities(
-            db, position.log, position.partition, position.first_offset, position.last_offset
+            db, position.log, position.partition, position.first_offset, position.last_offset, cluster
         )
         present = LandedIdentities.parse(self._store.fetch(query))
         missing = [row for row in rows if (row[_SOURCE], row[_EVENT_ID]) not in present]
@@ -259,7 +260,7 @@ class RawEventsSink(BatchingSink):
                 "batch %s was incomplete in ClickHouse: restoring %s rows", position.token, len(missing)
             )
             token = f"{position.token}:restore:{self._epoch}"
-            self._store.insert(InsertRawEvents(db, position, missing, token))
+            self._store.insert(InsertRawEvents(db, position, missing, token, cluster))
             self.stats.events_restored += len(missing)
 
     def _prune(self, state: _PartitionState) -> None:
