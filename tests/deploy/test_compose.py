@@ -59,17 +59,24 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Comple
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_docker_compose_config_accepts_the_file(compose_dir: Path, tool) -> None:
+def compose_config(docker_compose: str, compose_dir: Path, env: dict[str, str], tmp_path: Path):
+    """`docker-compose config -q` on the given environment alone: a developer's .env is not read."""
+    no_env_file = tmp_path / "empty.env"
+    no_env_file.write_text("")
+    return run([docker_compose, "--env-file", str(no_env_file), "config", "-q"], compose_dir, env)
+
+
+def test_docker_compose_config_accepts_the_file(compose_dir: Path, tool, tmp_path: Path) -> None:
     docker_compose = tool("docker-compose", "Debian package docker-compose")
     env = {k: v for k, v in os.environ.items() if k not in SECRETS} | SECRETS
-    result = run([docker_compose, "config", "-q"], compose_dir, env)
+    result = compose_config(docker_compose, compose_dir, env, tmp_path)
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_refuses_to_start_without_its_secrets(compose_dir: Path, tool) -> None:
+def test_compose_refuses_to_start_without_its_secrets(compose_dir: Path, tool, tmp_path: Path) -> None:
     docker_compose = tool("docker-compose", "Debian package docker-compose")
     env = {k: v for k, v in os.environ.items() if k not in SECRETS}
-    result = run([docker_compose, "config", "-q"], compose_dir, env)
+    result = compose_config(docker_compose, compose_dir, env, tmp_path)
     assert result.returncode != 0
     assert "set CLICKHOUSE_" in result.stderr or "set GRAFANA_" in result.stderr
 
