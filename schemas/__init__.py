@@ -74,6 +74,7 @@ from ._okr_evaluate import (
     score_key_result,
     score_objective,
     started,
+    success_point,
 )
 from ._okr_records import (
     KeyResultScore,
@@ -237,6 +238,7 @@ __all__ = [
     "shift_period",
     "started",
     "status",
+    "success_point",
     "too_deep",
     "too_deep_in_text",
     "utc_iso",
