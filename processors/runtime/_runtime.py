@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 import faust
 import orjson
-import uvicorn
 import yaml
 from mode import Service
 
@@ -34,7 +33,6 @@ from ..api import (
     HttpService,
     bind,
     http_api,
-    server_config,
     url_of,
 )
 from ..clickhouse import describe
@@ -171,7 +169,7 @@ def serve(settings: Settings) -> int:
         async def main() -> None:
             refresh = asyncio.create_task(api.keys.keep_fresh())
             try:
-                await uvicorn.Server(server_config(api.app)).serve(sockets=[sock])
+                await api.server().serve(sockets=[sock])
             finally:
                 refresh.cancel()
 
@@ -290,7 +288,9 @@ def _serve(
         watch=watch,
     )
     listening = _announcer(settings, broker, api.admin_token, demo=bool(demo_rate), journaled=bool(journal))
-    services: list[Service] = [HttpService(api.app, settings, api.keys, listening, watch)]
+    services: list[Service] = [
+        HttpService(api.app, settings, api.keys, listening, watch, on_shutdown=api.close_streams)
+    ]
     demo = None
     if demo_rate and okr_catalog is not None:
         demo = _build_demo(broker, settings, registry, demo_rate, okr_catalog, journal)
