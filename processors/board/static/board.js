@@ -42,6 +42,7 @@ const state = {
   view: null, // "objectives" | "kr" | "kpis"
   detail: null, // the key result open: its /board/api/key-results/{id} answer
   kpiGrain: "quarter",
+  lastObjective: null, // of the last view with objectives: the period time travel moves over
 };
 
 // -- small helpers ------------------------------------------------------------------------------
@@ -391,7 +392,7 @@ function historyMark() {
     return;
   }
   mark.replaceChildren(
-    h("span", { class: "icon", "aria-hidden": "true" }, "⏱"),
+    clockIcon(),
     " Historical view: the board as it stood at ",
     h("strong", {}, timeEl(state.asOf)),
     ` (${state.tz}), recomputed from the events that had landed by then. Live updates are paused. `,
@@ -400,20 +401,33 @@ function historyMark() {
   mark.hidden = false;
 }
 
+function clockIcon() {
+  return s(
+    "svg",
+    { class: "icon-svg", viewBox: "0 0 16 16", width: 16, height: 16, "aria-hidden": "true", focusable: "false" },
+    s("circle", { cx: 8, cy: 8, r: 6.5, fill: "none", stroke: "currentColor", "stroke-width": 1.8 }),
+    s("path", { d: "M8 4v4l3 2", fill: "none", stroke: "currentColor", "stroke-width": 1.8 }),
+  );
+}
+
 function renderObjectives() {
   const report = state.report;
   const root = main();
   const children = [];
   if (!report.objectives.length) {
+    // as of an instant before anything was applied: say why, and keep the way back in time
+    const known = state.asOf && state.lastObjective;
     root.replaceChildren(
       h("h1", {}, "Objectives"),
-      h("p", { class: "hint", role: "note" }, report.hint || "No objective is in force yet: okrstream okr apply FILE."),
+      h("p", { class: "hint", role: "note", id: "hint" }, report.hint || "No objective is in force yet: okrstream okr apply FILE."),
+      known ? timeTravel(state.lastObjective) : "",
     );
     return;
   }
   const labels = [...new Set(report.objectives.map((o) => o.period))].sort();
   const objectives = objectivesInPeriod(report, state.period);
   const first = objectives[0];
+  state.lastObjective = first;
   children.push(
     h(
       "div",
@@ -441,7 +455,7 @@ function renderObjectives() {
     ),
   );
   children.push(periodSummary());
-  if (report.hint) children.push(h("p", { class: "hint", role: "note" }, report.hint));
+  if (report.hint) children.push(h("p", { class: "hint", role: "note", id: "hint" }, report.hint));
   children.push(timeTravel(first));
   children.push(legend());
   children.push(h("ul", { class: "tree", "aria-label": `Objectives of ${state.period}` }, tree(objectives)));
@@ -467,31 +481,26 @@ function periodSummary() {
 function paintPeriod() {
   const report = state.report;
   if (!report || state.view !== "objectives") return;
-  const period = report.periods.find((p) => p.period === state.period);
   const scoreEl = document.getElementById("period-score");
   const gradeEl = document.getElementById("period-grade");
   const countsEl = document.getElementById("period-counts");
   if (!scoreEl) return;
-  let score = period ? period.score : null;
-  let grade = period ? period.grade : null;
-  if (period && !state.asOf) {
-    // weigh the newest objective scores as the server weighs the recorded ones
-    let total = 0;
-    let weights = 0;
-    for (const part of period.objectives) {
-      const objective = report.objectives.find((o) => o.id === part.id);
-      const shown = objective && shownScore("objective", objective);
-      if (shown && shown.score !== null && shown.score !== undefined) {
-        total += shown.score * part.weight;
-        weights += part.weight;
-      }
-    }
-    if (weights > 0) {
-      score = total / weights;
-      grade = gradeOf(score, period.success);
+  // as the server weighs them: the period's top-level objectives, each by its weight, graded
+  // against the success point they weigh in with (1.0 committed, 0.7 aspirational)
+  let total = 0;
+  let weights = 0;
+  let success = 0;
+  for (const objective of objectivesInPeriod(report, state.period)) {
+    const shown = objective.parent ? null : shownScore("objective", objective);
+    if (shown && shown.score !== null && shown.score !== undefined) {
+      total += shown.score * objective.weight;
+      success += objective.success * objective.weight;
+      weights += objective.weight;
     }
   }
-  scoreEl.textContent = score === null || score === undefined ? "not scored yet" : score.toFixed(2);
+  const score = weights > 0 ? total / weights : null;
+  const grade = score === null ? null : gradeOf(score, success / weights);
+  scoreEl.textContent = score === null ? "not scored yet" : score.toFixed(2);
   scoreEl.dataset.value = score ?? "";
   gradeEl.replaceChildren(grade ? badge("grade", grade, GRADE) : "–");
   const counts = {};
