@@ -374,6 +374,7 @@ def _announcer(
         lines = [
             f"okrstream {'demo' if demo else 'run'} is up (Ctrl-C stops it)",
             f"  HTTP API    {url}  (/v1/events /v1/webhooks/{{mapping}} /v1/counts /v1/kpis /docs)",
+            f"  OKR board   {url}/board  (sign in with a read key, or run.json's admin token)",
             f"  Kafka       {kafka}, topics {settings.raw_topic} and {settings.dead_letter_topic}",
             f"  ClickHouse  {describe(settings)}, table {settings.clickhouse_database}.raw_events",
         ]
