@@ -22,7 +22,16 @@ from ._errors import (
     field_errors_from_pydantic,
     json_type_name,
 )
-from ._event import EVENT_TYPE_PATTERN, KEY_PATTERN, MAX_YEAR, MIN_YEAR, RawEvent, event_to_json_dict, utc_iso
+from ._event import (
+    EVENT_TYPE_PATTERN,
+    KEY_PATTERN,
+    MAX_YEAR,
+    MIN_YEAR,
+    RawEvent,
+    event_to_json_dict,
+    parse_instant,
+    utc_iso,
+)
 from ._event_types import DimensionSpec, EventTypeRegistry, EventTypeSchema, MeasureSpec, UnknownTypePolicy
 from ._kpi import KPI_NAME_PATTERN, Aggregation, Grain, HealthBand, KpiCatalog, KpiDefinition, ratio_value
 from ._kpi_filters import Filter, FilterOp
@@ -74,6 +83,7 @@ from ._okr_evaluate import (
     score_key_result,
     score_objective,
     started,
+    success_point,
 )
 from ._okr_records import (
     KeyResultScore,
@@ -220,6 +230,7 @@ __all__ = [
     "new_api_key",
     "objective_scored_event",
     "objectives_in_force",
+    "parse_instant",
     "parse_token",
     "partition_for",
     "period_score",
@@ -237,6 +248,7 @@ __all__ = [
     "shift_period",
     "started",
     "status",
+    "success_point",
     "too_deep",
     "too_deep_in_text",
     "utc_iso",

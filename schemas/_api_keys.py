@@ -204,6 +204,11 @@ class KeyRing:
     def __init__(self, keys: Iterable[ApiKey]) -> None:
         self._keys = {key.key_id: key for key in keys}
 
+    def active(self, key_id: str) -> ApiKey | None:
+        """The key with this id while it is active (neither unknown nor revoked), else None."""
+        key = self._keys.get(key_id)
+        return key if key is not None and key.active else None
+
     def authenticate(self, token: str | None) -> ApiKey:
         """The active key `token` names and proves; raises Unauthenticated otherwise."""
         if not token or not token.strip():

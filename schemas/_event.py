@@ -155,6 +155,17 @@ def utc_iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def parse_instant(text: str, name: str = "as_of") -> datetime:
+    """An ISO 8601 instant with its offset (`2026-10-15T12:00Z`): "as of" never guesses a zone."""
+    try:
+        value = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(f"{name}: must be an ISO 8601 time with an offset, got {text!r}") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{name}: needs an offset such as Z or +01:00, got {text!r}")
+    return value
+
+
 def event_to_json_dict(event: RawEvent) -> dict[str, Any]:
     """JSON-ready dict (UTC `Z` times, None fields omitted) that validate_event reads back unchanged."""
     return {k: v for k, v in event.model_dump(mode="json").items() if v is not None}

@@ -284,9 +284,7 @@ class RunningApi:
     def __init__(self, settings: Settings, store: Store) -> None:
         import threading
 
-        import uvicorn
-
-        from processors.api import bind, http_api, server_config, url_of
+        from processors.api import bind, http_api, url_of
         from processors.runtime import load_mappings, load_registry
 
         self.settings = settings
@@ -296,7 +294,7 @@ class RunningApi:
         self.api.keys.refresh()
         sock = bind(settings)
         self.url = url_of(sock)
-        self._server = uvicorn.Server(server_config(self.api.app))
+        self._server = self.api.server()
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 20

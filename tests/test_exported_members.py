@@ -18,6 +18,7 @@ PACKAGES = [
     "ingest",
     "processors",
     "processors.api",
+    "processors.board",
     "processors.clickhouse",
     "processors.cli",
     "processors.kpi",

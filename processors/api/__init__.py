@@ -4,16 +4,16 @@ and OKR routes, and the server that joins them."""
 from ._auth import Authenticator
 from ._bodies import BodyError, BodyFormat, BodyItem, BodyLimits, body_format, decode_content, split_body
 from ._errors import ApiError, ErrorBody, install_error_handler, json_response
-from ._http_server import HTTP_FD_ENV, HttpService, bind, http_api, server_config, url_of
+from ._http_server import HTTP_FD_ENV, ApiServer, HttpApi, HttpService, bind, http_api, server_config, url_of
 from ._ingest import EventIngest, EventResult, IdentityLookup, IngestResult, Outcome
 from ._ingest_routes import IngestApi, ingest_router
-from ._okr_api import parse_instant
 from ._queries import event_counts, landed_events
 from ._rate_limit import RateLimiter
 
 __all__ = [
     "HTTP_FD_ENV",
     "ApiError",
+    "ApiServer",
     "Authenticator",
     "BodyError",
     "BodyFormat",
@@ -22,6 +22,7 @@ __all__ = [
     "ErrorBody",
     "EventIngest",
     "EventResult",
+    "HttpApi",
     "HttpService",
     "IdentityLookup",
     "IngestApi",
@@ -37,7 +38,6 @@ __all__ = [
     "install_error_handler",
     "json_response",
     "landed_events",
-    "parse_instant",
     "server_config",
     "split_body",
     "url_of",

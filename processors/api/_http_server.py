@@ -34,6 +34,7 @@ from schemas import (
     new_api_key,
 )
 
+from ..board import Board, ScoreFeed, board_router
 from ..okr import OkrLog
 from ..sink import SinkStats
 from ..store import ApiKeyStore, Store
@@ -109,6 +110,7 @@ def build_http_app(
     assigned: Callable[[], bool] | None = None,
     okr_log: OkrLog | None = None,
     broker_up: Callable[[], bool] | None = None,
+    board: Board | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="okrstream",
@@ -130,6 +132,8 @@ def build_http_app(
         )
     )
     app.include_router(okr_router(OkrApi(settings, store, auth, okr_log)))
+    if board is not None:
+        app.include_router(board_router(board))
     return app
 
 
@@ -142,8 +146,18 @@ class HttpApi:
     log_writer: KafkaLogWriter
     admin_token: str | None  # this run's local admin key, for run.json; None with auth disabled
     okr_log: OkrLog | None = None  # where `POST /v1/objectives/apply` writes definition versions
+    board: Board | None = None  # the board at /board, whose live streams end before the server stops
+
+    def server(self) -> ApiServer:
+        """A uvicorn server for this app, which ends the board's live streams when it shuts down."""
+        return ApiServer(server_config(self.app), on_shutdown=self.close_streams)
+
+    def close_streams(self) -> None:
+        if self.board is not None:
+            self.board.close()
 
     def close(self) -> None:
+        self.close_streams()
         self.log_writer.close()
         if self.okr_log is not None:
             self.okr_log.close()
@@ -166,10 +180,13 @@ def http_api(
     log_writer = KafkaLogWriter(bootstrap_servers, settings, settings.http_broker_timeout_s, journal, watch)
     okr_log = OkrLog(bootstrap_servers, settings)
     broker_up = (lambda: watch.up) if watch else None
+    feed = ScoreFeed(bootstrap_servers, settings.okr_score_topic, settings.consumer_fetch_max_wait_ms)
+    ring = keys.ring if settings.auth is AuthMode.REQUIRED else None
+    board = Board(settings, store, ring, feed)
     app = build_http_app(
-        settings, store, registry, mappings, log_writer, keys, stats, assigned, okr_log, broker_up
+        settings, store, registry, mappings, log_writer, keys, stats, assigned, okr_log, broker_up, board
     )
-    return HttpApi(app, keys, log_writer, token, okr_log)
+    return HttpApi(app, keys, log_writer, token, okr_log, board)
 
 
 def bind(settings: Settings) -> socket.socket:
@@ -195,7 +212,21 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-class EmbeddedServer(uvicorn.Server):
+class ApiServer(uvicorn.Server):
+    """uvicorn that first ends the endless responses (the board's live streams) when it shuts down:
+    it waits for every response to finish, and those never would."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._on_shutdown is not None:
+            self._on_shutdown()
+        await super().shutdown(sockets)
+
+
+class EmbeddedServer(ApiServer):
     """uvicorn inside a process whose owner (the faust worker) handles signals itself."""
 
     @contextlib.contextmanager
@@ -224,9 +255,11 @@ class HttpService(Service):
         keys: KeyRingCache,
         on_listening: Callable[[str], None],
         watch: BrokerWatch | None = None,
+        on_shutdown: Callable[[], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._on_shutdown = on_shutdown
         self._watch = watch
         self._app = app
         self._settings = settings
@@ -239,7 +272,7 @@ class HttpService(Service):
     async def on_start(self) -> None:
         await asyncio.to_thread(self._keys.refresh)
         sock = bind(self._settings)
-        self._server = EmbeddedServer(server_config(self._app))
+        self._server = EmbeddedServer(server_config(self._app), self._on_shutdown)
         self._serving = self.add_future(self._server.serve(sockets=[sock]))
         while not self._server.started:
             await asyncio.sleep(0.02)

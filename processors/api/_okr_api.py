@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 
-from schemas import Access, ConfigError, Settings
+from schemas import Access, ConfigError, Settings, parse_instant
 
 from ..okr import OkrLog, apply_okrs, key_result_report, okr_report, plan_report, read_okrs
 from ..store import Store
@@ -23,17 +22,6 @@ class OkrApi:
     store: Store
     auth: Authenticator
     okr_log: OkrLog | None  # None: no broker to write definitions to, so apply answers 503
-
-
-def parse_instant(text: str, name: str = "as_of") -> datetime:
-    """An ISO 8601 instant with its offset (`2026-10-15T12:00Z`): "as of" never guesses a zone."""
-    try:
-        value = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        raise ValueError(f"{name}: must be an ISO 8601 time with an offset, got {text!r}") from None
-    if value.tzinfo is None:
-        raise ValueError(f"{name}: needs an offset such as Z or +01:00, got {text!r}")
-    return value
 
 
 def okr_router(api: OkrApi) -> APIRouter:

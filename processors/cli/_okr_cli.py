@@ -13,9 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ingest import ensure_topics
-from schemas import ConfigError, Settings
+from schemas import ConfigError, Settings, parse_instant
 
-from ..api import parse_instant
 from ..okr import AS_OF_TIMES, OkrLog, apply_okrs, key_result_report, okr_report, plan_report, read_okrs
 from ..store import Store
 from ._backend import ApiCall, Backend, apply_query

@@ -31,14 +31,17 @@ from schemas import (
     Subject,
     Touch,
     add_months,
+    grade,
     latest_versions,
     period_score,
     plan_okrs,
     score_key_result,
     score_objective,
     started,
+    success_point,
     utc_iso,
     versions_for,
+    weighted_score,
 )
 
 from ..clickhouse import FirstLanded
@@ -233,11 +236,35 @@ def key_result_report(store: Store, settings: Settings, kr_id: str) -> dict[str,
     query = KeyResultHistory(database, kr_id)
     rows = [_unpack(r) for r in query.parse(store.fetch(query))]
     current = rows[-1] if rows else None
-    return {
+    zone = ZoneInfo(settings.timezone)
+    start, end = objective.period.bounds(zone)
+    body = {
         "key_result": _kr_json(kr, current, None),
-        "objective": {"id": objective.id, "title": objective.title, "version": version},
+        "objective": {
+            "id": objective.id,
+            "title": objective.title,
+            "version": version,
+            "owner": objective.owner,
+            "kind": objective.kind.value,
+            "period": objective.period.label,
+            "period_start": utc_iso(start),
+            "period_end": utc_iso(end),
+        },
+        "timezone": settings.timezone,
         "history": [_score_json(s) | {"scored_at": utc_iso(at), "cause": cause} for s, at, cause in rows],
     }
+    if kr.milestone is not None:
+        body["milestones"] = _milestones(store, settings, objective, kr)
+    return body
+
+
+def _milestones(store: Store, settings: Settings, objective: Objective, kr) -> list[dict[str, Any]]:
+    """Each milestone of a milestone key result, reached or not by its latest check-in until now."""
+    zone = ZoneInfo(settings.timezone)
+    at = min(datetime.now(UTC), objective.period.bounds(zone)[1])
+    inputs = read_inputs(store, settings.clickhouse_database, [(objective, kr, at)], {}, zone)
+    reached = inputs[kr.id].reached if kr.id in inputs else frozenset()
+    return [{"name": m, "reached": m in reached} for m in kr.milestone.milestones]
 
 
 def recompute(
@@ -347,14 +374,32 @@ def _tree_order(objectives: list[Objective]) -> list[Objective]:
 
 
 def _periods(state: OkrState, objective_rows: dict, zone: ZoneInfo) -> list[dict[str, Any]]:
-    """Each period's score: the weighted mean of its top-level objectives' scores."""
+    """Each period's score: the weighted mean of its top-level objectives' scores.
+
+    Its grade is judged as an objective's, against the success point its objectives weigh in with
+    (1.0 when all are committed, 0.7 when all are aspirational); `objectives` lists them with
+    their weights, so that a reader holding newer objective scores can weigh them the same way.
+    """
     by_period: dict[str, list] = {}
     for objective, _ in state.objectives.values():
         if objective.parent is None and objective.id in objective_rows:
             by_period.setdefault(objective.period.label, []).append(
-                (objective_rows[objective.id][0], objective.weight)
+                (objective, objective_rows[objective.id][0])
             )
-    return [{"period": label, "score": period_score(parts)} for label, parts in sorted(by_period.items())]
+    periods = []
+    for label, parts in sorted(by_period.items()):
+        score = period_score((s, o.weight) for o, s in parts)
+        success = weighted_score((success_point(o), o.weight) for o, _ in parts)
+        periods.append(
+            {
+                "period": label,
+                "score": score,
+                "grade": None if score is None else grade(score, success).value,
+                "success": success,
+                "objectives": [{"id": o.id, "weight": o.weight} for o, _ in parts],
+            }
+        )
+    return periods
 
 
 def _score_json(score: KeyResultScore | ObjectiveScore | None) -> dict[str, Any]:
@@ -369,8 +414,16 @@ def _score_json(score: KeyResultScore | ObjectiveScore | None) -> dict[str, Any]
     return body | {"scored": True}
 
 
+def _recorded_json(row: tuple) -> dict[str, Any]:
+    """What the history held at an instant: the score, when it was recorded and why."""
+    if not row:
+        return {"scored": False}
+    score, scored_at, cause = row
+    return _score_json(score) | {"scored_at": utc_iso(scored_at), "cause": cause}
+
+
 def _kr_json(kr, row, recorded) -> dict[str, Any]:
-    score, scored_at, _ = row if row else (None, None, None)
+    score, scored_at, cause = row if row else (None, None, None)
     body = {
         "id": kr.id,
         "title": kr.title,
@@ -380,8 +433,9 @@ def _kr_json(kr, row, recorded) -> dict[str, Any]:
     }
     body |= {k: v for k, v in _score_json(score).items() if k not in ("key_result", "objective")}
     body["updated_at"] = utc_iso(scored_at) if scored_at else None
+    body["cause"] = cause  # why the score shown was recorded; None for a recomputation
     if recorded is not None:
-        body["recorded"] = _score_json(recorded[0]) if recorded else {"scored": False}
+        body["recorded"] = _recorded_json(recorded)
     return body
 
 
@@ -393,7 +447,7 @@ def _objective_json(
     recorded: dict | None,
     zone: ZoneInfo,
 ) -> dict[str, Any]:
-    score, scored_at, _ = objective_rows.get(objective.id, (None, None, None))
+    score, scored_at, cause = objective_rows.get(objective.id, (None, None, None))
     start, end = objective.period.bounds(zone)
     body: dict[str, Any] = {
         "id": objective.id,
@@ -403,11 +457,14 @@ def _objective_json(
         "period_start": utc_iso(start),
         "period_end": utc_iso(end),
         "kind": objective.kind.value,
+        "success": success_point(objective),
+        "weight": objective.weight,
         "parent": objective.parent,
         "version": state.objectives[objective.id][1],
     }
     body |= {k: v for k, v in _score_json(score).items() if k not in ("objective",)}
     body["updated_at"] = utc_iso(scored_at) if scored_at else None
+    body["cause"] = cause
     body["key_results"] = [
         _kr_json(kr, kr_rows.get(kr.id), None if recorded is None else recorded.get(kr.id, ()))
         for kr in objective.key_results

@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 import faust
 import orjson
-import uvicorn
 import yaml
 from mode import Service
 
@@ -34,7 +33,6 @@ from ..api import (
     HttpService,
     bind,
     http_api,
-    server_config,
     url_of,
 )
 from ..clickhouse import describe
@@ -172,7 +170,7 @@ def serve(settings: Settings) -> int:
         async def main() -> None:
             refresh = asyncio.create_task(api.keys.keep_fresh())
             try:
-                await uvicorn.Server(server_config(api.app)).serve(sockets=[sock])
+                await api.server().serve(sockets=[sock])
             finally:
                 refresh.cancel()
 
@@ -296,7 +294,9 @@ def _serve(
     listening = _announcer(
         settings, broker, api.admin_token, demo=bool(demo_rate), journaled=bool(journal), store_url=store_url
     )
-    services: list[Service] = [HttpService(api.app, settings, api.keys, listening, watch)]
+    services: list[Service] = [
+        HttpService(api.app, settings, api.keys, listening, watch, on_shutdown=api.close_streams)
+    ]
     if store_sock is not None:
         services.insert(0, StoreHttpService(settings, store_sock))  # serving before run.json names it
     demo = None
@@ -389,6 +389,7 @@ def _announcer(
         lines = [
             f"okrstream {'demo' if demo else 'run'} is up (Ctrl-C stops it)",
             f"  HTTP API    {url}  (/v1/events /v1/webhooks/{{mapping}} /v1/counts /v1/kpis /docs)",
+            f"  OKR board   {url}/board  (sign in with a read key, or run.json's admin token)",
             f"  Kafka       {kafka}, topics {settings.raw_topic} and {settings.dead_letter_topic}",
             f"  ClickHouse  {describe(settings)}, table {settings.clickhouse_database}.raw_events",
         ]
