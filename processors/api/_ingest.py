@@ -256,8 +256,12 @@ def _count(result: IngestResult, types: dict[int, str]) -> None:
     """The request's events in the ingest counters, by source and type (a rejected one's as claimed)."""
     pairs = [(entry.source, types.get(entry.index)) for entry in result.results]
     count_events(EVENTS_RECEIVED, pairs)
-    outcomes = {Outcome.ACCEPTED: EVENTS_ACCEPTED, Outcome.DUPLICATE: EVENTS_DUPLICATE}
-    for outcome, counter in (*outcomes.items(), (Outcome.REJECTED, EVENTS_REJECTED)):
+    counters = {
+        Outcome.ACCEPTED: EVENTS_ACCEPTED,
+        Outcome.DUPLICATE: EVENTS_DUPLICATE,
+        Outcome.REJECTED: EVENTS_REJECTED,
+    }
+    for outcome, counter in counters.items():
         count_events(counter, [p for p, e in zip(pairs, result.results, strict=True) if e.status is outcome])
 
 

@@ -74,6 +74,8 @@ _seen_lock = threading.Lock()
 def event_label_pair(source: str | None, type_: str | None) -> tuple[str, str]:
     """(source, type) as labels: unknown parts as "", and past the cap "other" for both."""
     pair = (source or "", type_ or "")
+    if pair in _seen:  # the common case, read without the lock: only adding needs it
+        return pair
     with _seen_lock:
         if pair in _seen:
             return pair

@@ -546,6 +546,7 @@ function timeTravel(objective) {
   const max = Math.max(start, Math.min(now, end));
   const at = state.asOf ? Math.min(Math.max(millis(state.asOf), start), max) : max;
   const step = 15 * 60000;
+  const last = Math.ceil((max - start) / step); // the last step reaches max (instant() clamps): live
   const go = (ms) => {
     const query = new URLSearchParams({ period: state.period });
     if (ms < max) query.set("as_of", new Date(ms).toISOString().replace(".000Z", "Z"));
@@ -556,9 +557,9 @@ function timeTravel(objective) {
     type: "range",
     id: "time-travel",
     min: 0,
-    max: Math.round((max - start) / step),
+    max: last,
     step: 1,
-    value: Math.round((at - start) / step),
+    value: state.asOf ? Math.min(Math.round((at - start) / step), last) : last,
     "aria-valuetext": when(new Date(at).toISOString(), "short"),
     "aria-describedby": "time-travel-help",
   });
