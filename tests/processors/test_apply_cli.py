@@ -57,6 +57,7 @@ def okrstream(request, settings, topics, monkeypatch, capsys) -> Okrstream:
     if request.param == "running":
         api = request.getfixturevalue("start_api")(settings, request.getfixturevalue("store"))
         running = {"pid": os.getpid(), "api_url": api.url, "admin_token": api.admin_token}
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # no chDB made it over HTTP
         (Path(settings.data_dir) / "run.json").write_text(json.dumps(running))
         assert read_run_file(settings) == running  # so every command asks the API
 

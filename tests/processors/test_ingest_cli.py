@@ -95,6 +95,7 @@ def ingest_cli(request, settings, topics, monkeypatch, capsys):
         client = request.getfixturevalue("store")
         api = request.getfixturevalue("start_api")(settings, client)
         running = {"pid": os.getpid(), "api_url": api.url, "admin_token": api.admin_token}
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # no chDB made it over HTTP
         (Path(settings.data_dir) / "run.json").write_text(json.dumps(running))
         assert read_run_file(settings) == running
     fed: set[tuple[int, int]] = set()
