@@ -46,7 +46,6 @@ class Infra:
     kafka_from: str
     clickhouse_from: str
     docker_problem: str | None  # why testcontainers cannot run here, or None when they can
-    store_path: str = "chdb"  # "chdb": in this process; "http": over ClickHouse's HTTP interface
 
 
 def docker_engine_problem() -> str | None:
@@ -176,7 +175,6 @@ def infra(
             services.kafka_from,
             clickhouse_from,
             services.docker_problem,
-            path,
         )
         request.config.stash.setdefault(_INFRA, {})[path] = infra
         yield infra
