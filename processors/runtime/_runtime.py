@@ -76,14 +76,20 @@ def run_file(settings: Settings) -> Path:
 
 
 def write_run_file(settings: Settings, info: dict[str, Any], admin_token: str | None) -> None:
-    """run.json, readable by its owner only: it holds the run's admin token, if auth is on."""
+    """run.json, readable by its owner only: it holds the run's admin token, if auth is on.
+
+    Written to a private temporary file and renamed into place, so a command or test that reads
+    it while a run starts sees the previous file, or none, or the whole new one: never half of it.
+    """
     if admin_token:
         info = info | {"admin_token": admin_token}
     path = run_file(settings)
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(info, f)
+    os.replace(partial, path)
 
 
 def auth_warning(settings: Settings) -> str | None:
