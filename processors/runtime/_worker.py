@@ -92,11 +92,14 @@ def build_app(
     if scorer is not None:
         _add_scorer(app, settings, scorer)
 
+    owned_topics = {settings.raw_topic, settings.okr_touch_topic}
+
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stubs want a sync receiver
     async def own(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
         PARTITION_OWNED.clear()  # faust hands over the whole assignment
         for tp in assigned:
-            PARTITION_OWNED.labels(tp.topic, str(tp.partition)).set(1)
+            if tp.topic in owned_topics:  # not faust's own assignor topic
+                PARTITION_OWNED.labels(tp.topic, str(tp.partition)).set(1)
         if scorer is not None:
             scorer.assigned(tp.partition for tp in assigned if tp.topic == settings.okr_touch_topic)
 
