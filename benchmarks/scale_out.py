@@ -16,7 +16,8 @@ their `okrstream_partition_owned` metrics; for the floor, its partitions assigne
 insert is stamped by the store (`raw_events.landed_at`). Events landed before that moment, while
 the group was still forming, are left out of the count and reported. events/s = the events
 landed in the timed span / its length; each is shown beside the floor of the same run and the
-one-worker rate of the same run (medians over the runs).
+one-worker rate of the same run (medians over the runs), with the CPUs the store process and the
+workers used over the timed span (from /proc), which show what limits it on a small machine.
 """
 
 from __future__ import annotations
@@ -43,11 +44,12 @@ from schemas import Settings
 
 from . import _okrstream
 from ._events import make_events
-from ._machine import REPO, busy_cpus, commit, machine, versions
+from ._machine import REPO, busy_cpus, commit, cpu_seconds, machine, versions
 from ._store import landed, open_store
 from ._trial import TrialSpec, parse_result
 
 POLL_S = 0.05  # how finely the start of the clock is found
+COUNT_POLL_S = 0.25  # how often the store is asked whether all landed: only ends the CPU accounting
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Trial:
     load_1m: float
     busy_before: float  # CPUs busy in the second before the trial: others' load
     seconds: float
+    store_cpus: float | None  # CPUs the store process used while the workers landed (not for the floor)
+    worker_cpus: float | None  # CPUs all the workers used together meanwhile
 
     @property
     def rate(self) -> float:
@@ -112,21 +116,26 @@ def _one_run(run: int, args: argparse.Namespace, contestants: list[str], run_dir
                         "worker_id": f"bench-{run}-{contestant.replace(' ', '-')}",
                     }
                 )
+                cpus: tuple[float | None, float | None] = (None, None)
                 if contestant == "floor":
                     start, rows = _floor(settings, args, run_dir)
                 else:
-                    start, rows = _workers(settings, int(contestant.split()[0]), args, run_dir)
+                    count = int(contestant.split()[0])
+                    start, rows, cpus = _workers(settings, count, args, run_dir, store.pid)
                 client = open_store(run_dir, settings.clickhouse_database, store_url)
                 counted, _, last = landed(client, settings.clickhouse_database, since=start)
                 client.close()
                 seconds = max(0.0, last - start) if counted else 0.0  # all landed before the clock
-                trial = Trial(contestant, run, counted, rows - counted, rows, load, busy, seconds)
+                trial = Trial(contestant, run, counted, rows - counted, rows, load, busy, seconds, *cpus)
                 trials.append(trial)
                 status = "" if rows == args.events else f"  INCOMPLETE: {rows:,} rows"
+                used = (
+                    f", CPUs used: store {cpus[0]:.2f}, workers {cpus[1]:.2f}" if cpus[0] is not None else ""
+                )
                 print(
                     f"  {contestant:<10} {trial.rate:>9,.0f} events/s  ({trial.seconds:.2f}s timed,"
                     f" {trial.before:,} landed before the clock, load {load:.2f},"
-                    f" CPUs busy before {busy:.2f}){status}",
+                    f" CPUs busy before {busy:.2f}{used}){status}",
                     flush=True,
                 )
         finally:
@@ -185,9 +194,12 @@ def _floor(settings: Settings, args: argparse.Namespace, run_dir: Path) -> tuple
     return timing.assigned, timing.rows
 
 
-def _workers(settings: Settings, count: int, args: argparse.Namespace, run_dir: Path) -> tuple[float, int]:
-    """Start `count` workers; the instant every partition has an owner among all of them, and the
-    rows once every event landed (then they are stopped)."""
+def _workers(
+    settings: Settings, count: int, args: argparse.Namespace, run_dir: Path, store_pid: int
+) -> tuple[float, int, tuple[float | None, float | None]]:
+    """Start `count` workers; the instant every partition has an owner among all of them, the rows
+    once every event landed (then they are stopped), and the CPUs the store and the workers used
+    in between."""
     processes, logs = [], []
     for i in range(count):
         log_path = run_dir / f"{settings.worker_id}-{i}.log"
@@ -215,6 +227,7 @@ def _workers(settings: Settings, count: int, args: argparse.Namespace, run_dir: 
             owned = [_owned(url, settings.raw_topic) for url in urls]
             if all(owned) and set().union(*owned) == every and sum(map(len, owned)) == len(every):
                 start = time.time()
+                cpu_before = [cpu_seconds(p) for p in (store_pid, *(w.pid for w in processes))]
                 break
             for process, log_path in zip(processes, logs, strict=True):
                 _check(process, deadline, log_path)
@@ -224,10 +237,13 @@ def _workers(settings: Settings, count: int, args: argparse.Namespace, run_dir: 
             while (rows := landed(client, settings.clickhouse_database)[0]) < args.events:
                 for process, log_path in zip(processes, logs, strict=True):
                     _check(process, deadline, log_path)
-                time.sleep(1.0)
+                time.sleep(COUNT_POLL_S)
+            wall = time.time() - start
+            pids = (store_pid, *(w.pid for w in processes))
+            cpu = [cpu_seconds(p) - b for p, b in zip(pids, cpu_before, strict=True)]
         finally:
             client.close()
-        return start, rows
+        return start, rows, (cpu[0] / wall, sum(cpu[1:]) / wall)
     finally:
         for process in processes:
             process.terminate()
@@ -292,13 +308,13 @@ def _table(contestants: list[str], trials: list[Trial], events: int) -> str:
     ones = {t.run: t.rate for t in trials if t.contestant == "1 worker" and t.rows == events}
     lines = [
         "| contestant | events/s (median) | min - max | x floor | x 1 worker | landed before the clock"
-        " | load 1m | CPUs busy before |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        " | CPUs used: store | workers | load 1m | CPUs busy before |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for contestant in contestants:
         mine = [t for t in trials if t.contestant == contestant and t.rows == events]
         if not mine:
-            lines.append(f"| {contestant} | no complete run | | | | | | |")
+            lines.append(f"| {contestant} | no complete run | | | | | | | | |")
             continue
         rates = [t.rate for t in mine]
         to_floor = [t.rate / floors[t.run] for t in mine if t.run in floors]
@@ -307,6 +323,8 @@ def _table(contestants: list[str], trials: list[Trial], events: int) -> str:
             f"| {contestant} | {statistics.median(rates):,.0f} | {min(rates):,.0f} - {max(rates):,.0f}"
             f" | {_median(to_floor)} | {_median(to_one)}"
             f" | {statistics.median(t.before for t in mine):,.0f}"
+            f" | {_median([t.store_cpus for t in mine if t.store_cpus is not None])}"
+            f" | {_median([t.worker_cpus for t in mine if t.worker_cpus is not None])}"
             f" | {min(t.load_1m for t in mine):.2f} - {max(t.load_1m for t in mine):.2f}"
             f" | {min(t.busy_before for t in mine):.2f} - {max(t.busy_before for t in mine):.2f} |"
         )
