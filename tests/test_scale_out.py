@@ -128,8 +128,9 @@ def make_events(count: int, rng: random.Random) -> list[dict]:
 def expected_values(events: list[dict]) -> dict[str, float]:
     """Each key result's value over the whole quarter, in plain Python."""
     measure = {"revenue": "amount", "deal_value": "amount", "orders": None, "deals": None}
-    of_type = {"revenue": "order.placed", "orders": "order.placed", "deals": "deal.closed"}
-    of_type["deal_value"] = "deal.closed"
+    of_type = {"revenue": "order.placed", "orders": "order.placed"} | dict.fromkeys(
+        ("deals", "deal_value"), "deal.closed"
+    )
     values: dict[str, float] = {}
     for krs in KEY_RESULTS.values():
         for kr, (kpi, region, _) in krs.items():
