@@ -53,7 +53,7 @@ def _rows(spec: TrialSpec, batches: dict[TopicPartition, list[ConsumerRecord]]) 
 
 
 async def _consume(spec: TrialSpec) -> Timing:
-    client = open_store(spec.data_dir, spec.database)
+    client = open_store(spec.data_dir, spec.database, spec.clickhouse_url)
     per_message = spec.record_events if spec.contestant == "floor-records" else 1
     consumer = AIOKafkaConsumer(
         bootstrap_servers=spec.bootstrap_servers,

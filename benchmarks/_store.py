@@ -21,20 +21,22 @@ from processors.clickhouse import RAW_EVENTS_COLUMN_NAMES, connect, ensure_schem
 from schemas import Settings
 
 
-def open_store(data_dir: str | Path, database: str) -> Client:
-    """The same client okrstream uses (clickhouse-connect on chDB in data_dir/chdb), schema in place."""
-    settings = Settings(data_dir=Path(data_dir), clickhouse_database=database)
+def open_store(data_dir: str | Path, database: str, clickhouse_url: str | None = None) -> Client:
+    """The same client okrstream uses (clickhouse-connect on chDB in data_dir/chdb, or over HTTP on
+    `clickhouse_url`), schema in place."""
+    settings = Settings(data_dir=Path(data_dir), clickhouse_database=database, clickhouse_url=clickhouse_url)
     client = connect(settings)
     ensure_schema(client, settings)
     return client
 
 
-def landed(client: Client, database: str) -> tuple[int, float, float]:
-    """(count(), first landed_at, last landed_at) of the store, times in seconds since the epoch."""
+def landed(client: Client, database: str, since: float = 0.0) -> tuple[int, float, float]:
+    """(count(), first landed_at, last landed_at) of the store, times in seconds since the epoch;
+    with `since`, of the rows landed from that instant on."""
     rows = client.query(
         "SELECT count(), toUnixTimestamp64Micro(min(landed_at)), toUnixTimestamp64Micro(max(landed_at))"
-        " FROM {db:Identifier}.raw_events",
-        parameters={"db": database},
+        " FROM {db:Identifier}.raw_events WHERE landed_at >= fromUnixTimestamp64Micro({since:Int64})",
+        parameters={"db": database, "since": int(since * 1e6)},
     ).result_rows
     count, first, last = rows[0]
     return int(count), int(first) / 1e6, int(last) / 1e6

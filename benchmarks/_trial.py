@@ -28,6 +28,7 @@ class TrialSpec:
     group: str  # consumer group id, fresh for every trial
     session_timeout_s: float  # Tansu lets a consumer join after about half of it
     timeout_s: float
+    clickhouse_url: str | None = None  # a ClickHouse HTTP interface instead of chDB in data_dir
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

@@ -225,6 +225,7 @@ def make_settings(tmp_path: Path) -> Callable[[str, str | None], Settings]:
             worker_id=f"test-sink-{tag}",
             http_port=0,
             store_http_port=0,  # `okrstream run` on the embedded store serves it on a free port
+            metrics_port=0,  # /metrics of `okrstream worker` and `store` on a free port
             consumer_session_timeout_s=6.0,
         )
 

@@ -51,6 +51,20 @@ CONSUMER_LAG = Gauge(
     ["group", "topic", "partition"],
 )
 
+PARTITION_OWNED = Gauge(
+    "okrstream_partition_owned",
+    "1 for each partition this worker owns now (raw events for its sink, touches for its scorer)",
+    ["topic", "partition"],
+)
+
+# -- the embedded store's HTTP interface ----------------------------------------------------------
+STORE_QUERIES = Counter(
+    "okrstream_store_queries", "Requests the store's ClickHouse HTTP interface answered", ["status"]
+)
+STORE_QUERY_SECONDS = Histogram(
+    "okrstream_store_query_seconds", "Answering one request, queued behind others included"
+)
+
 # -- KPIs and OKRs --------------------------------------------------------------------------------
 KPI_APPLIES = Counter("okrstream_kpi_applies", "KPI definitions applied, by what changed", ["action"])
 KPI_BACKFILLS = Counter("okrstream_kpi_backfills", "KPI rollups filled from the events already stored")

@@ -203,6 +203,7 @@ def worker(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # faust keeps its directory there
     broker = Broker(settings.kafka_bootstrap_servers)
     log_ids = ensure_topics(broker.bootstrap_servers, settings)
     store = Store.connect(settings)

@@ -21,6 +21,7 @@ from mode import Service
 from schemas import Settings
 
 from ..clickhouse import describe
+from ..metrics import serve_metrics
 from ..store import StoreHttp, bind_store_http, open_store, store_http_url, store_users
 
 
@@ -118,6 +119,16 @@ def store(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        metrics_port = serve_metrics(settings.http_host, settings.metrics_port)
+    except OSError as e:
+        sock.close()
+        print(
+            f"okrstream store: cannot serve /metrics on {settings.http_host}:{settings.metrics_port}"
+            f" (OKRSTREAM_HTTP_HOST, OKRSTREAM_METRICS_PORT): {e}",
+            file=sys.stderr,
+        )
+        return 2
     sock.listen(1024)  # from now on a client waits in the backlog until the interface answers
     with sock, open_store(settings):  # the schema in place before anyone connects
         http = StoreHttp.for_settings(settings)
@@ -128,6 +139,7 @@ def store(settings: Settings) -> int:
                 f"okrstream store: {describe(settings)} over ClickHouse's HTTP interface at {url}\n"
                 f"  users       {users_line(settings)}\n"
                 f"  workers     CLICKHOUSE_URL=http://default:<password>@<this host>:{port}\n"
+                f"  metrics     http://{settings.http_host}:{metrics_port}/metrics\n"
                 "Ctrl-C stops it",
                 flush=True,
             )

@@ -12,6 +12,7 @@ Kept deliberately thin, around three traps from faust's own tracker:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import faust
 
 from schemas import Settings, decode_touch
 
+from ..metrics import PARTITION_OWNED
 from ..okr import OkrScorer
 from ..sink import BatchingSink, LogRecord, SinkError
 from ._faust_kafka import KafkaTransport
@@ -90,13 +92,22 @@ def build_app(
     if scorer is not None:
         _add_scorer(app, settings, scorer)
 
+    owned_topics = {settings.raw_topic, settings.okr_touch_topic}
+
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stubs want a sync receiver
     async def own(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
+        PARTITION_OWNED.clear()  # faust hands over the whole assignment
+        for tp in assigned:
+            if tp.topic in owned_topics:  # not faust's own assignor topic
+                PARTITION_OWNED.labels(tp.topic, str(tp.partition)).set(1)
         if scorer is not None:
             scorer.assigned(tp.partition for tp in assigned if tp.topic == settings.okr_touch_topic)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        for tp in revoked:
+            with contextlib.suppress(KeyError):  # never owned here
+                PARTITION_OWNED.remove(tp.topic, str(tp.partition))
         sink.revoke((tp.topic, tp.partition) for tp in revoked)
         if scorer is not None and any(tp.topic == settings.okr_touch_topic for tp in revoked):
             scorer.forget()

@@ -21,6 +21,7 @@ import json
 import os
 import socket
 import tempfile
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -38,6 +39,7 @@ from starlette.routing import Route
 from schemas import Settings
 
 from ..clickhouse import chdb_path
+from ..metrics import STORE_QUERIES, STORE_QUERY_SECONDS
 from ._engine import Answer, Engine, Session, StoreError, Work, stricter
 from ._sql_text import Request as SqlRequest
 from ._sql_text import read_request
@@ -273,6 +275,13 @@ class StoreHttp:
         return PlainTextResponse("Ok.\n")
 
     async def _root(self, request: Request) -> Response:
+        started = time.perf_counter()
+        response = await self._answer_root(request)
+        STORE_QUERY_SECONDS.observe(time.perf_counter() - started)
+        STORE_QUERIES.labels(status=str(response.status_code)).inc()
+        return response
+
+    async def _answer_root(self, request: Request) -> Response:
         params = dict(request.query_params)
         query_id = params.get("query_id") or str(uuid.uuid4())
         if request.method == "GET" and "query" not in params:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import clickhouse_connect
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from processors import open_store
@@ -70,6 +71,20 @@ def test_okrstream_store_serves_the_embedded_store_until_sigterm(settings: Setti
         client.command(f"CREATE TABLE {db}.notes (n UInt8) ENGINE = MergeTree ORDER BY n")
         client.insert(f"{db}.notes", [[1], [2], [3]], column_names=["n"])
         client.close()
+        # /metrics on OKRSTREAM_METRICS_PORT, as a worker's: what the interface answered
+        lines = [process.stdout.readline() for _ in range(3)]
+        metrics = re.search(r"metrics\s+(http://\S+/metrics)", "".join(lines))
+        assert metrics, lines
+        with urllib.request.urlopen(metrics.group(1), timeout=10) as answer:
+            assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            families = {f.name: f for f in text_string_to_metric_families(answer.read().decode())}
+        answered = {
+            s.labels["status"]: s.value
+            for s in families["okrstream_store_queries"].samples
+            if s.name == "okrstream_store_queries_total"
+        }
+        assert answered.get("200", 0) >= 4  # SHOW TABLES, CREATE, INSERT and the client's own probe
+        assert families["okrstream_store_query_seconds"].type == "histogram"
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
