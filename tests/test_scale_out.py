@@ -206,7 +206,7 @@ def wait_until(check: Callable[[], Any], what: str, timeout: float = 180.0) -> A
 
 def test_three_workers_two_apis_one_killed_mid_stream(infra, make_settings, tmp_path: Path, topic_messages):
     if infra.clickhouse_url:
-        pytest.skip("the store is a ClickHouse server here (CLICKHOUSE_URL): no embedded store to serve")
+        pytest.skip("this test serves an embedded store itself: it runs in the pass on embedded chDB only")
     base = make_settings(infra.kafka_bootstrap_servers, None).model_copy(
         update={
             "auth": AuthMode.DISABLED,

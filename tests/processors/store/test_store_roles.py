@@ -100,7 +100,7 @@ def test_okrstream_store_serves_the_embedded_store_until_sigterm(settings: Setti
 @pytest.mark.slow
 def test_okrstream_run_serves_its_store(settings: Settings, make_worker) -> None:
     if settings.clickhouse_url:
-        pytest.skip("the store is a ClickHouse server here (CLICKHOUSE_URL): nothing embedded to serve")
+        pytest.skip("this test serves an embedded store itself: it runs in the pass on embedded chDB only")
     worker = make_worker(settings)
     worker.start()
     info = json.loads((Path(settings.data_dir) / "run.json").read_text())
@@ -134,7 +134,7 @@ def test_okrstream_run_serves_its_store(settings: Settings, make_worker) -> None
 @pytest.mark.slow
 def test_a_taken_port_leaves_the_interface_off_not_the_run(settings: Settings, make_worker) -> None:
     if settings.clickhouse_url:
-        pytest.skip("the store is a ClickHouse server here (CLICKHOUSE_URL): nothing embedded to serve")
+        pytest.skip("this test serves an embedded store itself: it runs in the pass on embedded chDB only")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
