@@ -359,7 +359,9 @@ class Mapping(BaseModel):
 
     model_config = _CLOSED
     description: str | None = None
-    event_id: TextSource
+    # A mapping that reads a Kafka topic may leave it out: the event is then named by its message
+    # (see schemas/_subscriptions.py). Elsewhere an event without one is rejected, saying so.
+    event_id: TextSource | None = None
     type: TextSource
     source: TextSource
     occurred_at: TimeSource
@@ -440,9 +442,15 @@ def map_event(
     registry: EventTypeRegistry | None = None,
     *,
     received_at: datetime | None = None,
+    event_id: str | None = None,
 ) -> RawEvent:
-    """Map then validate; EventValidationError names every problem, at the payload's paths where known."""
+    """Map then validate; EventValidationError names every problem, at the payload's paths where known.
+
+    `event_id` names the event when the mapping sets none (a topic's message names itself).
+    """
     mapped = mapping._apply(doc)
+    if event_id is not None and mapping.event_id is None:
+        mapped.data["event_id"] = event_id
     if any(canonical == "$" for canonical, _ in mapped.problems):
         raise EventValidationError(mapped.errors())
     try:
