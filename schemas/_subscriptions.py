@@ -54,8 +54,10 @@ SubscriptionName = Annotated[str, StringConstraints(pattern=MAPPING_NAME_PATTERN
 STRUCTURED_CONTENT_TYPE = "application/cloudevents"  # +json, with or without parameters
 _CE_HEADER = "ce_"
 # Where each Debezium connector writes the change's place in the database's log, in its `source`
-_POSITION_FIELDS = ("lsn", "txId", "file", "pos", "row", "change_lsn", "commit_lsn", "event_serial_no")
-_POSITION_FIELDS += ("scn", "commit_scn", "ord", "h", "gtid", "sequence")
+_POSITION_FIELDS = (
+    *("lsn", "txId", "file", "pos", "row", "change_lsn", "commit_lsn", "event_serial_no"),
+    *("scn", "commit_scn", "ord", "h", "gtid", "sequence"),
+)
 _JSON_MEDIA = re.compile(r"^application/(?:[a-z0-9.+-]+\+)?json$")
 
 
