@@ -270,10 +270,23 @@ def test_with_a_registry_a_mapping_must_set_what_its_types_require() -> None:
     ]
 
 
-def test_jmespath_is_compiled_once_at_load() -> None:
-    m = mapping()
-    assert m.event_id._expression is not None
-    assert m.type._expression is None  # a constant reads nothing
+@pytest.mark.parametrize(
+    "user",
+    [{"id": "u-1"}, {"id": 7}, {"id": None}, {}, ["id"], "id", 3, None, {"id": {"deep": 1}}],
+    ids=repr,
+)
+def test_plain_field_paths_read_as_jmespath_reads_them(user: Any) -> None:
+    """`user.id` is walked without jmespath's interpreter; `user."id"` (quoted) goes through it."""
+    walked, interpreted = mapping(subject="user.id"), mapping(subject='user."id"')
+    doc = {**DOC, "user": user}
+    try:
+        expected: Any = interpreted.to_event_dict(doc)
+    except EventValidationError as e:
+        expected = [(x.path.replace('"id"', "id"), x.message.replace('"id"', "id"), x.rule) for x in e.errors]
+    try:
+        assert walked.to_event_dict(doc) == expected
+    except EventValidationError as e:
+        assert [(x.path, x.message, x.rule) for x in e.errors] == expected
 
 
 # -- applying -------------------------------------------------------------------------------------
