@@ -38,7 +38,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from ingest import EventProducer, ensure_topics, start_embedded_broker
 from processors.runtime import load_registry
-from schemas import Settings, validate_event
+from schemas import ForeignMessage, MappingCatalog, Settings, SubscriptionCatalog, validate_event
 
 from . import _okrstream
 from ._events import make_events
@@ -152,6 +152,28 @@ def produce_own(settings: Settings, events: list[dict]) -> float:
     return time.monotonic() - started
 
 
+def translation_us(events: list[dict], fmt: str) -> float:
+    """Microseconds to translate one message of `fmt` in this process (no Kafka, no store): the
+    share of the per-message cost that is okrstream's own work; `own` is validating an event."""
+    registry = load_registry(Settings())
+    if fmt == "own":
+        started = time.perf_counter()
+        for event in events:
+            validate_event(event, registry)
+        return (time.perf_counter() - started) / len(events) * 1e6
+    mappings = MappingCatalog.from_mapping({})
+    catalog = SubscriptionCatalog.from_mapping(yaml.safe_load(subscriptions_yaml("t", (fmt,))), mappings)
+    [(_, subscription)] = catalog.by_topic().values()
+    messages = []
+    for i, event in enumerate(events):
+        value, key, headers = WRITERS[fmt](event, i)
+        messages.append(ForeignMessage(f"t.{fmt}", 0, i, 1_795_600_000_000, key, value, headers, "id"))
+    started = time.perf_counter()
+    for message in messages:
+        subscription.translate(message, registry, mappings)
+    return (time.perf_counter() - started) / len(messages) * 1e6
+
+
 def one_run(run: int, args: argparse.Namespace, events: list[dict], work: Path) -> dict[str, float]:
     """Every contestant once on a fresh broker; events/s per contestant."""
     rates: dict[str, float] = {}
@@ -202,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.work_dir:
             shutil.rmtree(work, ignore_errors=True)
+    sample = events[: min(len(events), 5000)]
+    alone = {contestant: translation_us(sample, contestant) for contestant in args.contestants}
+    print(
+        "translation alone, us per message (validation alone for own): "
+        + ", ".join(f"{c} {us:.1f}" for c, us in alone.items())
+    )
     ratios: dict[str, list[float]] = defaultdict(list)
     for rates in runs:
         for contestant, rate in rates.items():
