@@ -177,6 +177,7 @@ def translation_us(events: list[dict], fmt: str) -> float:
 def one_run(run: int, args: argparse.Namespace, events: list[dict], work: Path) -> dict[str, float]:
     """Every contestant once on a fresh broker; events/s per contestant."""
     rates: dict[str, float] = {}
+    work.mkdir(parents=True, exist_ok=True)
     order = list(
         args.contestants[run % len(args.contestants) :] + args.contestants[: run % len(args.contestants)]
     )
