@@ -632,3 +632,14 @@ def test_shipped_csv_orders_through_read_csv_rows(
             ("items", "measures.items: must be >= 1, got 0", "min"),  # the contract is checked too
         ],
     )
+
+
+def test_a_mapping_without_event_id_names_events_only_where_the_caller_can() -> None:
+    """A topic's message names its event (schemas.Subscription); a webhook or a file line cannot."""
+    m = MappingCatalog.from_mapping({"mappings": {"m": {k: v for k, v in BASE.items() if k != "event_id"}}})
+    without = m.mappings["m"]
+    with pytest.raises(EventValidationError) as missing:
+        map_event(without, DOC)
+    assert problems(missing) == [("event_id", "field required; the mapping does not set it", "required")]
+    assert map_event(without, DOC, event_id="kafka-1:0:5").event_id == "kafka-1:0:5"
+    assert map_event(mapping(), DOC, event_id="ignored").event_id == "o-1"  # the mapping's own wins
