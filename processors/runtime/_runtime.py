@@ -251,9 +251,11 @@ def worker(settings: Settings) -> int:
         return 2
     broker = Broker(settings.kafka_bootstrap_servers)
     log_ids = ensure_topics(broker.bootstrap_servers, settings)
+    feeds, feed_logs = None, {}
     try:
-        registry, mappings = load_registry(settings), load_mappings(settings)
-        feeds, feed_logs = open_feeds(settings, broker.bootstrap_servers, registry, mappings)
+        if settings.subscriptions_file:  # a worker reads the mappings only for its subscriptions
+            registry, mappings = load_registry(settings), load_mappings(settings)
+            feeds, feed_logs = open_feeds(settings, broker.bootstrap_servers, registry, mappings)
     except ConfigError as e:
         print("okrstream: invalid definitions:", *e.errors, sep="\n  ", file=sys.stderr)
         broker.close()
