@@ -251,7 +251,8 @@ def worker(settings: Settings) -> int:
         return 2
     broker = Broker(settings.kafka_bootstrap_servers)
     log_ids = ensure_topics(broker.bootstrap_servers, settings)
-    feeds, feed_logs = None, {}
+    feeds: ForeignFeeds | None = None
+    feed_logs: dict[str, str] = {}
     try:
         if settings.subscriptions_file:  # a worker reads the mappings only for its subscriptions
             registry, mappings = load_registry(settings), load_mappings(settings)
