@@ -115,10 +115,13 @@ def run_worker(
         )
     try:
         deadline = time.monotonic() + timeout_s
-        while not run_json.exists():
+        info = None
+        while info is None:  # the worker writes run.json in place: it may be seen half written
             _check(worker, deadline, log_path)
-            time.sleep(0.05)
-        info = json.loads(run_json.read_text())
+            try:
+                info = json.loads(run_json.read_text())
+            except (OSError, ValueError):
+                time.sleep(0.05)
         api, token = info["api_url"], info.get("admin_token")
         while _get(f"{api}/ready")[0] != 200:
             _check(worker, deadline, log_path)

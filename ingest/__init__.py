@@ -1,5 +1,6 @@
 """Getting events into the log: the broker and its topics, the log writers and their journal,
-validation with dead letters (intake), and file import. The HTTP ingest API is in `processors.api`."""
+validation with dead letters (intake), file import, and foreign topics translated into the log.
+The HTTP ingest API is in `processors.api`."""
 
 from ._broker import (
     Broker,
@@ -9,6 +10,7 @@ from ._broker import (
     free_port,
     start_embedded_broker,
 )
+from ._feeds import ForeignFeeds
 from ._files import SourceLine, read_csv, read_csv_rows, read_ndjson
 from ._group_offsets import GroupOffsets
 from ._intake import EventIntake, IngestSummary
@@ -16,7 +18,7 @@ from ._journal import Journal, Segment, segments
 from ._kafka import AcknowledgedSends, ProducerError, durable_producer
 from ._log_writer import KafkaLogWriter, LogUnavailable, LogWriter
 from ._producer import EventProducer
-from ._topics import ensure_topics, topic_specs
+from ._topics import ensure_topics, topic_ids, topic_specs
 
 __all__ = [
     "AcknowledgedSends",
@@ -25,6 +27,7 @@ __all__ = [
     "BrokerWatch",
     "EventIntake",
     "EventProducer",
+    "ForeignFeeds",
     "GroupOffsets",
     "IngestSummary",
     "Journal",
@@ -43,5 +46,6 @@ __all__ = [
     "read_ndjson",
     "segments",
     "start_embedded_broker",
+    "topic_ids",
     "topic_specs",
 ]

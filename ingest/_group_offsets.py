@@ -20,12 +20,18 @@ class GroupOffsets:
         self._admin: KafkaAdminClient | None = None
         self._consumer: KafkaConsumer | None = None
 
-    def ends(self, topic: str, partitions: int) -> dict[int, int]:
-        """The next offset to be written in each partition."""
+    def ends(self, topic: str, partitions: int | None = None) -> dict[int, int]:
+        """The next offset to be written in each partition (all of the topic's when not given)."""
         if self._consumer is None:
             self._consumer = KafkaConsumer(bootstrap_servers=self._bootstrap, client_id=self._client_id)
-        ends = self._consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+        numbers = range(partitions) if partitions is not None else self._partitions_of(topic)
+        ends = self._consumer.end_offsets([TopicPartition(topic, p) for p in numbers])
         return {tp.partition: offset for tp, offset in ends.items()}
+
+    def _partitions_of(self, topic: str) -> list[int]:
+        """A topic okrstream did not create (a subscribed one) has the partitions its owner gave it."""
+        assert self._consumer is not None
+        return sorted(self._consumer.partitions_for_topic(topic) or ())
 
     def committed(self, group: str, topic: str) -> dict[int, int]:
         """The group's committed offset per partition of `topic` (partitions never committed left out)."""
@@ -38,7 +44,9 @@ class GroupOffsets:
             if tp.topic == topic and meta.offset >= 0
         }
 
-    def lag(self, group: str, topics: Iterable[str], partitions: int) -> dict[tuple[str, int], int]:
+    def lag(
+        self, group: str, topics: Iterable[str], partitions: int | None = None
+    ) -> dict[tuple[str, int], int]:
         """Records written but not yet committed by the group, per (topic, partition)."""
         found = {}
         for topic in topics:

@@ -49,6 +49,21 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
     ]
 
 
+def topic_ids(bootstrap_servers: str, topics: list[str]) -> dict[str, str]:
+    """Each topic's id; ValueError naming the topics that do not exist (okrstream never creates
+    a topic another system writes: it would guess its partitions and retention)."""
+    if not topics:
+        return {}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="okrstream-admin")
+    try:
+        missing = sorted(set(topics) - set(admin.list_topics()))
+        if missing:
+            raise ValueError(f"subscribed topics do not exist: {', '.join(missing)}")
+        return {t["name"]: t["topic_id"] for t in admin.describe_topics(topics)}
+    finally:
+        admin.close()
+
+
 def ensure_topics(bootstrap_servers: str, settings: Settings) -> dict[str, str]:
     """Create the topics that are missing; returns each topic's id, which names one log incarnation.
 

@@ -120,6 +120,16 @@ from ._okr_touches import (
 )
 from ._records import RECORD_FORMAT, chunk, decode_record, encode_record, log_records, partition_for
 from ._settings import AuthMode, Settings, env_name
+from ._subscriptions import (
+    ChangeOp,
+    ChangeRule,
+    FeedFormat,
+    ForeignMessage,
+    Skipped,
+    Subscription,
+    SubscriptionCatalog,
+    Translation,
+)
 from ._validate import validate_event
 
 __all__ = [
@@ -142,16 +152,20 @@ __all__ = [
     "AuthMode",
     "Baseline",
     "Cause",
+    "ChangeOp",
+    "ChangeRule",
     "ConfigError",
     "DimensionSpec",
     "Direction",
     "EventTypeRegistry",
     "EventTypeSchema",
     "EventValidationError",
+    "FeedFormat",
     "FieldError",
     "FieldSource",
     "Filter",
     "FilterOp",
+    "ForeignMessage",
     "Grade",
     "Grain",
     "GroupKey",
@@ -186,14 +200,18 @@ __all__ = [
     "RollupLink",
     "Score",
     "Settings",
+    "Skipped",
     "StartFromBaseline",
     "Status",
     "StatusThresholds",
     "Subject",
+    "Subscription",
+    "SubscriptionCatalog",
     "Target",
     "TimeFormat",
     "Touch",
     "TouchIndex",
+    "Translation",
     "Unauthenticated",
     "UnknownTypePolicy",
     "Window",

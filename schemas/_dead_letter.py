@@ -26,13 +26,15 @@ def dead_letter_record(
     source: str | None = None,
     request: dict[str, Any] | None = None,
     processor: str = "okrstream",
+    kafka: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A JSON-ready rejection, modelled on Snowplow's failed events: enough to fix and replay it.
 
-    `origin` names where the input came from (a file path, an HTTP endpoint, a log position);
-    `source` is the event's own source when it could be read; `request` says how it arrived
-    over HTTP (content type, API key id, position in the body). A long raw input is kept as its
-    first DEAD_LETTER_RAW_BYTES, with `raw_bytes` its whole size and `raw_truncated` set.
+        `origin` names where the input came from (a file path, an HTTP endpoint, a log position);
+        `source` is the event's own source when it could be read; `request` says how it arrived
+        over HTTP (content type, API key id, position in the body); `kafka` where a message of a
+    foreign topic was read (topic, partition, offset, key, headers). A long raw input is kept as its
+        first DEAD_LETTER_RAW_BYTES, with `raw_bytes` its whole size and `raw_truncated` set.
     """
     if failed_at.tzinfo is None:
         raise ValueError("failed_at must be timezone-aware")
@@ -56,4 +58,6 @@ def dead_letter_record(
         record["source"] = source
     if request is not None:
         record["request"] = request
+    if kafka is not None:
+        record["kafka"] = kafka
     return record

@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     http_request_timeout_s: float = Field(30.0, gt=0)  # to receive a whole request body
     http_broker_timeout_s: float = Field(10.0, gt=0)  # to have events acknowledged, else 503
     mappings_file: Path | None = None  # declarative mappings; default: the shipped examples
+    subscriptions_file: Path | None = None  # foreign topics the workers read; default: none
     batch_max_records: int = Field(200, ge=1)  # log records the sink takes per batch
     batch_max_seconds: float = Field(0.5, gt=0)
     # How long the broker waits for a silent sink before giving its partitions to another one;

@@ -66,6 +66,11 @@ STORE_QUERY_SECONDS = Histogram(
 )
 
 # -- KPIs and OKRs --------------------------------------------------------------------------------
+FEED_MESSAGES = Counter(
+    "okrstream_feed_messages",
+    "Messages of subscribed foreign topics, by what they became (event, dead_letter, or why skipped)",
+    ["subscription", "outcome"],
+)
 KPI_APPLIES = Counter("okrstream_kpi_applies", "KPI definitions applied, by what changed", ["action"])
 KPI_BACKFILLS = Counter("okrstream_kpi_backfills", "KPI rollups filled from the events already stored")
 KPI_BACKFILL_SECONDS = Histogram(

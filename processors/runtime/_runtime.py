@@ -26,8 +26,28 @@ import orjson
 import yaml
 from mode import Service
 
-from ingest import Broker, BrokerWatch, EventIntake, EventProducer, GroupOffsets, Journal, ensure_topics
-from schemas import AuthMode, ConfigError, EventTypeRegistry, MappingCatalog, OkrCatalog, Settings
+from ingest import (
+    Broker,
+    BrokerWatch,
+    EventIntake,
+    EventProducer,
+    ForeignFeeds,
+    GroupOffsets,
+    Journal,
+    ensure_topics,
+    topic_ids,
+)
+from schemas import (
+    AuthMode,
+    ConfigError,
+    EventTypeRegistry,
+    FieldError,
+    MappingCatalog,
+    OkrCatalog,
+    Settings,
+    SubscriptionCatalog,
+    env_name,
+)
 
 from ..api import (
     HttpService,
@@ -69,6 +89,38 @@ def load_mappings(settings: Settings) -> MappingCatalog:
     else:
         text = resources.files("schemas").joinpath("mappings.yaml").read_text(encoding="utf-8")
     return MappingCatalog.from_mapping(yaml.safe_load(text) or {})
+
+
+def load_subscriptions(settings: Settings, mappings: MappingCatalog) -> SubscriptionCatalog:
+    """The foreign topics the workers read: OKRSTREAM_SUBSCRIPTIONS_FILE, else none."""
+    if not settings.subscriptions_file:
+        return SubscriptionCatalog()
+    text = Path(settings.subscriptions_file).read_text(encoding="utf-8")
+    own = (
+        settings.raw_topic,
+        settings.dead_letter_topic,
+        settings.okr_touch_topic,
+        settings.okr_score_topic,
+        settings.okr_definition_topic,
+    )
+    return SubscriptionCatalog.from_mapping(yaml.safe_load(text) or {}, mappings, reserved_topics=own)
+
+
+def open_feeds(
+    settings: Settings, bootstrap_servers: str, registry: EventTypeRegistry, mappings: MappingCatalog
+) -> tuple[ForeignFeeds | None, dict[str, str]]:
+    """The subscribed topics' translator, writing through a producer of its own, and their ids;
+    (None, {}) when nothing is subscribed. A subscribed topic that does not exist is a ConfigError."""
+    subscriptions = load_subscriptions(settings, mappings)
+    if not subscriptions.subscriptions:
+        return None, {}
+    topics = sorted(subscriptions.by_topic())
+    try:
+        ids = topic_ids(bootstrap_servers, topics)
+    except ValueError as e:
+        raise ConfigError([FieldError(env_name("subscriptions_file"), str(e), "unknown_topic")]) from None
+    producer = EventProducer(bootstrap_servers, settings, client_id="okrstream-feeds")
+    return ForeignFeeds(subscriptions, registry, mappings, producer), ids
 
 
 def run_file(settings: Settings) -> Path:
@@ -206,14 +258,24 @@ def worker(settings: Settings) -> int:
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # faust keeps its directory there
     broker = Broker(settings.kafka_bootstrap_servers)
     log_ids = ensure_topics(broker.bootstrap_servers, settings)
+    feeds: ForeignFeeds | None = None
+    feed_logs: dict[str, str] = {}
+    try:
+        if settings.subscriptions_file:  # a worker reads the mappings only for its subscriptions
+            registry, mappings = load_registry(settings), load_mappings(settings)
+            feeds, feed_logs = open_feeds(settings, broker.bootstrap_servers, registry, mappings)
+    except ConfigError as e:
+        print("okrstream: invalid definitions:", *e.errors, sep="\n  ", file=sys.stderr)
+        broker.close()
+        return 2
     store = Store.connect(settings)
     store.ensure_schema(settings)
     okr_logs = OkrLogs.open(broker.bootstrap_servers, settings)
     dead_letters = EventProducer(broker.bootstrap_servers, settings)
     try:
         sink, scorer = _build_sink_and_scorer(settings, store, log_ids, dead_letters, okr_logs)
-        app = build_app(settings, broker.bootstrap_servers, sink, scorer)
-        _measure_lag(app, settings, broker.bootstrap_servers)
+        app = build_app(settings, broker.bootstrap_servers, sink, scorer, feeds=feeds, feed_logs=feed_logs)
+        _measure_lag(app, settings, broker.bootstrap_servers, feed_logs)
         port = serve_metrics(settings.http_host, settings.metrics_port)
         print(
             f"okrstream worker: sink and scorer in consumer group {settings.worker_id},"
@@ -223,23 +285,31 @@ def worker(settings: Settings) -> int:
         )
         return _run_worker(app, [])
     finally:
+        if feeds is not None:
+            feeds.close()
         dead_letters.close()
         okr_logs.close()
         store.close()
         broker.close()
 
 
-def _measure_lag(app: faust.App, settings: Settings, bootstrap_servers: str) -> None:
-    """Every 10 s, the consumer group's lag per partition of the raw and touch topics (a gauge)."""
+def _measure_lag(
+    app: faust.App, settings: Settings, bootstrap_servers: str, subscribed: dict[str, str] | None = None
+) -> None:
+    """Every 10 s, the consumer group's lag per partition of the raw and touch topics and of the
+    subscribed foreign topics (a gauge)."""
     offsets = GroupOffsets(bootstrap_servers, f"{settings.worker_id}-lag")
     topics = (settings.raw_topic, settings.okr_touch_topic)
+    foreign = sorted(subscribed or ())
+
+    def measure() -> dict[tuple[str, int], int]:
+        found = offsets.lag(settings.worker_id, topics, settings.topic_partitions)
+        return found | offsets.lag(settings.worker_id, foreign)
 
     @app.timer(10.0)
     async def lag() -> None:
         try:
-            found = await asyncio.to_thread(
-                offsets.lag, settings.worker_id, topics, settings.topic_partitions
-            )
+            found = await asyncio.to_thread(measure)
         except Exception:  # the broker may be restarting: the next tick measures again
             log.debug("consumer lag not measured", exc_info=True)
             return
@@ -278,10 +348,12 @@ def _serve(
     okr_logs = OkrLogs.open(broker.bootstrap_servers, settings)
     _apply_kpis_at_start(store, settings, registry, demo=bool(demo_rate))
     okr_catalog = _apply_okrs_at_start(store, settings, okr_logs.apply, demo=bool(demo_rate))
+    mappings = load_mappings(settings)
+    feeds, feed_logs = open_feeds(settings, broker.bootstrap_servers, registry, mappings)
     dead_letters = EventProducer(broker.bootstrap_servers, settings)
     sink, scorer = _build_sink_and_scorer(settings, store, log_ids, dead_letters, okr_logs)
-    app = build_app(settings, broker.bootstrap_servers, sink, scorer)
-    _measure_lag(app, settings, broker.bootstrap_servers)
+    app = build_app(settings, broker.bootstrap_servers, sink, scorer, feeds=feeds, feed_logs=feed_logs)
+    _measure_lag(app, settings, broker.bootstrap_servers, feed_logs)
     reader = Store.connect(settings)
     watch = BrokerWatch(broker.bootstrap_servers)
     # the supervisor bound the store's ClickHouse HTTP interface when this process owns chDB
@@ -290,7 +362,7 @@ def _serve(
         settings,
         reader,
         registry,
-        load_mappings(settings),
+        mappings,
         broker.bootstrap_servers,
         sink.stats,
         lambda: bool(app.consumer.assignment()),
@@ -310,10 +382,12 @@ def _serve(
     if demo_rate and okr_catalog is not None:
         demo = _build_demo(broker, settings, registry, demo_rate, okr_catalog, journal)
         services.append(demo)
-    _report_every_5_s(app, sink.stats, settings, reader, demo)
+    _report_every_5_s(app, sink.stats, settings, reader, demo, feeds)
     try:
         return _run_worker(app, services)
     finally:
+        if feeds is not None:
+            feeds.close()
         dead_letters.close()
         api.close()
         okr_logs.close()
@@ -435,7 +509,12 @@ def _build_demo(
 
 
 def _report_every_5_s(
-    app: faust.App, stats: SinkStats, settings: Settings, reader: Store, demo: DemoProducer | None
+    app: faust.App,
+    stats: SinkStats,
+    settings: Settings,
+    reader: Store,
+    demo: DemoProducer | None,
+    feeds: ForeignFeeds | None = None,
 ) -> None:
     """What landed since the last report (nothing when nothing moved); in the demo, today's KPIs too."""
     previous: dict[str, int] = {}
@@ -443,6 +522,8 @@ def _report_every_5_s(
     @app.timer(5.0)
     async def report() -> None:
         now = dict(vars(stats))
+        if feeds is not None:
+            now |= {f"{name}/{outcome}": n for (name, outcome), n in feeds.outcomes.items()}
         if now == previous:
             return
         line = (
@@ -451,6 +532,10 @@ def _report_every_5_s(
             f" duplicates dropped {now['duplicates_dropped']:,},"
             f" dead-lettered by the sink {now['dead_lettered']:,}"
         )
+        if feeds is not None and feeds.outcomes:
+            line += "; subscribed topics: " + ", ".join(
+                f"{name} {outcome} {n:,}" for (name, outcome), n in sorted(feeds.outcomes.items())
+            )
         if demo:
             line += f"; demo sent {demo.accepted:,}, rejected {demo.rejected:,} to dead letters"
             today = await asyncio.to_thread(kpis_today, reader, settings, DEMO_KPIS)

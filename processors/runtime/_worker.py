@@ -21,9 +21,10 @@ from typing import Any, TypeVar
 
 import faust
 
-from schemas import Settings, decode_touch
+from ingest import ForeignFeeds
+from schemas import ForeignMessage, Settings, decode_touch
 
-from ..metrics import PARTITION_OWNED
+from ..metrics import FEED_MESSAGES, PARTITION_OWNED
 from ..okr import OkrScorer
 from ..sink import BatchingSink, LogRecord, SinkError
 from ._faust_kafka import KafkaTransport
@@ -39,6 +40,8 @@ def build_app(
     bootstrap_servers: str,
     sink: BatchingSink,
     scorer: OkrScorer | None = None,
+    feeds: ForeignFeeds | None = None,
+    feed_logs: dict[str, str] | None = None,
     **conf: Any,
 ) -> faust.App:
     app = faust.App(
@@ -91,8 +94,10 @@ def build_app(
 
     if scorer is not None:
         _add_scorer(app, settings, scorer)
+    if feeds is not None:
+        _add_feeds(app, settings, feeds, feed_logs or {})
 
-    owned_topics = {settings.raw_topic, settings.okr_touch_topic}
+    owned_topics = {settings.raw_topic, settings.okr_touch_topic, *(feeds.topics if feeds else ())}
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # faust's signal stubs want a sync receiver
     async def own(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
@@ -133,6 +138,42 @@ async def retried(
             log.warning("%s; %s in %ss", e, what, delay)
             attempt += 1
             await asyncio.sleep(delay)
+
+
+def _add_feeds(app: faust.App, settings: Settings, feeds: ForeignFeeds, logs: dict[str, str]) -> None:
+    """The agent on the subscribed foreign topics, in the sink's consumer group.
+
+    A batch of messages is acknowledged only once its events and dead letters are in the log; a
+    failure forwards the same messages again, and the sink drops the copies that had got through.
+    """
+    foreign = app.topic(*feeds.topics, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(foreign, concurrency=1, name="okrstream-foreign-topics")
+    async def translate(stream: faust.StreamT) -> None:
+        async for events in stream.noack_take(  # type: ignore[attr-defined]
+            settings.record_max_events, within=settings.batch_max_seconds
+        ):
+            messages = [_foreign_message(event.message, logs) for event in events]
+            forward = functools.partial(feeds.forward, messages)
+            outcomes = await retried(forward, Exception, "foreign topics: forwarding the same messages again")
+            for (name, outcome), count in outcomes.items():
+                FEED_MESSAGES.labels(name, outcome).inc(count)
+            for event in events:
+                await stream.ack(event)
+
+
+def _foreign_message(m: Any, logs: dict[str, str]) -> ForeignMessage:
+    headers = m.headers.items() if isinstance(m.headers, dict) else (m.headers or ())
+    return ForeignMessage(
+        topic=m.topic,
+        partition=m.partition,
+        offset=m.offset,
+        timestamp_ms=int(m.timestamp * 1000),
+        key=m.key,
+        value=m.value,
+        headers=[(str(name), bytes(value)) for name, value in headers if value is not None],
+        log=logs.get(m.topic, ""),
+    )
 
 
 def _add_scorer(app: faust.App, settings: Settings, scorer: OkrScorer) -> None:

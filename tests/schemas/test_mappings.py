@@ -270,10 +270,23 @@ def test_with_a_registry_a_mapping_must_set_what_its_types_require() -> None:
     ]
 
 
-def test_jmespath_is_compiled_once_at_load() -> None:
-    m = mapping()
-    assert m.event_id._expression is not None
-    assert m.type._expression is None  # a constant reads nothing
+@pytest.mark.parametrize(
+    "user",
+    [{"id": "u-1"}, {"id": 7}, {"id": None}, {}, ["id"], "id", 3, None, {"id": {"deep": 1}}],
+    ids=repr,
+)
+def test_plain_field_paths_read_as_jmespath_reads_them(user: Any) -> None:
+    """`user.id` is walked without jmespath's interpreter; `user."id"` (quoted) goes through it."""
+    walked, interpreted = mapping(subject="user.id"), mapping(subject='user."id"')
+    doc = {**DOC, "user": user}
+    try:
+        expected: Any = interpreted.to_event_dict(doc)
+    except EventValidationError as e:
+        expected = [(x.path.replace('"id"', "id"), x.message.replace('"id"', "id"), x.rule) for x in e.errors]
+    try:
+        assert walked.to_event_dict(doc) == expected
+    except EventValidationError as e:
+        assert [(x.path, x.message, x.rule) for x in e.errors] == expected
 
 
 # -- applying -------------------------------------------------------------------------------------
@@ -619,3 +632,14 @@ def test_shipped_csv_orders_through_read_csv_rows(
             ("items", "measures.items: must be >= 1, got 0", "min"),  # the contract is checked too
         ],
     )
+
+
+def test_a_mapping_without_event_id_names_events_only_where_the_caller_can() -> None:
+    """A topic's message names its event (schemas.Subscription); a webhook or a file line cannot."""
+    m = MappingCatalog.from_mapping({"mappings": {"m": {k: v for k, v in BASE.items() if k != "event_id"}}})
+    without = m.mappings["m"]
+    with pytest.raises(EventValidationError) as missing:
+        map_event(without, DOC)
+    assert problems(missing) == [("event_id", "field required; the mapping does not set it", "required")]
+    assert map_event(without, DOC, event_id="kafka-1:0:5").event_id == "kafka-1:0:5"
+    assert map_event(mapping(), DOC, event_id="ignored").event_id == "o-1"  # the mapping's own wins
