@@ -48,7 +48,7 @@ from ingest import start_embedded_broker
 from schemas import Settings
 
 from . import _okrstream
-from ._machine import REPO, busy_cpus, commit, cpu_seconds, machine, versions
+from ._machine import REPO, busy_cpus, commit, machine, tree_cpu_seconds, versions
 from ._store import open_store
 
 REGIONS = ("EU", "NA", "APAC", "LATAM", "MEA")
@@ -360,7 +360,7 @@ def _phase(
         "out": str(out),
     }
     pids = {"worker": worker.process.pid, "broker": broker_pid}
-    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    cpu0 = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
     wall0 = time.monotonic()
     subprocess.run(
         [sys.executable, "-m", "benchmarks._freshness_producer", json.dumps(spec)],
@@ -374,7 +374,7 @@ def _phase(
     sent_total = sent_before + phase.sent
     phase.sent_rate = phase.sent / result["wall_s"]
     phase.producer_behind_s = result["behind_max_s"]
-    phase.cores = {name: (cpu_seconds(pid) - cpu0[name]) / produced_wall for name, pid in pids.items()}
+    phase.cores = {name: (tree_cpu_seconds(pid) - cpu0[name]) / produced_wall for name, pid in pids.items()}
     phase.cores["producer"] = result["cpu_s"] / result["wall_s"]
     phase.ticks = result["ticks"]
     timed = [t for t in result["ticks"] if t[1]]

@@ -117,7 +117,9 @@ class Settings(BaseSettings):
     http_broker_timeout_s: float = Field(10.0, gt=0)  # to have events acknowledged, else 503
     mappings_file: Path | None = None  # declarative mappings; default: the shipped examples
     batch_max_records: int = Field(200, ge=1)  # log records the sink takes per batch
-    batch_max_seconds: float = Field(0.5, gt=0)
+    batch_max_seconds: float = Field(0.5, gt=0)  # ... or this long after its first record
+    # ... or this long after its last record, when no new one came: a caught-up sink lands at once
+    batch_idle_seconds: float = Field(0.02, gt=0)
     # How long the broker waits for a silent sink before giving its partitions to another one;
     # a sink that dies also holds up its replacement this long (Tansu waits half of it to join).
     consumer_session_timeout_s: float = Field(10.0, ge=2, le=300)
