@@ -39,6 +39,25 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime: fields 14 and 15 of stat
 
 
+def tree_cpu_seconds(pid: int | None) -> float:
+    """CPU seconds of a process and its live descendants: `okrstream run` works in a child process."""
+    if pid is None:
+        return 0.0
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])  # field 4 of stat
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += cpu_seconds(current)
+        todo += children.get(current, [])
+    return total
+
+
 def machine() -> str:
     """`2 CPUs (model), Python 3.11.7, Linux`."""
     return f"{os.cpu_count()} CPUs ({_cpu_model()}), Python {platform.python_version()}, {platform.system()}"

@@ -48,7 +48,7 @@ from ingest import start_embedded_broker
 from schemas import Settings
 
 from . import _okrstream
-from ._machine import REPO, busy_cpus, commit, cpu_seconds, machine, versions
+from ._machine import REPO, busy_cpus, commit, machine, tree_cpu_seconds, versions
 from ._store import open_store
 
 REGIONS = ("EU", "NA", "APAC", "LATAM", "MEA")
@@ -360,7 +360,7 @@ def _phase(
         "out": str(out),
     }
     pids = {"worker": worker.process.pid, "broker": broker_pid}
-    cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    cpu0 = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
     wall0 = time.monotonic()
     subprocess.run(
         [sys.executable, "-m", "benchmarks._freshness_producer", json.dumps(spec)],
@@ -374,7 +374,7 @@ def _phase(
     sent_total = sent_before + phase.sent
     phase.sent_rate = phase.sent / result["wall_s"]
     phase.producer_behind_s = result["behind_max_s"]
-    phase.cores = {name: (cpu_seconds(pid) - cpu0[name]) / produced_wall for name, pid in pids.items()}
+    phase.cores = {name: (tree_cpu_seconds(pid) - cpu0[name]) / produced_wall for name, pid in pids.items()}
     phase.cores["producer"] = result["cpu_s"] / result["wall_s"]
     phase.ticks = result["ticks"]
     timed = [t for t in result["ticks"] if t[1]]
@@ -462,14 +462,16 @@ def _landed(phases: list[Phase], settings: Settings) -> None:
     for phase in phases:
         lo, hi = phase.bounds_us
         rows = client.query(
-            "SELECT quantiles(0.5, 0.99)(d), max(d), count() FROM ("
-            " SELECT (toUnixTimestamp64Micro(landed_at) - toUnixTimestamp64Micro(received_at)) / 1000 AS d"
+            "SELECT quantiles(0.5, 0.99)(d), max(d), count(), uniqExact(block) FROM ("
+            " SELECT (toUnixTimestamp64Micro(landed_at) - toUnixTimestamp64Micro(received_at)) / 1000 AS d,"
+            " (kafka_partition, batch_first_offset, batch_epoch) AS block"
             " FROM {db:Identifier}.raw_events"
             " WHERE toUnixTimestamp64Micro(received_at) BETWEEN {lo:Int64} AND {hi:Int64})",
             parameters={"db": settings.clickhouse_database, "lo": lo, "hi": hi},
         ).result_rows
-        (p50, p99), worst, count = rows[0]
-        phase.landed = {"p50": p50, "p99": p99, "max": worst, "rows": count}
+        (p50, p99), worst, count, blocks = rows[0]
+        # the sink's inserts of the timed events: one per partition per flush
+        phase.landed = {"p50": p50, "p99": p99, "max": worst, "rows": count, "inserts": blocks}
 
 
 # --- output ---------------------------------------------------------------------------------------
@@ -513,8 +515,9 @@ def _table(phases: list[Phase]) -> str:
 def _stages(phases: list[Phase]) -> str:
     """Cumulative p50 / p99 from received_at: landed, scoring began, published, received."""
     lines = [
-        "| rate/s | landed (sink) | scorer began (scored_at) | published (record timestamp) | received |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| rate/s | landed (sink) | scorer began (scored_at) | published (record timestamp) | received"
+        " | sink inserts/s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for p in phases:
 
@@ -524,9 +527,14 @@ def _stages(phases: list[Phase]) -> str:
         landed = f"{_ms(p.landed.get('p50'))} / {_ms(p.landed.get('p99'))}"
         lines.append(
             f"| {p.rate:,} | {landed} | {both(p.stages['scored_at'])} | {both(p.stages['record_ts'])}"
-            f" | {both(p.first)} |"
+            f" | {both(p.first)} | {p.landed.get('inserts', 0) / _timed_s(p):,.1f} |"
         )
     return "cumulative ms from received_at, p50 / p99 over timed events:\n" + "\n".join(lines)
+
+
+def _timed_s(p: Phase) -> float:
+    """The timed span of a phase: from its first timed event's received_at to its last."""
+    return max((p.bounds_us[1] - p.bounds_us[0]) / 1e6, 1e-6)
 
 
 def _as_json(p: Phase) -> dict[str, Any]:

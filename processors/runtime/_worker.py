@@ -7,6 +7,9 @@ Kept deliberately thin, around three traps from faust's own tracker:
   agent runs with concurrency 1 and parallelism comes from partitions and processes;
 - a failed write is retried with exactly the same records (no new ones mixed in), so the retry
   carries the same ClickHouse insert token.
+
+Its batches close when the input goes quiet (`QuietBatchStream`), not only when
+`batch_max_seconds` is up: a caught-up worker lands what it has at once.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import faust
 
@@ -27,6 +30,7 @@ from schemas import ForeignMessage, Settings, decode_touch
 from ..metrics import FEED_MESSAGES, PARTITION_OWNED
 from ..okr import OkrScorer
 from ..sink import BatchingSink, LogRecord, SinkError
+from ._batches import BatchWindow, QuietBatchStream
 from ._faust_kafka import KafkaTransport
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,7 @@ def build_app(
         broker_session_timeout=settings.consumer_session_timeout_s,
         broker_heartbeat_interval=settings.consumer_session_timeout_s / 5,
         producer_acks=-1,
+        Stream=QuietBatchStream,
         **conf,
     )
     app.transport = KafkaTransport(
@@ -72,10 +77,10 @@ def build_app(
 
     @app.agent(raw, concurrency=1, name="okrstream-raw-events-sink")
     async def land(stream: faust.StreamT) -> None:
-        # noack_take is faust-streaming's, missing from its StreamT protocol
-        async for events in stream.noack_take(  # type: ignore[attr-defined]
-            settings.batch_max_records, within=settings.batch_max_seconds
-        ):
+        window = BatchWindow(
+            settings.batch_max_records, settings.batch_max_seconds, settings.batch_idle_seconds
+        )
+        async for events in cast(QuietBatchStream, stream).noack_batches(window):  # the app's Stream
             for event in events:
                 m = event.message
                 record = LogRecord(m.offset, event.value, int(m.timestamp * 1000), handle=event)
