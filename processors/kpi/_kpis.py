@@ -48,7 +48,7 @@ from ..clickhouse import (
     rollup_table,
 )
 from ..clickhouse.kpi_backfill import SyncRawEvents
-from ..clickhouse.kpi_rollup_ddl import CreateKpiRollupDistributed, DropKpiRollup
+from ..clickhouse.kpi_rollup_ddl import CreateKpiHourlyView, CreateKpiRollupDistributed, DropKpiRollup
 from ..clickhouse.kpi_values_view import CreateKpiValuesView
 from ..clickhouse.kpi_versions import (
     CreateKpiDefinitionsView,
@@ -190,9 +190,11 @@ def _build(
         return
     for kpi in kpis:
         _drop(store, database, kpi, cluster)  # leftovers of an apply that died before recording its version
-        store.execute(CreateKpiRollup(database, kpi, dedup_window, cluster))
-        if cluster is not None:
-            store.execute(CreateKpiRollupDistributed(database, kpi, cluster))
+        for hourly in (False, True):
+            store.execute(CreateKpiRollup(database, kpi, dedup_window, cluster, hourly))
+            if cluster is not None:
+                store.execute(CreateKpiRollupDistributed(database, kpi, cluster, hourly))
+        store.execute(CreateKpiHourlyView(database, kpi, cluster))  # before anything reaches the rollup
     cutoff = datetime.now(UTC) + (CUTOFF_LEAD if cluster is None else CLUSTER_CUTOFF_LEAD)
     for kpi in kpis:
         store.execute(CreateKpiView(database, kpi, cutoff, cluster))
