@@ -321,6 +321,26 @@ class CreateKpiHourlyView:
 
 
 @dataclass(frozen=True)
+class ExistingTables:
+    """Which of these tables exist: a KPI applied before the hourly level has only its minute rollup."""
+
+    database: str
+    tables: tuple[str, ...]
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        sql = (
+            "SELECT name\n"
+            "FROM system.tables\n"
+            "WHERE database = {database:String} AND name IN {tables:Array(String)}"
+        )
+        return sql, {"database": self.database, "tables": list(self.tables)}
+
+    @staticmethod
+    def parse(rows: list[tuple[Any, ...]]) -> set[str]:
+        return {str(name) for (name,) in rows}
+
+
+@dataclass(frozen=True)
 class DropKpiRollup:
     """Drop a rollup's tables and views: the views first, so nothing writes into a dropped table.
 
