@@ -22,6 +22,7 @@ from processors.clickhouse.kpi_rollup_ddl import (
     CreateKpiRollup,
     CreateKpiView,
     DropKpiRollup,
+    ExistingTables,
     hourly_of,
     rollup_table,
 )
@@ -209,6 +210,12 @@ START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
                 "source": rollup_table(KPIS.kpis["revenue"]),
             },
             id="hourly-view-by-dimensions",
+        ),
+        pytest.param(
+            ExistingTables("db", ("kpi_x__abc__hour",)),
+            "SELECT name\nFROM system.tables\nWHERE database = {database:String} AND name IN {tables:Array(String)}",
+            {"database": "db", "tables": ["kpi_x__abc__hour"]},
+            id="existing-tables",
         ),
         pytest.param(
             CreateKpiRollup("db", KPIS.kpis["p90_order"], 1000, hourly=True),
