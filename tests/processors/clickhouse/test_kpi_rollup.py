@@ -213,7 +213,8 @@ START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
         ),
         pytest.param(
             ExistingTables("db", ("kpi_x__abc__hour",)),
-            "SELECT name\nFROM system.tables\nWHERE database = {database:String} AND name IN {tables:Array(String)}",
+            "SELECT name\nFROM system.tables\n"
+            "WHERE database = {database:String} AND name IN {tables:Array(String)}",
             {"database": "db", "tables": ["kpi_x__abc__hour"]},
             id="existing-tables",
         ),
