@@ -193,7 +193,9 @@ class CreateKpiRollup:
     kpi: KpiDefinition
     dedup_window: int  # as on raw_events: a retried block is dropped in every table of the chain
     cluster: str | None = None
-    hourly: bool = False  # the hourly level, same columns, buckets on the hour
+    # the hourly level: same columns, buckets on the hour, a partition per year (60x fewer rows
+    # than the minute rollup's months, so a quarter's read opens one partition's parts, not three)
+    hourly: bool = False
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         columns, order, params = _rollup_columns(self.kpi)
@@ -205,7 +207,7 @@ class CreateKpiRollup:
             + " (\n"
             f"{columns}"
             f") ENGINE = {table_engine}\n"
-            "PARTITION BY toYYYYMM(bucket)\n"
+            f"PARTITION BY {'toYear' if self.hourly else 'toYYYYMM'}(bucket)\n"
             f"ORDER BY (bucket{order})\n"
             f"SETTINGS {dedup_window_setting(self.cluster)} = {{dedup_window:UInt64}}"
         )

@@ -240,7 +240,7 @@ CASES = [
         + P90_COLUMNS
         + ") ENGINE = ReplicatedAggregatingMergeTree("
         "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}')\n"
-        "PARTITION BY toYYYYMM(bucket)\n"
+        "PARTITION BY toYear(bucket)\n"
         "ORDER BY (bucket, d0)\n"
         "SETTINGS replicated_deduplication_window = {dedup_window:UInt64}",
         {
