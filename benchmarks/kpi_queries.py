@@ -31,6 +31,7 @@ from processors.clickhouse import (
     RAW_EVENTS_COLUMN_NAMES,
     KpiSeries,
     kpi_conditions,
+    rollup_table,
 )
 from schemas import Grain, KpiDefinition, Settings
 
@@ -129,6 +130,23 @@ class ScanRawEvents:
         }
 
 
+@dataclass(frozen=True)
+class TableBytes:
+    """Bytes on disk of each table's active parts, compressed, as ClickHouse counts them."""
+
+    database: str
+    tables: tuple[str, ...]
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        sql = (
+            "SELECT table, sum(bytes_on_disk)\n"
+            "FROM system.parts\n"
+            "WHERE database = {database:String} AND active AND table IN {tables:Array(String)}\n"
+            "GROUP BY table"
+        )
+        return sql, {"database": self.database, "tables": list(self.tables)}
+
+
 def timed(store, statement, repeats: int) -> tuple[list[float], list[tuple]]:
     """Latencies in ms (after one warm-up) and the rows of the last run."""
     rows = store.fetch(statement)
@@ -191,6 +209,17 @@ def _measure(settings: Settings, sizes: list[int], repeats: int) -> None:
         r50, s50 = statistics.median(rollup_ms), statistics.median(scan_ms)
         rollup, scanned = f"{r50:>8.1f} / {_p95(rollup_ms):>7.1f}", f"{s50:>9.1f} / {_p95(scan_ms):>8.1f}"
         print(f"{size:>12,}  {fill_s:>7.1f}  {rollup}  {scanned}  {s50 / r50:>6.1f}x", flush=True)
+        minute = rollup_table(kpi)
+        tables = ("raw_events", minute, f"{minute}__hour")
+        sizes_on_disk = dict(store.fetch(TableBytes(settings.clickhouse_database, tables)))
+        per_million = {t: int(sizes_on_disk.get(t, 0)) / (size / 1e6) for t in tables}
+        print(
+            f"{'':>12}  bytes per million events: raw_events {per_million['raw_events']:,.0f},"
+            f" revenue's minute rollup {per_million[minute]:,.0f},"
+            f" its hourly level {per_million[f'{minute}__hour']:,.0f}"
+            f" (read from the {'hourly level' if series.reads_hours() else 'minute rollup'})",
+            flush=True,
+        )
     store.close()
 
 

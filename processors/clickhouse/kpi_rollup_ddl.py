@@ -1,7 +1,10 @@
-"""A KPI's rollup table and the materialized view that feeds it from raw_events.
+"""A KPI's rollup tables and the materialized views that feed them from raw_events.
 
 The rollup keeps `-State` values per minute bucket and break-down dimension, so any grain from
-minute to year, in any time zone, is merged from it at query time. Names carry the definition's
+minute to year, in any time zone, is merged from it at query time. Its hourly level (`__hour`)
+holds the same states merged per hour, fed by a view on the minute rollup (so the backfill and the
+live view both reach it); reads by hour and longer that start and end on whole hours of a zone
+whose offset is whole hours merge up to 60x fewer rows from it (see kpi_series). Names carry the definition's
 fingerprint: a changed definition gets new objects, built beside the old ones, never patched.
 The SELECT that feeds the view is the same one a backfill runs (`kpi_select`), below a cutoff.
 
@@ -99,6 +102,11 @@ def rollup_view(kpi: KpiDefinition) -> str:
     return view_of(rollup_table(kpi))
 
 
+def hourly_of(table: str) -> str:
+    """The hourly level of a rollup table."""
+    return f"{table}__hour"
+
+
 def view_of(table: str) -> str:
     """The materialized view that feeds a rollup table."""
     return f"{table}__mv"
@@ -185,9 +193,13 @@ class CreateKpiRollup:
     kpi: KpiDefinition
     dedup_window: int  # as on raw_events: a retried block is dropped in every table of the chain
     cluster: str | None = None
+    # the hourly level: same columns, buckets on the hour, a partition per year (60x fewer rows
+    # than the minute rollup's months, so a quarter's read opens one partition's parts, not three)
+    hourly: bool = False
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         columns, order, params = _rollup_columns(self.kpi)
+        table = rollup_table(self.kpi)
         table_engine = engine("AggregatingMergeTree", self.cluster, sharded=True)
         sql = (
             "CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier}"
@@ -195,14 +207,14 @@ class CreateKpiRollup:
             + " (\n"
             f"{columns}"
             f") ENGINE = {table_engine}\n"
-            "PARTITION BY toYYYYMM(bucket)\n"
+            f"PARTITION BY {'toYear' if self.hourly else 'toYYYYMM'}(bucket)\n"
             f"ORDER BY (bucket{order})\n"
             f"SETTINGS {dedup_window_setting(self.cluster)} = {{dedup_window:UInt64}}"
         )
         return sql, {
             **params,
             "database": self.database,
-            "table": local_name(rollup_table(self.kpi), self.cluster),
+            "table": local_name(hourly_of(table) if self.hourly else table, self.cluster),
             "dedup_window": self.dedup_window,
         }
 
@@ -218,6 +230,7 @@ class CreateKpiRollupDistributed:
     database: str
     kpi: KpiDefinition
     cluster: str
+    hourly: bool = False  # over the shards' hourly level
 
     def to_sql(self) -> tuple[str, dict[str, Any]]:
         columns, _, params = _rollup_columns(self.kpi)
@@ -228,7 +241,7 @@ class CreateKpiRollupDistributed:
             f"{columns}"
             f") ENGINE = {distributed('{local:Identifier}', 'rand()')}"
         )
-        table = rollup_table(self.kpi)
+        table = hourly_of(rollup_table(self.kpi)) if self.hourly else rollup_table(self.kpi)
         return sql, {
             **params,
             "database": self.database,
@@ -267,11 +280,74 @@ class CreateKpiView:
 
 
 @dataclass(frozen=True)
-class DropKpiRollup:
-    """Drop a rollup table and its view (view first, so nothing writes into a dropped table).
+class CreateKpiHourlyView:
+    """The view that merges each block written to the minute rollup into the hourly level.
 
-    On a cluster: the view, the Distributed table and the shards' local tables, each ON CLUSTER
-    and SYNC (see drop_sync).
+    It reads whatever the minute rollup is given, live view and backfill alike, so the two levels
+    never disagree. A retried raw_events block dropped as a duplicate in the minute rollup is
+    dropped here too: the chain shares the insert's token (deduplicate_blocks_in_dependent_
+    materialized_views). On a cluster each node's view reads its shard's `<rollup>_local`.
+    """
+
+    database: str
+    kpi: KpiDefinition
+    cluster: str | None = None
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        _, _, merge, params = state_of(self.kpi)
+        dims = [dimension_column(self.kpi, key) for key in self.kpi.dimensions]
+        selected = "".join(f"    {c},\n" for c in dims)
+        merge_state = merge.replace("Merge", "MergeState", 1)
+        table = rollup_table(self.kpi)
+        sql = (
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {database:Identifier}.{view:Identifier}"
+            + on_cluster(self.cluster)
+            + "\n"
+            "TO {database:Identifier}.{table:Identifier}\n"
+            "AS SELECT\n"
+            "    toStartOfHour(bucket) AS bucket,\n"
+            f"{selected}"
+            f"    {merge_state}(value) AS value\n"
+            "FROM {database:Identifier}.{source:Identifier}\n"
+            "GROUP BY bucket" + "".join(f", {c}" for c in dims)
+        )
+        params.pop("measure", None)
+        params.pop("of_key", None)
+        return sql, {
+            **params,
+            "database": self.database,
+            "view": view_of(hourly_of(table)),
+            "table": local_name(hourly_of(table), self.cluster),
+            "source": local_name(table, self.cluster),
+        }
+
+
+@dataclass(frozen=True)
+class ExistingTables:
+    """Which of these tables exist: a KPI applied before the hourly level has only its minute rollup."""
+
+    database: str
+    tables: tuple[str, ...]
+
+    def to_sql(self) -> tuple[str, dict[str, Any]]:
+        sql = (
+            "SELECT name\n"
+            "FROM system.tables\n"
+            "WHERE database = {database:String} AND name IN {tables:Array(String)}"
+        )
+        return sql, {"database": self.database, "tables": list(self.tables)}
+
+    @staticmethod
+    def parse(rows: list[tuple[Any, ...]]) -> set[str]:
+        return {str(name) for (name,) in rows}
+
+
+@dataclass(frozen=True)
+class DropKpiRollup:
+    """Drop a rollup's tables and views: the views first, so nothing writes into a dropped table.
+
+    Both levels: the minute rollup and its view, the hourly level and its view. On a cluster also
+    the Distributed tables and the shards' local tables, each ON CLUSTER and SYNC (see drop_sync).
     """
 
     database: str
@@ -279,13 +355,14 @@ class DropKpiRollup:
     cluster: str | None = None
 
     def statements(self) -> list[tuple[str, dict[str, Any]]]:
-        params = {"database": self.database, "view": view_of(self.table), "table": self.table}
         tail = on_cluster(self.cluster) + drop_sync(self.cluster)
-        statements = [
-            ("DROP VIEW IF EXISTS {database:Identifier}.{view:Identifier}" + tail, params),
-            ("DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier}" + tail, params),
-        ]
-        if self.cluster is not None:
-            local = {**params, "table": local_name(self.table, self.cluster)}
-            statements.append(("DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier}" + tail, local))
+        drop_view = "DROP VIEW IF EXISTS {database:Identifier}.{view:Identifier}" + tail
+        drop_table = "DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier}" + tail
+        levels = (self.table, hourly_of(self.table))
+        statements = [(drop_view, {"database": self.database, "view": view_of(t)}) for t in levels]
+        for table in levels:
+            params = {"database": self.database, "table": table}
+            statements.append((drop_table, params))
+            if self.cluster is not None:
+                statements.append((drop_table, {**params, "table": local_name(table, self.cluster)}))
         return statements

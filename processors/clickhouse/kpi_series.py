@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from schemas import Grain, KpiDefinition
 
-from .kpi_rollup_ddl import dimension_column, rollup_table, state_of
+from .kpi_rollup_ddl import dimension_column, hourly_of, rollup_table, state_of
 
 # The start of a bucket's period, in the zone; weeks start on Monday. Quarters and weeks close
 # at local midnight, so a company in Europe/Oslo sees its own quarter, daylight saving included.
@@ -65,11 +67,24 @@ class KpiSeries:
         return sql, {
             **params,
             "database": self.database,
-            "table": rollup_table(self.kpi),
+            "table": hourly_of(rollup_table(self.kpi)) if self.reads_hours() else rollup_table(self.kpi),
             "tz": self.timezone,
             "start": self.start.astimezone(UTC),
             "end": self.end.astimezone(UTC),
         }
+
+    def reads_hours(self) -> bool:
+        """Whether the hourly level answers: every period is then made of whole UTC hours.
+
+        True for grains of an hour and longer over a range that starts and ends on the hour, in a
+        zone whose offset from UTC was a whole number of hours all along (not Asia/Kolkata).
+        """
+        if self.grain is Grain.MINUTE:
+            return False
+        start, end = self.start.astimezone(UTC), self.end.astimezone(UTC)
+        if any(t.minute or t.second or t.microsecond for t in (start, end)):
+            return False
+        return all(_whole_hour_offsets(self.timezone, year) for year in range(start.year, end.year + 1))
 
     def parse(self, rows: list[tuple[Any, ...]]) -> list[KpiPoint]:
         points = []
@@ -78,3 +93,16 @@ class KpiSeries:
             start = datetime.fromtimestamp(int(period), UTC)
             points.append(KpiPoint(start, dict(zip(self.by, groups, strict=True)), number))
         return points
+
+
+@lru_cache(maxsize=256)
+def _whole_hour_offsets(timezone: str, year: int) -> bool:
+    """Whether the zone's offset from UTC was a whole number of hours at every hour of the year."""
+    zone = ZoneInfo(timezone)
+    at = datetime(year, 1, 1, tzinfo=UTC)
+    while at.year == year:
+        offset = at.astimezone(zone).utcoffset()
+        if offset is None or offset % timedelta(hours=1):
+            return False
+        at += timedelta(hours=1)
+    return True

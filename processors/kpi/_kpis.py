@@ -48,7 +48,13 @@ from ..clickhouse import (
     rollup_table,
 )
 from ..clickhouse.kpi_backfill import SyncRawEvents
-from ..clickhouse.kpi_rollup_ddl import CreateKpiRollupDistributed, DropKpiRollup
+from ..clickhouse.kpi_rollup_ddl import (
+    CreateKpiHourlyView,
+    CreateKpiRollupDistributed,
+    DropKpiRollup,
+    ExistingTables,
+    hourly_of,
+)
 from ..clickhouse.kpi_values_view import CreateKpiValuesView
 from ..clickhouse.kpi_versions import (
     CreateKpiDefinitionsView,
@@ -117,6 +123,12 @@ def apply_kpis(
     if not plan.empty:
         _record(store, settings, plan, before, applied_by, progress)
     in_force = {name: before[name] for name in plan.kept} | catalog.kpis
+    kept = [
+        kpi
+        for name, kpi in before.items()
+        if name in in_force and kpi.fingerprint() == in_force[name].fingerprint()
+    ]
+    _add_hourly_levels(store, settings, kept, progress)
     store.execute(CreateKpiDefinitionsView(database, cluster))
     store.execute(CreateKpiValuesView(database, in_force, settings.timezone, cluster))
     for kpi in plan.changed:  # the new version is in force and no view reads the old objects: they go
@@ -160,6 +172,28 @@ def _record(
     store.insert(RecordKpiVersions(settings.clickhouse_database, versions))
 
 
+def _add_hourly_levels(
+    store: Store, settings: Settings, kept: list[KpiDefinition], progress: Progress
+) -> None:
+    """Rebuild the kept KPIs applied before rollups had an hourly level, which reads expect.
+
+    Only the minute rollup exists, and filling the hourly level from it while rows land could
+    count a block twice, so the KPI is rebuilt as a changed one is: both levels, then a backfill.
+    """
+    stored = [kpi for kpi in kept if kpi.aggregation is not Aggregation.RATIO]
+    hourly = {hourly_of(rollup_table(kpi)): kpi for kpi in stored}
+    found = ExistingTables.parse(store.fetch(ExistingTables(settings.clickhouse_database, tuple(hourly))))
+    missing = [kpi for table, kpi in hourly.items() if table not in found]
+    _build(
+        store,
+        settings.clickhouse_database,
+        missing,
+        settings.dedup_block_window,
+        progress,
+        settings.clickhouse_cluster,
+    )
+
+
 def _version(kpi: KpiDefinition, change: str, at: datetime, by: str) -> KpiVersion:
     table = "" if kpi.aggregation is Aggregation.RATIO else rollup_table(kpi)
     return KpiVersion(kpi.name, change, kpi.fingerprint(), table, kpi.model_dump_json(), at, by)
@@ -190,9 +224,11 @@ def _build(
         return
     for kpi in kpis:
         _drop(store, database, kpi, cluster)  # leftovers of an apply that died before recording its version
-        store.execute(CreateKpiRollup(database, kpi, dedup_window, cluster))
-        if cluster is not None:
-            store.execute(CreateKpiRollupDistributed(database, kpi, cluster))
+        for hourly in (False, True):
+            store.execute(CreateKpiRollup(database, kpi, dedup_window, cluster, hourly))
+            if cluster is not None:
+                store.execute(CreateKpiRollupDistributed(database, kpi, cluster, hourly))
+        store.execute(CreateKpiHourlyView(database, kpi, cluster))  # before anything reaches the rollup
     cutoff = datetime.now(UTC) + (CUTOFF_LEAD if cluster is None else CLUSTER_CUTOFF_LEAD)
     for kpi in kpis:
         store.execute(CreateKpiView(database, kpi, cutoff, cluster))

@@ -16,7 +16,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-CONTESTANTS = ("okrstream", "floor", "floor-records", "quix", "okrstream+10kpis", "okrstream+50kpis")
+CONTESTANTS = ("okrstream", "floor", "floor-records", "quix")
+CONTESTANTS += ("okrstream+10kpis", "okrstream+50kpis", "okrstream+200kpis")
 N, F = r"[\d,]+", r"[\d.]+"
 QUIX_MISSING = "quixstreams is not installed: skipping the quix contestant"
 

@@ -22,3 +22,8 @@ def test_the_kpi_query_benchmark_reports_every_size(run_benchmark, tmp_path: Pat
     for size in ("5,000", "20,000"):
         line = rf"^ +{size} +[\d.]+ +[\d.]+ / +[\d.]+ +[\d.]+ / +[\d.]+ +[\d.]+x$"
         assert re.search(line, done.stdout, re.M), done.stdout
+    storage = (
+        r"^ +bytes per million events: raw_events [\d,]+, revenue's minute rollup [\d,]+,"
+        r" its hourly level [\d,]+ \(read from the hourly level\)$"
+    )
+    assert len(re.findall(storage, done.stdout, re.M)) == 2, done.stdout

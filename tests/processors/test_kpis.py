@@ -168,6 +168,25 @@ def test_events_landing_while_a_kpi_changes_are_counted_once_by_the_new_definiti
     assert by_region(series(store, db, "orders")) == {k: float(v) for k, v in landed.items()}
 
 
+def test_a_kpi_applied_before_the_hourly_level_is_rebuilt_with_it_at_the_next_apply(store, settings) -> None:
+    db = settings.clickhouse_database
+    land(store, db, events("order.placed", 30), 0)
+    apply(store, settings, catalog())
+    table = rollup_table(applied_kpis(store, db)["orders"])
+    for drop in (
+        "DROP VIEW {db:Identifier}.{name:Identifier}",
+        "DROP TABLE {db:Identifier}.{name:Identifier}",
+    ):
+        store.execute(Sql(drop, db=db, name=f"{table}__hour__mv" if "VIEW" in drop else f"{table}__hour"))
+    plan, steps = apply(store, settings, catalog())
+    assert plan.empty and ("orders", 30, 30) in steps  # nothing to record; orders rebuilt from raw_events
+    land(store, db, events("order.placed", 5, start=30), 1)
+    tables = {row[0] for row in store.fetch(Sql("SHOW TABLES FROM {db:Identifier}", db=db))}
+    assert {table, f"{table}__mv", f"{table}__hour", f"{table}__hour__mv"} <= tables
+    landed = Counter(e["dimensions"]["region"] for e in events("order.placed", 35))
+    assert by_region(series(store, db, "orders")) == {k: float(v) for k, v in landed.items()}
+
+
 def test_change_relabel_and_remove_are_recorded_and_clean_up(store, settings) -> None:
     db = settings.clickhouse_database
     land(store, db, events("order.placed", 30) + events("session.started", 90), 0)
@@ -196,7 +215,9 @@ def test_change_relabel_and_remove_are_recorded_and_clean_up(store, settings) ->
     )
     assert by_region(series(store, db, "orders")) == {k: float(v) for k, v in expected.items()}
     tables = {row[0] for row in store.fetch(Sql("SHOW TABLES FROM {db:Identifier}", db=db))}
-    assert old_table not in tables and f"{old_table}__mv" not in tables
+    assert not tables & {old_table, f"{old_table}__mv", f"{old_table}__hour", f"{old_table}__hour__mv"}
+    new_table = rollup_table(applied_kpis(store, db)["orders"])
+    assert {new_table, f"{new_table}__mv", f"{new_table}__hour", f"{new_table}__hour__mv"} <= tables
     history = [(v.name, v.change, v.applied_by) for v in KpiHistory.parse(store.fetch(KpiHistory(db)))]
     assert history[3:] == [
         ("conversion", "removed", "tester"),

@@ -41,6 +41,7 @@ from processors.clickhouse import (
 )
 from processors.clickhouse.kpi_backfill import BackfillKpiRollup, SyncRawEvents
 from processors.clickhouse.kpi_rollup_ddl import (
+    CreateKpiHourlyView,
     CreateKpiRollup,
     CreateKpiRollupDistributed,
     CreateKpiView,
@@ -234,6 +235,58 @@ CASES = [
         id="kpi-rollup-local",
     ),
     pytest.param(
+        CreateKpiRollup("db", P90, 1000, CLUSTER, hourly=True),
+        "CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier} ON CLUSTER `okr` (\n"
+        + P90_COLUMNS
+        + ") ENGINE = ReplicatedAggregatingMergeTree("
+        "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}')\n"
+        "PARTITION BY toYear(bucket)\n"
+        "ORDER BY (bucket, d0)\n"
+        "SETTINGS replicated_deduplication_window = {dedup_window:UInt64}",
+        {
+            "level": 0.9,
+            "measure": "amount",
+            "database": "db",
+            "table": f"{P90_TABLE}__hour_local",
+            "dedup_window": 1000,
+        },
+        id="kpi-hourly-rollup-local",
+    ),
+    pytest.param(
+        CreateKpiRollupDistributed("db", P90, CLUSTER, hourly=True),
+        "CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier} ON CLUSTER `okr` (\n"
+        + P90_COLUMNS
+        + ") ENGINE = Distributed({cluster:Identifier}, {database:Identifier}, {local:Identifier}, rand())",
+        {
+            "level": 0.9,
+            "measure": "amount",
+            "database": "db",
+            "table": f"{P90_TABLE}__hour",
+            "local": f"{P90_TABLE}__hour_local",
+            "cluster": "okr",
+        },
+        id="kpi-hourly-rollup-distributed",
+    ),
+    pytest.param(
+        CreateKpiHourlyView("db", P90, CLUSTER),
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS {database:Identifier}.{view:Identifier} ON CLUSTER `okr`\n"
+        "TO {database:Identifier}.{table:Identifier}\n"
+        "AS SELECT\n"
+        "    toStartOfHour(bucket) AS bucket,\n"
+        "    d0,\n"
+        "    quantileExactInclusiveMergeState({level:Float64})(value) AS value\n"
+        "FROM {database:Identifier}.{source:Identifier}\n"
+        "GROUP BY bucket, d0",
+        {
+            "level": 0.9,
+            "database": "db",
+            "view": f"{P90_TABLE}__hour__mv",
+            "table": f"{P90_TABLE}__hour_local",
+            "source": f"{P90_TABLE}_local",
+        },
+        id="kpi-hourly-view-on-the-local-rollup",
+    ),
+    pytest.param(
         CreateKpiRollupDistributed("db", P90, CLUSTER),
         "CREATE TABLE IF NOT EXISTS {database:Identifier}.{table:Identifier} ON CLUSTER `okr` (\n"
         + P90_COLUMNS
@@ -360,14 +413,15 @@ def test_views_are_made_on_every_node() -> None:
 
 
 def test_a_rollup_is_dropped_with_its_local_tables_at_once() -> None:
-    params = {"database": "db", "view": "kpi_x__abc__mv", "table": "kpi_x__abc"}
+    view = "DROP VIEW IF EXISTS {database:Identifier}.{view:Identifier} ON CLUSTER `okr` SYNC"
+    table = "DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier} ON CLUSTER `okr` SYNC"
     assert DropKpiRollup("db", "kpi_x__abc", CLUSTER).statements() == [
-        ("DROP VIEW IF EXISTS {database:Identifier}.{view:Identifier} ON CLUSTER `okr` SYNC", params),
-        ("DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier} ON CLUSTER `okr` SYNC", params),
-        (
-            "DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier} ON CLUSTER `okr` SYNC",
-            {**params, "table": "kpi_x__abc_local"},
-        ),
+        (view, {"database": "db", "view": "kpi_x__abc__mv"}),
+        (view, {"database": "db", "view": "kpi_x__abc__hour__mv"}),
+        (table, {"database": "db", "table": "kpi_x__abc"}),
+        (table, {"database": "db", "table": "kpi_x__abc_local"}),
+        (table, {"database": "db", "table": "kpi_x__abc__hour"}),
+        (table, {"database": "db", "table": "kpi_x__abc__hour_local"}),
     ]
 
 
@@ -420,7 +474,8 @@ _CHILD = textwrap.dedent(
     from processors.clickhouse import LandedBatches, LandedIdentities, SeenEvents
     from processors.clickhouse.kpi_backfill import BackfillKpiRollup, BackfillMonths, SyncRawEvents
     from processors.clickhouse.kpi_rollup_ddl import (
-        CreateKpiRollup, CreateKpiRollupDistributed, CreateKpiView, DropKpiRollup, rollup_table)
+        CreateKpiHourlyView, CreateKpiRollup, CreateKpiRollupDistributed, CreateKpiView, DropKpiRollup,
+        rollup_table)
     from processors.clickhouse.kpi_values_view import CreateKpiValuesView
     from processors.clickhouse.kpi_versions import CreateKpiDefinitionsView, KpiHistory
     from schemas import KpiDefinition, Settings
@@ -456,8 +511,10 @@ _CHILD = textwrap.dedent(
     kpi = KpiDefinition.model_validate_json(sys.argv[3])
     cut = datetime(2026, 11, 1, tzinfo=UTC)
     execute(twice, DropKpiRollup("okr_db", rollup_table(kpi), "okr"))
-    execute(twice, CreateKpiRollup("okr_db", kpi, 1000, "okr"))
-    execute(twice, CreateKpiRollupDistributed("okr_db", kpi, "okr"))
+    for hourly in (False, True):
+        execute(twice, CreateKpiRollup("okr_db", kpi, 1000, "okr", hourly))
+        execute(twice, CreateKpiRollupDistributed("okr_db", kpi, "okr", hourly))
+    execute(twice, CreateKpiHourlyView("okr_db", kpi, "okr"))
     execute(twice, CreateKpiView("okr_db", kpi, cut, "okr"))
     execute(twice, SyncRawEvents("okr_db", "okr"))
     execute(twice, BackfillKpiRollup("okr_db", kpi, cut, 202610, "okr"))
@@ -527,6 +584,9 @@ def test_clickhouse_takes_every_cluster_statement(infra, tmp_path: Path) -> None
         P90_TABLE: "Distributed",
         f"{P90_TABLE}__mv": "MaterializedView",
         f"{P90_TABLE}_local": "ReplicatedAggregatingMergeTree",
+        f"{P90_TABLE}__hour": "Distributed",
+        f"{P90_TABLE}__hour__mv": "MaterializedView",
+        f"{P90_TABLE}__hour_local": "ReplicatedAggregatingMergeTree",
         "objective_current": "View",
         "objective_latest": "ReplicatedReplacingMergeTree",
         "objective_latest_mv": "MaterializedView",

@@ -17,7 +17,15 @@ import pytest
 
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
 from processors.clickhouse.kpi_backfill import BackfillKpiRollup, BackfillMonths
-from processors.clickhouse.kpi_rollup_ddl import CreateKpiRollup, CreateKpiView, rollup_table
+from processors.clickhouse.kpi_rollup_ddl import (
+    CreateKpiHourlyView,
+    CreateKpiRollup,
+    CreateKpiView,
+    DropKpiRollup,
+    ExistingTables,
+    hourly_of,
+    rollup_table,
+)
 from processors.clickhouse.kpi_series import KpiSeries
 from schemas import EventTypeRegistry, Grain, KpiCatalog
 from tests.conftest import Sql
@@ -113,6 +121,24 @@ WHERE bucket >= {start:DateTime('UTC')} AND bucket < {end:DateTime('UTC')}
 GROUP BY period, d0
 ORDER BY period, d0"""
 
+P90_HOURLY_VIEW = """CREATE MATERIALIZED VIEW IF NOT EXISTS {database:Identifier}.{view:Identifier}
+TO {database:Identifier}.{table:Identifier}
+AS SELECT
+    toStartOfHour(bucket) AS bucket,
+    quantileExactInclusiveMergeState({level:Float64})(value) AS value
+FROM {database:Identifier}.{source:Identifier}
+GROUP BY bucket"""
+
+REVENUE_HOURLY_VIEW = """CREATE MATERIALIZED VIEW IF NOT EXISTS {database:Identifier}.{view:Identifier}
+TO {database:Identifier}.{table:Identifier}
+AS SELECT
+    toStartOfHour(bucket) AS bucket,
+    d0,
+    d1,
+    sumMergeState(value) AS value
+FROM {database:Identifier}.{source:Identifier}
+GROUP BY bucket, d0, d1"""
+
 CUT = datetime(2026, 11, 1, tzinfo=UTC)
 START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -155,17 +181,87 @@ START, END = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
             {
                 "measure": "amount",
                 "database": "db",
-                "table": rollup_table(KPIS.kpis["revenue"]),
+                "table": hourly_of(rollup_table(KPIS.kpis["revenue"])),
                 "tz": "Europe/Oslo",
                 "start": START,
                 "end": END,
             },
-            id="series-quarter-by-region",
+            id="series-quarter-by-region-from-hours",
+        ),
+        pytest.param(
+            CreateKpiHourlyView("db", KPIS.kpis["p90_order"]),
+            P90_HOURLY_VIEW,
+            {
+                "level": 0.9,
+                "database": "db",
+                "view": f"{rollup_table(KPIS.kpis['p90_order'])}__hour__mv",
+                "table": f"{rollup_table(KPIS.kpis['p90_order'])}__hour",
+                "source": rollup_table(KPIS.kpis["p90_order"]),
+            },
+            id="hourly-view-quantile",
+        ),
+        pytest.param(
+            CreateKpiHourlyView("db", KPIS.kpis["revenue"]),
+            REVENUE_HOURLY_VIEW,
+            {
+                "database": "db",
+                "view": f"{rollup_table(KPIS.kpis['revenue'])}__hour__mv",
+                "table": f"{rollup_table(KPIS.kpis['revenue'])}__hour",
+                "source": rollup_table(KPIS.kpis["revenue"]),
+            },
+            id="hourly-view-by-dimensions",
+        ),
+        pytest.param(
+            ExistingTables("db", ("kpi_x__abc__hour",)),
+            "SELECT name\nFROM system.tables\n"
+            "WHERE database = {database:String} AND name IN {tables:Array(String)}",
+            {"database": "db", "tables": ["kpi_x__abc__hour"]},
+            id="existing-tables",
+        ),
+        pytest.param(
+            CreateKpiRollup("db", KPIS.kpis["p90_order"], 1000, hourly=True),
+            P90_ROLLUP.replace("toYYYYMM(bucket)", "toYear(bucket)"),
+            {
+                "level": 0.9,
+                "measure": "amount",
+                "database": "db",
+                "table": f"{rollup_table(KPIS.kpis['p90_order'])}__hour",
+                "dedup_window": 1000,
+            },
+            id="rollup-hourly-quantile",
         ),
     ],
 )
 def test_to_sql(statement, sql: str, params: dict) -> None:
     assert statement.to_sql() == (sql, params)
+
+
+def test_drop_takes_both_levels_views_first() -> None:
+    view = "DROP VIEW IF EXISTS {database:Identifier}.{view:Identifier}"
+    table = "DROP TABLE IF EXISTS {database:Identifier}.{table:Identifier}"
+    assert DropKpiRollup("db", "kpi_x__abc").statements() == [
+        (view, {"database": "db", "view": "kpi_x__abc__mv"}),
+        (view, {"database": "db", "view": "kpi_x__abc__hour__mv"}),
+        (table, {"database": "db", "table": "kpi_x__abc"}),
+        (table, {"database": "db", "table": "kpi_x__abc__hour"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("grain", "zone", "start", "end", "hours"),
+    [
+        (Grain.DAY, "Europe/Oslo", START, END, True),
+        (Grain.HOUR, "America/New_York", START, END, True),
+        (Grain.MINUTE, "UTC", START, END, False),  # minutes are only in the minute rollup
+        (Grain.DAY, "Asia/Kolkata", START, END, False),  # +05:30: its days start at :30 UTC
+        (Grain.DAY, "Australia/Lord_Howe", START, END, False),  # +10:30, +11 in summer
+        (Grain.DAY, "UTC", START + timedelta(minutes=5), END, False),  # not on the hour
+    ],
+)
+def test_reads_by_hour_and_longer_on_whole_hours_go_to_the_hourly_level(
+    grain, zone, start, end, hours
+) -> None:
+    assert KpiSeries("db", KPIS.kpis["orders"], start, end, grain, zone).reads_hours() is hours
 
 
 def test_the_backfill_runs_the_views_query_below_the_cutoff_for_one_month() -> None:
@@ -273,6 +369,14 @@ def actual_series(store, database, kpi, grain, zone, by=()) -> dict:
     return {(p.period, *p.group.values()): p.value for p in query.parse(store.fetch(query))}
 
 
+def build_rollup(store, database: str, kpi, dedup_window: int, cutoff: datetime) -> None:
+    """Both levels and their views, in the order apply makes them."""
+    store.execute(CreateKpiRollup(database, kpi, dedup_window))
+    store.execute(CreateKpiRollup(database, kpi, dedup_window, hourly=True))
+    store.execute(CreateKpiHourlyView(database, kpi))
+    store.execute(CreateKpiView(database, kpi, cutoff))
+
+
 @pytest.fixture
 def kpi_store(store, settings):
     """raw_events with events on both sides of every KPI's cutoff, resends included."""
@@ -282,8 +386,7 @@ def kpi_store(store, settings):
     land(store, database, events[:700], 0)
     cutoff = datetime.now(UTC) + timedelta(seconds=1)
     for kpi in KPIS.ordered():
-        store.execute(CreateKpiRollup(database, kpi, settings.dedup_block_window))
-        store.execute(CreateKpiView(database, kpi, cutoff))
+        build_rollup(store, database, kpi, settings.dedup_block_window, cutoff)
     time.sleep(max(0.0, (cutoff - datetime.now(UTC)).total_seconds()) + 0.1)
     land(store, database, events[700:], 1)
     land(store, database, events[700:], 1)  # a worker's retry: the same block, the same token
@@ -387,21 +490,21 @@ def test_quantiles_of_100000_values_are_the_same_on_every_read_exact_or_within_1
     ]
     long_ago = datetime(2000, 1, 1, tzinfo=UTC)  # the views take every row landed from then on
     for kpi in QUANTILES.ordered():
-        store.execute(CreateKpiRollup(database, kpi, settings.dedup_block_window))
-        store.execute(CreateKpiView(database, kpi, long_ago))
+        build_rollup(store, database, kpi, settings.dedup_block_window, long_ago)
     for block in range(10):  # ten inserts, so ten parts whose states merge when read and when merged
         land(store, database, events[block * 10_000 : (block + 1) * 10_000], block)
     amounts = [e["measures"]["amount"] for e in events]
 
     reads = {name: [quarter_value(store, database, name) for _ in range(3)] for name in QUANTILES.kpis}
     for kpi in QUANTILES.ordered():  # merge every part into one: the states merge on disk too
-        store.execute(
-            Sql(
-                "OPTIMIZE TABLE {database:Identifier}.{table:Identifier} FINAL",
-                database=database,
-                table=rollup_table(kpi),
+        for table in (rollup_table(kpi), hourly_of(rollup_table(kpi))):
+            store.execute(
+                Sql(
+                    "OPTIMIZE TABLE {database:Identifier}.{table:Identifier} FINAL",
+                    database=database,
+                    table=table,
+                )
             )
-        )
         reads[kpi.name].append(quarter_value(store, database, kpi.name))
 
     assert all(len(set(values)) == 1 for values in reads.values()), reads  # deterministic
