@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from mode import Service
 
-from ingest import BrokerWatch, Journal, KafkaLogWriter, LogWriter
+from ingest import BrokerWatch, Journal, KafkaLogWriter, LogWriter, collect_garbage_rarely
 from schemas import (
     OKRSTREAM_VERSION,
     Access,
@@ -162,6 +162,7 @@ def http_api(
     watch: BrokerWatch | None = None,
 ) -> HttpApi:
     """The HTTP API on these services, as `okrstream run` and `okrstream serve` serve it."""
+    collect_garbage_rarely()  # ingest makes and drops a few objects per event
     token, admin = local_admin_key() if settings.auth is AuthMode.REQUIRED else (None, None)
     keys = KeyRingCache(ApiKeyStore(store, settings.clickhouse_database), admin)
     log_writer = KafkaLogWriter(bootstrap_servers, settings, settings.http_broker_timeout_s, journal, watch)

@@ -257,7 +257,17 @@ def check_scope(key: ApiKey | None, claims: Sequence[tuple[int, Any, Any]]) -> N
     not the key's to have dead-lettered under a source it may not write."""
     if key is None or key.is_admin:
         return
-    outside = [(index, source, type_) for index, source, type_ in claims if key.refuses(source, type_)]
+    verdicts: dict[tuple[str, str], bool] = {}  # a request's events share a few (source, type) pairs
+    outside = []
+    for index, source, type_ in claims:
+        if type(source) is str and type(type_) is str:
+            refused = verdicts.get((source, type_))
+            if refused is None:
+                refused = verdicts[source, type_] = key.refuses(source, type_)
+        else:
+            refused = key.refuses(source, type_)
+        if refused:
+            outside.append((index, source, type_))
     if outside:
         listed = [
             {"index": index, "source": _shown(source), "type": _shown(type_)}
