@@ -103,7 +103,12 @@ class KafkaLogWriter:
         awaited by its requests, not here, so the next group is sent while it is in flight."""
         while self._waiting:
             group, self._waiting = self._waiting, []
-            await self._commit(group)
+            try:
+                await self._commit(group)
+            except Exception as e:  # the journal's disk, say: every request of the group hears it
+                for _, done in group:
+                    if not done.done():
+                        done.set_exception(e)
 
     async def _commit(self, group: list[tuple[Sequence[RawEvent], asyncio.Future[None]]]) -> None:
         events = [event for events, _ in group for event in events]
