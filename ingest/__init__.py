@@ -10,6 +10,7 @@ from ._broker import (
     free_port,
     start_embedded_broker,
 )
+from ._collector import collect_garbage_rarely
 from ._feeds import ForeignFeeds
 from ._files import SourceLine, read_csv, read_csv_rows, read_ndjson
 from ._group_offsets import GroupOffsets
@@ -37,6 +38,7 @@ __all__ = [
     "ProducerError",
     "Segment",
     "SourceLine",
+    "collect_garbage_rarely",
     "die_with_parent",
     "durable_producer",
     "ensure_topics",

@@ -53,6 +53,8 @@ def too_deep(value: Any, limit: int, *, level: int = 1, prefix: str = "") -> str
     """
     if not isinstance(value, _CONTAINERS):
         return None
+    if level < limit and _shallow(value):
+        return None  # the common event: scalars, and objects of scalars (dimensions, measures)
     stack: list[tuple[Any, int, tuple | None]] = [(value, level, None)]  # (container, level, trail)
     while stack:
         node, depth, trail = stack.pop()
@@ -65,6 +67,16 @@ def too_deep(value: Any, limit: int, *, level: int = 1, prefix: str = "") -> str
         children = node.items() if isinstance(node, dict) else enumerate(node)
         stack.extend((child, depth + 1, (trail, key)) for key, child in children if type(child) in _NESTED)
     return None
+
+
+def _shallow(value: Any) -> bool:
+    """Whether nothing below `value`'s children is an object or array: one level of nesting at most."""
+    for child in value.values() if isinstance(value, dict) else value:
+        if type(child) in _NESTED:
+            for grandchild in child.values() if type(child) is dict else child:
+                if type(grandchild) in _NESTED:
+                    return False
+    return True
 
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]')

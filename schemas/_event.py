@@ -167,5 +167,38 @@ def parse_instant(text: str, name: str = "as_of") -> datetime:
 
 
 def event_to_json_dict(event: RawEvent) -> dict[str, Any]:
-    """JSON-ready dict (UTC `Z` times, None fields omitted) that validate_event reads back unchanged."""
-    return {k: v for k, v in event.model_dump(mode="json").items() if v is not None}
+    """JSON-ready dict (UTC `Z` times, None fields omitted) that validate_event reads back unchanged.
+
+    Built field by field rather than by `model_dump(mode="json")`: every writer of the log encodes
+    each event, and the generic dump cost as much as validating it. A validated event holds only
+    JSON values (its payload was checked to be), so nothing here needs converting but the times.
+    """
+    data: dict[str, Any] = {
+        "event_id": event.event_id,
+        "type": event.type,
+        "source": event.source,
+        "occurred_at": _time_text(event.occurred_at),
+    }
+    if event.subject is not None:
+        data["subject"] = event.subject
+    data["dimensions"] = event.dimensions
+    data["measures"] = event.measures
+    if event.payload is not None:
+        data["payload"] = event.payload
+    if event.received_at is not None:
+        data["received_at"] = _time_text(event.received_at)
+    return data
+
+
+def _time_text(value: datetime) -> str:
+    """`TIME_FORMAT` of a UTC time, at a third of strftime's cost (measured)."""
+    v = value
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 (the fastest of the formatters here)
+        v.year,
+        v.month,
+        v.day,
+        v.hour,
+        v.minute,
+        v.second,
+        v.microsecond,
+    )

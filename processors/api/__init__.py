@@ -5,7 +5,7 @@ from ._auth import Authenticator
 from ._bodies import BodyError, BodyFormat, BodyItem, BodyLimits, body_format, decode_content, split_body
 from ._errors import ApiError, ErrorBody, install_error_handler, json_response
 from ._http_server import HTTP_FD_ENV, ApiServer, HttpApi, HttpService, bind, http_api, server_config, url_of
-from ._ingest import EventIngest, EventResult, IdentityLookup, IngestResult, Outcome
+from ._ingest import EventIngest, EventResult, IngestResult, Outcome
 from ._ingest_routes import IngestApi, ingest_router
 from ._queries import event_counts, landed_events
 from ._rate_limit import RateLimiter
@@ -24,7 +24,6 @@ __all__ = [
     "EventResult",
     "HttpApi",
     "HttpService",
-    "IdentityLookup",
     "IngestApi",
     "IngestResult",
     "Outcome",

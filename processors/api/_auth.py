@@ -6,7 +6,7 @@ without this module knowing where keys live.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Security
@@ -46,10 +46,10 @@ class Authenticator:
                 401, UNAUTHENTICATED, "unauthenticated", headers={"WWW-Authenticate": "Bearer"}
             ) from None
 
-    def requires(self, access: Access) -> Callable[..., ApiKey | None]:
+    def requires(self, access: Access) -> Callable[..., Awaitable[ApiKey | None]]:
         """A FastAPI dependency: the caller's key, which must allow `access` (write keys: see scope)."""
 
-        def dependency(
+        async def dependency(  # async: a sync dependency costs every request a thread hop
             bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
             header: Annotated[str | None, Security(_header)] = None,
         ) -> ApiKey | None:

@@ -1,7 +1,7 @@
 """The HTTP API as one FastAPI app, served by uvicorn inside `okrstream run` or alone (`okrstream serve`).
 
 It joins the ingest routes (from `ingest`) with the query and admin routes (from here), and
-gives them what lives in the store: the API keys and the identities that already landed.
+gives them what lives in the store: the API keys.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from mode import Service
 
-from ingest import BrokerWatch, Journal, KafkaLogWriter, LogWriter
+from ingest import BrokerWatch, Journal, KafkaLogWriter, LogWriter, collect_garbage_rarely
 from schemas import (
     OKRSTREAM_VERSION,
     Access,
@@ -44,24 +44,11 @@ from ._ingest import EventIngest
 from ._ingest_routes import IngestApi, ingest_router
 from ._metrics_route import install_metrics
 from ._okr_api import OkrApi, okr_router
-from ._queries import QueryApi, landed_identities, query_router
+from ._queries import QueryApi, query_router
 from ._rate_limit import RateLimiter
 
 log = logging.getLogger(__name__)
 HTTP_FD_ENV = "OKRSTREAM_HTTP_FD"  # set by `okrstream run`'s supervisor for the pipeline it starts
-
-
-class StoreIdentities:
-    """The store's answer to "did these land?", within the sink's dedup window."""
-
-    def __init__(self, store: Store, settings: Settings) -> None:
-        self._store = store
-        self._settings = settings
-
-    async def landed(self, identities: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
-        if not identities:
-            return set()
-        return await asyncio.to_thread(landed_identities, self._store, self._settings, identities)
 
 
 class KeyRingCache:
@@ -120,7 +107,7 @@ def build_http_app(
     install_error_handler(app)
     install_metrics(app)
     auth = Authenticator(keys.ring if settings.auth is AuthMode.REQUIRED else None)
-    ingest = EventIngest(log_writer, StoreIdentities(store, settings))
+    ingest = EventIngest(log_writer)
     app.include_router(
         ingest_router(
             IngestApi(settings, registry, mappings, ingest, auth, RateLimiter(settings.http_rate_limit))
@@ -175,6 +162,7 @@ def http_api(
     watch: BrokerWatch | None = None,
 ) -> HttpApi:
     """The HTTP API on these services, as `okrstream run` and `okrstream serve` serve it."""
+    collect_garbage_rarely()  # ingest makes and drops a few objects per event
     token, admin = local_admin_key() if settings.auth is AuthMode.REQUIRED else (None, None)
     keys = KeyRingCache(ApiKeyStore(store, settings.clickhouse_database), admin)
     log_writer = KafkaLogWriter(bootstrap_servers, settings, settings.http_broker_timeout_s, journal, watch)

@@ -3,19 +3,23 @@
 Nothing here speaks HTTP: it takes a request's split items and answers with results, so the
 rules (scope before anything is written, duplicates answered, dead letters, durable before
 acknowledged) read in one place.
+
+`accepted` promises that the event is in the log (durable, see `ingest.KafkaLogWriter`) and will
+be counted once; it does not say whether a copy of it landed before. The store is not asked on
+this path: its answer cost a serialized query per request, and the sink drops every copy anyway.
+Whoever needs new-versus-already-stored asks `POST /v1/events/landed`, before or after sending.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from ingest import LogWriter
 from schemas import (
@@ -41,17 +45,10 @@ from ..metrics import (
 from ._bodies import BodyItem
 from ._errors import ApiError
 
-log = logging.getLogger(__name__)
 Identity = tuple[str, str]
 Convert = Callable[[Any, datetime], RawEvent]  # raises EventValidationError
 Claim = Callable[[Any], tuple[Any, Any]]  # the (source, type) an item claims, unvalidated
 MAX_OUT_OF_SCOPE_LISTED = 100
-
-
-class IdentityLookup(Protocol):
-    """Which of these identities already landed, within the dedup window (the store answers)."""
-
-    async def landed(self, identities: Collection[Identity]) -> set[Identity]: ...
 
 
 class Outcome(StrEnum):
@@ -128,23 +125,17 @@ class RecentIdentities:
 class EventIngest:
     """Validates, deduplicates and appends one request's events; rejected ones go to dead letters.
 
-    Duplicates are answered from three places: earlier in the same request, acknowledged by this
-    process lately, or landed in the store. Two requests carrying the same identity at once are
-    serialized on it, so exactly one of them answers `accepted`.
+    Duplicates are answered from what this process knows: earlier in the same request, or
+    acknowledged by it lately. Two requests carrying the same identity at once are serialized on
+    it, so exactly one of them answers `accepted`. A copy of an event that landed through another
+    process, or before a restart, is answered `accepted` and dropped by the sink.
     """
 
-    def __init__(
-        self,
-        log: LogWriter,
-        landed: IdentityLookup,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
+    def __init__(self, log: LogWriter, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._log = log
-        self._landed = landed
         self._clock = clock
         self._recent = RecentIdentities()
         self._in_flight: dict[Identity, asyncio.Future[bool]] = {}
-        self._store_failing = False  # logged when it starts and when it ends, not per request
 
     async def ingest(
         self,
@@ -181,13 +172,7 @@ class EventIngest:
 
         fresh = await self._reserve(valid)
         try:
-            landed = await self._landed_or_none({event.identity for _, event in fresh})
-            new = []
-            for entry, event in fresh:
-                if event.identity in landed:
-                    entry.status = Outcome.DUPLICATE
-                else:
-                    new.append(event)
+            new = [event for _, event in fresh]
             letters = [
                 dead_letter_record(
                     origin=origin,
@@ -200,7 +185,10 @@ class EventIngest:
                 for entry, item in rejected
             ]
             started = time.perf_counter()
-            await asyncio.gather(self._log.append(new), self._log.dead_letter(letters, key=origin))
+            if letters:
+                await asyncio.gather(self._log.append(new), self._log.dead_letter(letters, key=origin))
+            else:
+                await self._log.append(new)
             LOG_APPEND_SECONDS.observe(time.perf_counter() - started)
             self._recent.add([event.identity for event in new])
             self._release(fresh, True)
@@ -210,21 +198,6 @@ class EventIngest:
         _count(result, types)
         DEAD_LETTERS.labels(origin="api").inc(len(letters))
         return result
-
-    async def _landed_or_none(self, identities: set[Identity]) -> set[Identity]:
-        """Ingest must not stop when the store does: the log is the source of truth, and the sink
-        drops a copy anyway; only the `duplicate` answer for copies that landed is lost meanwhile."""
-        try:
-            landed = await self._landed.landed(identities)
-        except Exception:
-            if not self._store_failing:
-                self._store_failing = True
-                log.warning("duplicate check against the store failed; answering from memory", exc_info=True)
-            return set()
-        if self._store_failing:
-            self._store_failing = False
-            log.warning("duplicate check against the store works again")
-        return landed
 
     async def _reserve(self, valid: list[tuple[EventResult, RawEvent]]) -> list[tuple[EventResult, RawEvent]]:
         """Mark duplicates known in memory; claim the other identities for this request."""
@@ -284,7 +257,17 @@ def check_scope(key: ApiKey | None, claims: Sequence[tuple[int, Any, Any]]) -> N
     not the key's to have dead-lettered under a source it may not write."""
     if key is None or key.is_admin:
         return
-    outside = [(index, source, type_) for index, source, type_ in claims if key.refuses(source, type_)]
+    verdicts: dict[tuple[str, str], bool] = {}  # a request's events share a few (source, type) pairs
+    outside = []
+    for index, source, type_ in claims:
+        if type(source) is str and type(type_) is str:
+            refused = verdicts.get((source, type_))
+            if refused is None:
+                refused = verdicts[source, type_] = key.refuses(source, type_)
+        else:
+            refused = key.refuses(source, type_)
+        if refused:
+            outside.append((index, source, type_))
     if outside:
         listed = [
             {"index": index, "source": _shown(source), "type": _shown(type_)}

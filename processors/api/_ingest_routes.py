@@ -56,7 +56,12 @@ class EventResultOut(BaseModel):
 
 
 class IngestResponse(BaseModel):
-    """Counts and, in request order, what became of each event."""
+    """Counts and, in request order, what became of each event.
+
+    `accepted`: in the log, durable, counted once (a copy of an event that landed earlier is
+    accepted too and dropped by the sink; `POST /v1/events/landed` tells which landed).
+    `duplicate`: this process accepted it lately, or it came earlier in this request; not written.
+    """
 
     accepted: int
     duplicates: int

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
+from collections.abc import Callable
 
 import limits
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 
 class RateLimiter:
     """`rate` like `50000/second`: a moving window per key; a request costs its number of events,
-    all of them, so a large request cannot slip through an empty window."""
+    all of them, so a large request cannot slip through an empty window.
 
-    def __init__(self, rate: str) -> None:
+    The rate is parsed by `limits`; the window is kept here, one queue of (time, events) per key,
+    because `limits`' memory storage starts a timer thread every 10 ms under load and the event
+    loop waits for each to start.
+    """
+
+    def __init__(self, rate: str, clock: Callable[[], float] = time.monotonic) -> None:
         self._item = limits.parse(rate)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._period = float(self._item.get_expiry())
+        self._clock = clock
+        self._windows: dict[str, tuple[deque[tuple[float, int]], list[int]]] = {}  # entries, [sum]
 
     def take(self, who: str, events: int) -> float | None:
         """None when allowed (and counted), else the seconds to wait before trying again.
@@ -25,10 +32,23 @@ class RateLimiter:
         """
         if events > self.amount:
             raise ValueError(f"{events} events can never fit a rate of {self.rate}")
-        if self._limiter.hit(self._item, who, cost=max(1, events)):
+        cost = max(1, events)
+        now = self._clock()
+        entries, total = self._windows.setdefault(who, (deque(), [0]))
+        while entries and entries[0][0] <= now - self._period:
+            total[0] -= entries.popleft()[1]
+        if total[0] + cost <= self.amount:
+            entries.append((now, cost))
+            total[0] += cost
             return None
-        reset = self._limiter.get_window_stats(self._item, who).reset_time
-        return max(1.0, math.ceil(reset - time.time()))
+        # the wait until enough of the oldest requests leave the window for this one to fit
+        freed, until = total[0] + cost - self.amount, now
+        for at, spent in entries:
+            freed -= spent
+            until = at
+            if freed <= 0:
+                break
+        return max(1.0, math.ceil(until + self._period - now))
 
     @property
     def amount(self) -> int:

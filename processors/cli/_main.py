@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         EventIntake,
         EventProducer,
         Journal,
+        collect_garbage_rarely,
         ensure_topics,
         read_csv,
         read_csv_rows,
@@ -172,7 +174,12 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     # Create the topics with okrstream's partitions and retention before a broker that creates
     # unknown topics on first use (Tansu, Kafka with auto-create) makes them with its defaults.
     ensure_topics(bootstrap, settings)
-    with Backend(settings).session() as answer, EventProducer(bootstrap, settings, journal) as producer:
+    collect_garbage_rarely()  # a few objects made and dropped per line
+    with (
+        Backend(settings).session() as answer,
+        EventProducer(bootstrap, settings, journal) as producer,
+        _progress(args.file) as advance,
+    ):
         origin = f"file:{args.file}"
         stored = _stored_lookup(settings, answer)
         intake = EventIntake(producer, registry, origin=origin, convert=convert, stored=stored)
@@ -180,8 +187,10 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
             if line.error is not None:
                 intake.reject([line.error], line.text, line.line)
             else:
-                data = line.data | constants if isinstance(line.data, dict) else line.data
+                data = line.data | constants if constants and isinstance(line.data, dict) else line.data
                 intake.offer(data, line.text, line.line)
+            if line.line % PROGRESS_EVERY == 0:
+                advance(line.line)
         summary = intake.finish()
     for number, reason in summary.errors[:50]:
         print(f"{args.file}:{number}: {reason}", file=sys.stderr)
@@ -195,6 +204,32 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         f" (sent to {settings.dead_letter_topic}), duplicates within the file {summary.duplicates}"
     )
     return 0 if summary.rejected == 0 else 1
+
+
+PROGRESS_EVERY = 1024  # lines between updates of the progress bar
+
+
+@contextlib.contextmanager
+def _progress(path: Path) -> Iterator[Callable[[int], None]]:
+    """A progress bar in lines of the file on stderr, when stderr is a terminal; else nothing.
+
+    The lines are counted first (a read of the file in large blocks, much faster than parsing it),
+    so the bar has its end and an estimate of the time left.
+    """
+    if not sys.stderr.isatty():
+        yield lambda _: None
+        return
+    from tqdm import tqdm
+
+    total, last = 0, b"\n"
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            total, last = total + block.count(b"\n"), block[-1:]
+    total += last != b"\n"  # a last line without its newline
+    bar = tqdm(total=total, desc=f"ingest {path.name}", unit=" lines", unit_scale=True, file=sys.stderr)
+    with bar:
+        yield lambda line: bar.update(line - bar.n)
+        bar.update(total - bar.n)
 
 
 def _stored_lookup(

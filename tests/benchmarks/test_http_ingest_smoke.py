@@ -31,4 +31,6 @@ def test_the_http_ingest_benchmark_reports_every_row(run_benchmark, tmp_path: Pa
             )
             assert re.search(row, done.stdout, re.M), done.stdout
     assert re.search(r"^validation alone .*: [\d,]+ events/s$", done.stdout, re.M), done.stdout
-    assert re.search(r"^duplicate lookup alone .*: 1 id [\d.]+ ms, 10 ids [\d.]+ ms$", done.stdout, re.M)
+    for batch in (1, 10):
+        ratio = rf"^batch {batch}: HTTP / producer flushing per batch = {F}$"
+        assert re.search(ratio, done.stdout, re.M), done.stdout

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 
 import orjson
@@ -172,3 +173,24 @@ def test_ingest_goes_on_unchecked_when_the_store_cannot_answer(
     assert out.startswith("accepted 3: 0 new, 0 already stored, 3 not checked (the store did not answer);")
     assert "the store did not say which events it already holds" in err
     assert len(logged("raw")) == 3
+
+
+def test_on_a_terminal_the_import_draws_a_progress_bar_to_the_files_end(
+    settings, topics, monkeypatch, tmp_path: Path, capsys
+) -> None:
+    use_settings(monkeypatch, settings)
+    order = {
+        "type": "order.placed",
+        "source": "shop",
+        "occurred_at": "2026-11-20T09:15:00Z",
+        "dimensions": {"region": "EU", "channel": "web"},
+        "measures": {"amount": 12.5, "items": 1},
+    }
+    path = tmp_path / "orders.ndjson"
+    path.write_text("".join(json.dumps(order | {"event_id": f"o-{i}"}) + "\n" for i in range(3)))
+    assert main(["ingest", str(path)]) == 0
+    assert "orders.ndjson" not in capsys.readouterr().err  # not a terminal: the summary only
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["ingest", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "ingest orders.ndjson: 100%" in err and "3.00/3.00" in err, err
