@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import faust
 import orjson
+import uvloop
 import yaml
 from mode import Service
 
@@ -232,7 +233,7 @@ def serve(settings: Settings) -> int:
             finally:
                 refresh.cancel()
 
-        asyncio.run(main())
+        uvloop.run(main())
         api.close()
         return 0
     finally:
