@@ -135,10 +135,6 @@ class InsertRawEvents:
             "insert_deduplicate": 1,
             "insert_deduplication_token": self.token or self.position.token,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
-            # Every KPI is a view that ClickHouse runs inside this insert, each writing a part of its
-            # own; run side by side they take about a third less time (3 KPIs) to a half (50 KPIs)
-            # than one after another (docs/benchmarks.md). Each view still deduplicates its block.
-            "parallel_view_processing": 1,
             # no server-side re-splitting beyond what the client sends (see the module docstring)
             "max_insert_block_size": max(len(self.rows), 1),
             "min_insert_block_size_rows": 0,

@@ -434,7 +434,6 @@ def test_the_sink_inserts_through_the_distributed_table_synchronously_with_its_t
         "insert_deduplicate": 1,
         "insert_deduplication_token": "log-a:2:40-49:7",
         "deduplicate_blocks_in_dependent_materialized_views": 1,
-        "parallel_view_processing": 1,
         "max_insert_block_size": 3,
         "min_insert_block_size_rows": 0,
         "min_insert_block_size_bytes": 0,
