@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -154,3 +155,23 @@ def _check(worker: subprocess.Popen[bytes], deadline: float, log_path: Path) -> 
         raise RuntimeError(f"okrstream worker exited with {worker.returncode}; see {log_path}")
     if time.monotonic() > deadline:
         raise RuntimeError(f"okrstream worker did not land every event in time; see {log_path}")
+
+
+def start_store(settings: Settings, run_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`okrstream store` on a free port; its URL once it answers."""
+    log_path = run_dir / "store.log"
+    store_settings = settings.model_copy(update={"data_dir": run_dir / "store", "store_http_port": 0})
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "processors.cli", "store"],
+            env=environment(store_settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 120
+    while not (found := re.search(r"HTTP interface at (http://\S+)", log_path.read_text())):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"okrstream store did not start; see {log_path}")
+        time.sleep(0.1)
+    return process, found.group(1)

@@ -9,6 +9,10 @@ per size). For each batch size it sends warm-up
 requests, then the timed ones: JSON arrays of pre-serialized, distinct, valid events. Every
 answer must be 200 with every event accepted; anything else is counted and shown.
 
+With `--api-processes N` (N > 1), the service is deployed as it scales: one `okrstream store`
+and N `okrstream serve` processes sharing it, the client's connections dealt among them in turn,
+as a balancer deals connections; the key is made through the first and used on all.
+
 The floor, in the same run and on the same broker: `ingest.EventProducer` (kafka-python, acks=all,
 the HTTP writer's linger) sending the same events, already validated, to a topic of its own:
 once streaming with a single flush at the end, once with a flush per batch (its latency).
@@ -22,6 +26,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,11 +38,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx
 import orjson
 
 from ingest import EventProducer, ensure_topics, start_embedded_broker
 from schemas import RawEvent, Settings, validate_event
 
+from . import _okrstream
 from ._api_process import ApiProcess, start_api
 from ._events import make_events
 from ._machine import busy_cpus, commit, cpu_seconds, machine, versions
@@ -109,15 +116,27 @@ def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[
         if args.rate_limit:
             server_env["OKRSTREAM_HTTP_RATE_LIMIT"] = args.rate_limit
         ensure_topics(bootstrap, Settings(topic_partitions=args.partitions))
-        api = start_api(bootstrap, work / "serve", server_env)
+        store: subprocess.Popen[bytes] | None = None
+        apis: list[ApiProcess] = []
         try:
-            token = api.create_write_key()
+            if args.api_processes > 1:  # the services share a store, which none of them owns
+                store, store_url = _okrstream.start_store(Settings(), work)
+                server_env["CLICKHOUSE_URL"] = store_url
+            for index in range(args.api_processes):
+                apis.append(start_api(bootstrap, work / f"serve-{index}", server_env))
+            token = apis[0].create_write_key()
+            for api in apis[1:]:
+                _wait_for_key(api, token)
             for plan in plans:
-                rows.append(_http_row(api, token, plan, plan.concurrency, broker.pid))
+                rows.append(_http_row(apis, store, token, plan, plan.concurrency, broker.pid))
                 _progress(rows[-1])
         finally:
-            code = api.stop()
-            print(f"okrstream serve stopped (exit code {code}); its log: {api.log_path}", flush=True)
+            for api in apis:
+                code = api.stop()
+                print(f"okrstream serve stopped (exit code {code}); its log: {api.log_path}", flush=True)
+            if store is not None:
+                store.terminate()
+                store.wait(30)
         floor_settings = Settings(
             raw_topic=FLOOR_TOPIC,
             dead_letter_topic=f"{FLOOR_TOPIC}.deadletter",
@@ -138,18 +157,45 @@ def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[
 # --- HTTP -----------------------------------------------------------------------------------------
 
 
-def _http_row(api: ApiProcess, token: str, plan: Plan, concurrency: int, broker_pid: int | None) -> Row:
-    """Warm up, then time the batch size's requests; CPU of server, client and broker over the timed part."""
-    warm = asyncio.run(_post_all(api.url, token, _bodies(plan.warmup, plan.batch), concurrency))
+def _wait_for_key(api: ApiProcess, token: str, timeout_s: float = 30.0) -> None:
+    """Until this service knows the key made through another (it rereads keys every few seconds).
+
+    An empty request is refused either way; only an unknown key is refused with 401.
+    """
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if httpx.post(f"{api.url}/v1/events", content=b"[]", headers=headers, timeout=10).status_code != 401:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{api.url} did not accept the write key within {timeout_s:g} s; see {api.log_path}")
+
+
+def _http_row(
+    apis: list[ApiProcess],
+    store: subprocess.Popen[bytes] | None,
+    token: str,
+    plan: Plan,
+    concurrency: int,
+    broker_pid: int | None,
+) -> Row:
+    """Warm up, then time the batch size's requests; CPU of server, client and broker over the timed part.
+
+    "server" is every service process, and the store when it runs apart.
+    """
+    urls = [api.url for api in apis]
+    server_pids = [api.process.pid for api in apis] + ([store.pid] if store else [])
+    warm = asyncio.run(_post_all(urls, token, _bodies(plan.warmup, plan.batch), concurrency))
     if warm.failures:
         print(f"  warm-up at batch {plan.batch}: failures {dict(warm.failures)}", flush=True)
     bodies = _bodies(plan.timed, plan.batch)
     busy = busy_cpus()
-    before = _cpu(api.process.pid, broker_pid)
-    outcome = asyncio.run(_post_all(api.url, token, bodies, concurrency))
-    after = _cpu(api.process.pid, broker_pid)
+    before = _cpu(server_pids, broker_pid)
+    outcome = asyncio.run(_post_all(urls, token, bodies, concurrency))
+    after = _cpu(server_pids, broker_pid)
+    processes = f", {len(apis)} API processes" if len(apis) > 1 else ""
     return Row(
-        path=f"HTTP, {concurrency} connections",
+        path=f"HTTP, {concurrency} connections{processes}",
         batch=plan.batch,
         events=outcome.accepted,
         requests=len(bodies),
@@ -178,8 +224,11 @@ class Outcome:
     samples: list[str] = field(default_factory=list)  # the first few failure bodies, shown once
 
 
-async def _post_all(url: str, token: str, bodies: list[tuple[bytes, int]], concurrency: int) -> Outcome:
-    """`concurrency` connections, each sending the next body as soon as its last answer arrived."""
+async def _post_all(
+    urls: list[str], token: str, bodies: list[tuple[bytes, int]], concurrency: int
+) -> Outcome:
+    """`concurrency` connections, each sending the next body as soon as its last answer arrived;
+    connection i goes to service i modulo their number."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     outcome = Outcome()
     queue = iter(bodies)
@@ -188,7 +237,10 @@ async def _post_all(url: str, token: str, bodies: list[tuple[bytes, int]], concu
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as session:
         started = time.perf_counter()
         await asyncio.gather(
-            *(_connection(session, f"{url}/v1/events", queue, outcome) for _ in range(concurrency))
+            *(
+                _connection(session, f"{urls[i % len(urls)]}/v1/events", queue, outcome)
+                for i in range(concurrency)
+            )
         )
         outcome.seconds = time.perf_counter() - started
     for sample in outcome.samples:
@@ -234,10 +286,10 @@ def _fail(outcome: Outcome, reason: str, detail: str) -> None:
         outcome.samples.append(f"{reason}: {detail}")
 
 
-def _cpu(server_pid: int, broker_pid: int | None) -> dict[str, float]:
+def _cpu(server_pids: list[int], broker_pid: int | None) -> dict[str, float]:
     mine = os.times()
     return {
-        "server": cpu_seconds(server_pid),
+        "server": sum(cpu_seconds(pid) for pid in server_pids),
         "client": mine.user + mine.system,
         "broker": cpu_seconds(broker_pid),
     }
@@ -285,7 +337,7 @@ def _floor_row(
     flush_each: bool,
 ) -> Row:
     latencies: list[float] = []
-    before = _cpu(0, broker_pid)
+    before = _cpu([], broker_pid)
     started = time.perf_counter()
     for events in batches:
         sent = time.perf_counter()
@@ -295,7 +347,7 @@ def _floor_row(
             latencies.append((time.perf_counter() - sent) * 1000)
     producer.flush()
     seconds = time.perf_counter() - started
-    after = _cpu(0, broker_pid)
+    after = _cpu([], broker_pid)
     return Row(
         path="producer, flush per batch" if flush_each else "producer, one flush at the end",
         batch=batch,
@@ -370,6 +422,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--rate-limit",
         help="the service's OKRSTREAM_HTTP_RATE_LIMIT, e.g. 1000000/second (default: okrstream's own)",
     )
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        help="`okrstream serve` processes; more than 1 share one `okrstream store` (default 1)",
+    )
     parser.add_argument("--work-dir", help="where the service's store and log go (default: a temporary dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     parser.add_argument("--json", help="also write every row's numbers to this file")
@@ -427,7 +485,8 @@ def _header(args: argparse.Namespace, plans: list[Plan]) -> str:
         f"machine: {machine()}\n"
         f"versions: {versions(packages)}\n"
         f"timed events: {sizes}; {args.warmup} warm-up requests per size; {args.concurrency} connections;"
-        f" {args.partitions} partitions; rate limit {args.rate_limit or 'default'};"
+        f" {args.api_processes} API process(es); {args.partitions} partitions;"
+        f" rate limit {args.rate_limit or 'default'};"
         f" load average at start {os.getloadavg()}, CPUs busy in the second before {busy_cpus():.2f}"
     )
 

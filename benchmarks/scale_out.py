@@ -104,7 +104,7 @@ def _one_run(run: int, args: argparse.Namespace, contestants: list[str], run_dir
         ensure_topics(broker.bootstrap_servers, base)
         produced = _okrstream.ingest(base, ndjson, run_dir / "ingest.log")
         print(f"run {run}: okrstream ingest wrote {args.events:,} events in {produced:.1f}s", flush=True)
-        store, store_url = _start_store(base, run_dir)
+        store, store_url = _okrstream.start_store(base, run_dir)
         try:
             shift = (run - 1) % len(contestants)
             for contestant in contestants[shift:] + contestants[:shift]:
@@ -144,26 +144,6 @@ def _one_run(run: int, args: argparse.Namespace, contestants: list[str], run_dir
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)
     return trials
-
-
-def _start_store(settings: Settings, run_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`okrstream store` on a free port; its URL once it answers."""
-    log_path = run_dir / "store.log"
-    store_settings = settings.model_copy(update={"data_dir": run_dir / "store", "store_http_port": 0})
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "processors.cli", "store"],
-            env=_okrstream.environment(store_settings),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 120
-    while not (found := re.search(r"HTTP interface at (http://\S+)", log_path.read_text())):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"okrstream store did not start; see {log_path}")
-        time.sleep(0.1)
-    return process, found.group(1)
 
 
 def _floor(settings: Settings, args: argparse.Namespace, run_dir: Path) -> tuple[float, int]:

@@ -34,3 +34,19 @@ def test_the_http_ingest_benchmark_reports_every_row(run_benchmark, tmp_path: Pa
     for batch in (1, 10):
         ratio = rf"^batch {batch}: HTTP / producer flushing per batch = {F}$"
         assert re.search(ratio, done.stdout, re.M), done.stdout
+
+
+def test_the_http_ingest_benchmark_runs_several_api_processes_on_one_store(
+    run_benchmark, tmp_path: Path
+) -> None:
+    done = run_benchmark(
+        "http_ingest",
+        *("--batches", "1", "--events", "40", "--warmup", "2", "--concurrency", "2"),
+        *("--api-processes", "2", "--work-dir", str(tmp_path)),
+    )
+    row = (
+        rf"^\| 1 \| HTTP, 2 connections, 2 API processes \| 40 \| 40 \| {N} \| {MS} \| {MS}"
+        rf" \| {F} / {F} / {F} \| none \|$"
+    )
+    assert re.search(row, done.stdout, re.M), done.stdout
+    assert done.stdout.count("okrstream serve stopped") == 2, done.stdout
