@@ -160,7 +160,7 @@ def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[
 def _wait_for_key(api: ApiProcess, token: str, timeout_s: float = 30.0) -> None:
     """Until this service knows the key made through another (it rereads keys every few seconds).
 
-    An empty request is refused either way; only an unknown key is refused with 401.
+    It sends an empty request: any answer but 401 means the key is known there.
     """
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     deadline = time.monotonic() + timeout_s
