@@ -358,6 +358,7 @@ def test_the_openapi_document_describes_every_format_and_the_keys(api) -> None:
     responses = document["paths"]["/v1/events"]["post"]["responses"]
     assert {"200", "207", "400", "401", "403", "413", "415", "422", "429", "503"} <= set(responses)
     assert {"HTTPBearer", "APIKeyHeader"} <= set(document["components"]["securitySchemes"])
+    assert document["paths"]["/v1/events"]["post"]["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}]
     assert "/v1/webhooks/{mapping}" in document["paths"]
 
 

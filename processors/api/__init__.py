@@ -3,6 +3,7 @@ and OKR routes, and the server that joins them."""
 
 from ._auth import Authenticator
 from ._bodies import BodyError, BodyFormat, BodyItem, BodyLimits, body_format, decode_content, split_body
+from ._direct_route import DirectRoute
 from ._errors import ApiError, ErrorBody, install_error_handler, json_response
 from ._http_server import HTTP_FD_ENV, ApiServer, HttpApi, HttpService, bind, http_api, server_config, url_of
 from ._ingest import EventIngest, EventResult, IngestResult, Outcome
@@ -19,6 +20,7 @@ __all__ = [
     "BodyFormat",
     "BodyItem",
     "BodyLimits",
+    "DirectRoute",
     "ErrorBody",
     "EventIngest",
     "EventResult",
