@@ -6,6 +6,9 @@ service is CPU-bound there (docs/benchmarks.md, "HTTP ingest"). A `DirectRoute`'
 only the request and returns a Response: it authenticates (`Authenticator.key_of`) and reads its
 body itself. Routing, middleware and error handlers are FastAPI's as for any route, and so is the
 OpenAPI document, from the route's declaration (its security through `Authenticator.documented`).
+
+What the route cannot see: dependencies given to `include_router(...)` (FastAPI 0.165 applies them
+outside the route) would be skipped, so a router holding DirectRoutes is included without any.
 """
 
 from __future__ import annotations

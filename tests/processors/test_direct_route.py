@@ -52,6 +52,10 @@ async def _asks_a_dependency(request: Request, key: str = Depends(_key)) -> Resp
     return Response()
 
 
+async def _asks_a_path_parameter(request: Request, name: str) -> Response:
+    return Response()
+
+
 async def _asks_nothing() -> Response:
     return Response()
 
@@ -62,7 +66,7 @@ async def _asks_nothing() -> Response:
         ("/q", _asks_a_query_parameter, {}),
         ("/d", _asks_a_dependency, {}),
         ("/r", _asks_nothing, {}),
-        ("/p/{name}", _asks_nothing, {}),
+        ("/p/{name}", _asks_a_path_parameter, {}),
         ("/deps", _asks_nothing, {"dependencies": [Depends(_key)]}),
     ],
 )
