@@ -19,13 +19,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from schemas import Settings, env_name
 
 from ._kpi_catalog import kpi_catalog
 from ._trial import Timing
 
 READY_POLL_S = 0.02  # how finely the start of the clock is found
-COUNTS_POLL_S = 1.0  # only to know when to stop the worker; the result comes from landed_at
+COUNTS_POLL_S = 1.0  # only to know when to stop the worker; the result comes from the stamps
 
 
 def settings_for(
@@ -123,12 +125,12 @@ def run_worker(
                 info = json.loads(run_json.read_text())
             except (OSError, ValueError):
                 time.sleep(0.05)
-        api, token = info["api_url"], info.get("admin_token")
+        api = info["api_url"]
         while _get(f"{api}/ready")[0] != 200:
             _check(worker, deadline, log_path)
             time.sleep(READY_POLL_S)
         assigned = time.time()
-        while _get(f"{api}/v1/counts", token)[1].get("total_events", 0) < events:
+        while (written := _sink_metrics(api))[0] < events:
             _check(worker, deadline, log_path)
             time.sleep(COUNTS_POLL_S)
     finally:
@@ -142,7 +144,22 @@ def run_worker(
             worker.wait()
     report = subprocess.run([*store, "report", data_dir, db], check=True, capture_output=True, text=True)
     stats = json.loads(report.stdout.splitlines()[-1])
-    return Timing(assigned, stats["first_landed"], stats["last_landed"], stats["rows"])
+    return Timing(assigned, stats["first_landed"], stats["last_landed"], stats["rows"], written[1])
+
+
+def _sink_metrics(api: str) -> tuple[float, float]:
+    """(events landed, when the last insert returned) from the worker's /metrics.
+
+    The sink counts a block's events after its insert returned and set the gauge, so once the
+    count is every event, the gauge holds the last insert's end, its KPI views written.
+    """
+    with urllib.request.urlopen(f"{api}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    return (
+        samples.get("okrstream_events_landed_total", 0.0),
+        samples.get("okrstream_sink_last_insert_timestamp_seconds", 0.0),
+    )
 
 
 def _children(pid: int) -> list[int]:

@@ -46,6 +46,14 @@ class Timing:
     first_landed: float  # landed_at of the first insert, stamped by ClickHouse
     last_landed: float  # landed_at of the last insert, stamped by ClickHouse
     rows: int  # count() in the store at the end
+    # okrstream only: when its sink's last insert returned, every KPI view it feeds written (the
+    # sink's `okrstream_sink_last_insert_timestamp_seconds`); landed_at is stamped before they run
+    last_written: float | None = None
+
+    @property
+    def end(self) -> float:
+        """When the last event was queryable everywhere it goes: in every KPI rollup, if known."""
+        return self.last_landed if self.last_written is None else self.last_written
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))

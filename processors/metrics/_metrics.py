@@ -45,6 +45,12 @@ SINK_BATCH_EVENTS = Histogram(
     buckets=(1, 10, 50, 100, 500, 1000, 5000, 10_000, 50_000, 100_000),
 )
 SINK_BATCH_SECONDS = Histogram("okrstream_sink_batch_seconds", "Landing one block: decode, dedup, insert")
+# ClickHouse runs every KPI view inside the insert, so when the insert returns the block is in
+# raw_events and in every rollup: an alert on `time() - this` while lag grows says the sink stalled
+SINK_LAST_INSERT = Gauge(
+    "okrstream_sink_last_insert_timestamp_seconds",
+    "When the sink's latest insert returned, raw_events and every KPI view it feeds written (Unix time)",
+)
 CONSUMER_LAG = Gauge(
     "okrstream_consumer_lag",
     "Log records not yet committed by the consumer group",

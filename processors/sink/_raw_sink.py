@@ -33,7 +33,14 @@ from ..clickhouse import (
     SeenEvents,
     event_row,
 )
-from ..metrics import DEAD_LETTERS, EVENTS_LANDED, SINK_BATCH_EVENTS, SINK_BATCH_SECONDS, SINK_DUPLICATES
+from ..metrics import (
+    DEAD_LETTERS,
+    EVENTS_LANDED,
+    SINK_BATCH_EVENTS,
+    SINK_BATCH_SECONDS,
+    SINK_DUPLICATES,
+    SINK_LAST_INSERT,
+)
 from ..store import Store
 from ._sink import BatchingSink, LogRecord, SinkBatch
 
@@ -219,6 +226,7 @@ class RawEventsSink(BatchingSink):
         if rows:
             db, cluster = self._settings.clickhouse_database, self._settings.clickhouse_cluster
             self._store.insert(InsertRawEvents(db, position, rows, cluster=cluster))
+            SINK_LAST_INSERT.set(self._clock().timestamp())
             if group.kind == "replay":
                 self._restore_missing(position, rows)
             if self._on_landed is not None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from processors import LogRecord, RawEventsSink, SinkError, SinkStats
 from processors.clickhouse import LandedBatch
@@ -161,6 +162,22 @@ def test_resends_are_dropped_and_counted(store, settings, make_sink) -> None:
     feed(sink, settings.raw_topic, record(1, A, C), record(2, B, C))  # A, B resent; C twice in one batch
     assert [(row[0], row[2]) for row in landed(store, settings)] == [(A, 0), (B, 0), (C, 1)]
     assert (sink.stats.events_landed, sink.stats.duplicates_dropped) == (3, 3)
+
+
+def test_the_last_insert_gauge_marks_inserts_by_the_sinks_clock(store, settings, dead_letters) -> None:
+    """Monitoring and the KPI benchmark read it as the instant the block's views were written too."""
+    now = [datetime(2031, 2, 3, 4, 5, 6, 700_000, tzinfo=UTC)]  # no other test's clock reads this
+    log_ids = {settings.raw_topic: "log-1"}
+    sink = RawEventsSink(store, settings, log_ids, PARTITIONS, dead_letters.extend, clock=lambda: now[0])
+    feed(sink, settings.raw_topic, record(0, A, B))
+    gauge = "okrstream_sink_last_insert_timestamp_seconds"
+    assert REGISTRY.get_sample_value(gauge) == now[0].timestamp()
+    inserted = now[0]
+    now[0] = datetime(2031, 2, 3, 4, 9, tzinfo=UTC)
+    feed(sink, settings.raw_topic, record(1, A, B))  # resends only: nothing is inserted
+    assert REGISTRY.get_sample_value(gauge) == inserted.timestamp()
+    feed(sink, settings.raw_topic, record(2, C))
+    assert REGISTRY.get_sample_value(gauge) == now[0].timestamp()
 
 
 def test_after_a_restart_resends_of_landed_events_are_still_dropped(store, settings, make_sink) -> None:
