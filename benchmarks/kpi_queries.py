@@ -11,11 +11,16 @@ rows added for later sizes reach the rollup through its materialized view, as li
 At each size, in one run: `KpiSeries` (what `kpi show` and the API run) for Q4 2026 by day in
 Europe/Oslo, and the same answer computed from raw_events with the same conditions. Both run
 `--repeats` times after one warm-up; the answers are checked to agree.
+
+With `--every-aggregation`, the KPIs of the benchmark catalog that read these events are applied
+beside `revenue` (one of every stored aggregation: count, avg, min, max, exact and approximate
+quantile and distinct count, latest), and each one's storage is printed at each size too.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import tempfile
@@ -35,6 +40,8 @@ from processors.clickhouse import (
 )
 from schemas import Grain, KpiDefinition, Settings
 
+from ._kpi_catalog import TEMPLATES
+
 KPI = """
 kpis:
   revenue:
@@ -44,6 +51,14 @@ kpis:
     measure: amount
     dimensions: [region, channel]
 """
+# the benchmark catalog's KPIs over the event types generated here, `revenue` aside (it is KPI)
+GENERATED_TYPES = ("order.placed", "session.started")
+EVERY_AGGREGATION = "\n".join(
+    f"  {name}:\n    title: {name}\n    events: {kind}\n"
+    + "".join(f"    {field}: {json.dumps(value)}\n" for field, value in fields.items())
+    for name, kind, fields in TEMPLATES
+    if kind in GENERATED_TYPES and name != "revenue"
+)
 ZONE = "Europe/Oslo"
 Q4 = (datetime(2026, 10, 1, tzinfo=ZoneInfo(ZONE)), datetime(2027, 1, 1, tzinfo=ZoneInfo(ZONE)))
 CHUNK = 1_000_000  # rows per generating insert
@@ -165,22 +180,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000000,10000000", help="raw_events sizes, ascending")
     parser.add_argument("--repeats", type=int, default=20, help="timed runs of each query per size")
     parser.add_argument("--work-dir", help="where the store goes (default: a fresh temporary dir)")
+    parser.add_argument(
+        "--every-aggregation", action="store_true", help="also apply and size a KPI of every aggregation"
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     data_dir = Path(args.work_dir or tempfile.mkdtemp(prefix="okrstream-kpi-bench-"))
     try:
-        _measure(Settings(data_dir=data_dir, clickhouse_database="bench", timezone=ZONE), sizes, args.repeats)
+        settings = Settings(data_dir=data_dir, clickhouse_database="bench", timezone=ZONE)
+        _measure(settings, sizes, args.repeats, args.every_aggregation)
     finally:
         if not args.work_dir:  # a store asked for is kept; a temporary one is not
             shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 
-def _measure(settings: Settings, sizes: list[int], repeats: int) -> None:
+def _measure(settings: Settings, sizes: list[int], repeats: int, every_aggregation: bool) -> None:
     """Grow the store to each size in turn; time both reads at each."""
     store = Store.connect(settings)
     store.ensure_schema(settings)
-    catalog = read_catalog(KPI, load_registry(settings))
+    catalog = read_catalog(KPI + (EVERY_AGGREGATION if every_aggregation else ""), load_registry(settings))
     kpi = catalog.kpis["revenue"]
     print(
         f"store {settings.data_dir}; KPI revenue (sum of amount by region, channel); Q4 2026 by day, {ZONE}"
@@ -197,7 +216,8 @@ def _measure(settings: Settings, sizes: list[int], repeats: int) -> None:
             apply_started = time.perf_counter()
             apply_kpis(store, settings, catalog, "benchmark", progress=lambda *_: None)
             applied_s = time.perf_counter() - apply_started
-            print(f"  applied revenue over {size:,} events (backfill included) in {applied_s:.1f}s")
+            names = ", ".join(catalog.kpis)
+            print(f"  applied {names} over {size:,} events (backfill included) in {applied_s:.1f}s")
         fill_s = time.perf_counter() - started
         series = KpiSeries(settings.clickhouse_database, kpi, *Q4, Grain.DAY, ZONE)
         scan = ScanRawEvents(settings.clickhouse_database, kpi, *Q4, ZONE)
@@ -220,7 +240,22 @@ def _measure(settings: Settings, sizes: list[int], repeats: int) -> None:
             f" (read from the {'hourly level' if series.reads_hours() else 'minute rollup'})",
             flush=True,
         )
+        for other in catalog.kpis.values():
+            if other.name != "revenue":
+                _print_storage(store, settings.clickhouse_database, other, size)
     store.close()
+
+
+def _print_storage(store: Store, database: str, kpi: KpiDefinition, size: int) -> None:
+    minute = rollup_table(kpi)
+    on_disk = dict(store.fetch(TableBytes(database, (minute, f"{minute}__hour"))))
+    kind = kpi.aggregation.value + (", approximate" if kpi.approximate else "")
+    print(
+        f"{'':>12}  bytes per million events: {kpi.name} ({kind}) minute rollup"
+        f" {int(on_disk.get(minute, 0)) / (size / 1e6):,.0f},"
+        f" hourly level {int(on_disk.get(f'{minute}__hour', 0)) / (size / 1e6):,.0f}",
+        flush=True,
+    )
 
 
 def _p95(values: list[float]) -> float:

@@ -27,3 +27,28 @@ def test_the_kpi_query_benchmark_reports_every_size(run_benchmark, tmp_path: Pat
         r" its hourly level [\d,]+ \(read from the hourly level\)$"
     )
     assert len(re.findall(storage, done.stdout, re.M)) == 2, done.stdout
+
+
+def test_with_every_aggregation_it_sizes_each_kpi(run_benchmark, tmp_path: Path) -> None:
+    done = run_benchmark(
+        "kpi_queries",
+        *("--sizes", "5000", "--repeats", "2", "--work-dir", str(tmp_path), "--every-aggregation"),
+    )
+    sized = re.findall(
+        r"^ +bytes per million events: (\w+) \(([\w, ]+)\) minute rollup [\d,]+, hourly level [\d,]+$",
+        done.stdout,
+        re.M,
+    )
+    kinds = {kind for _, kind in sized}
+    every = {
+        "count",
+        "avg",
+        "min",
+        "max",
+        "quantile",
+        "count_distinct",
+        "count_distinct, approximate",
+        "latest",
+    }
+    assert every <= kinds, done.stdout
+    assert len(sized) == len({name for name, _ in sized}) == 9, done.stdout
