@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from ._errors import ConfigError
+from ._errors import ConfigError, FieldError
 from ._kpi import KpiCatalog, KpiDefinition
 
 
@@ -40,13 +40,20 @@ class KpiPlan:
         return "; ".join(parts)
 
 
-def plan_kpis(catalog: KpiCatalog, applied: Mapping[str, KpiDefinition], prune: bool = False) -> KpiPlan:
+def plan_kpis(
+    catalog: KpiCatalog,
+    applied: Mapping[str, KpiDefinition],
+    prune: bool = False,
+    read_by: Mapping[str, Collection[str]] | None = None,
+) -> KpiPlan:
     """Compare the catalog with the applied definitions.
 
     A change of title, description, unit or health band does not change a KPI's numbers, so it is
     recorded but rebuilds nothing; the fingerprint covers what does. A KPI in force that the
     catalog omits is removed only when pruning; else it stays in force, and must still hold
-    beside the catalog (raises ConfigError naming it when it would not).
+    beside the catalog (raises ConfigError naming it when it would not). `read_by` names the
+    key results in force that read each KPI: pruning one of those is refused, since they would
+    go on scoring with nothing to read.
     """
     created, changed, relabelled, unchanged = [], [], [], []
     for kpi in catalog.ordered():
@@ -61,6 +68,18 @@ def plan_kpis(catalog: KpiCatalog, applied: Mapping[str, KpiDefinition], prune: 
             unchanged.append(kpi.name)
     omitted = tuple(sorted(set(applied) - set(catalog.kpis)))
     removed, kept = (omitted, ()) if prune else ((), omitted)
-    if problems := catalog.problems_beside({name: applied[name] for name in kept}):
+    problems = catalog.problems_beside({name: applied[name] for name in kept})
+    readers = read_by or {}
+    problems += [_still_read(name, sorted(readers[name])) for name in removed if readers.get(name)]
+    if problems:
         raise ConfigError(problems)
     return KpiPlan(tuple(created), tuple(changed), tuple(relabelled), removed, tuple(unchanged), kept)
+
+
+def _still_read(name: str, key_results: list[str]) -> FieldError:
+    return FieldError(
+        f"kpis.{name}",
+        f"key results in force read it ({', '.join(key_results)}): link them to another KPI, or"
+        " remove their objectives (okr apply --prune), before pruning it",
+        "kpi_in_use",
+    )

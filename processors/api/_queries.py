@@ -21,6 +21,7 @@ from schemas import Access, ConfigError, EventTypeRegistry, Grain, Settings, api
 
 from ..clickhouse import EventCounts, KnownIdentities
 from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
+from ..okr import kpi_readers
 from ..sink import SinkStats
 from ..store import ApiKeyStore, Store
 from ._auth import Authenticator
@@ -185,8 +186,9 @@ def query_router(api: QueryApi) -> APIRouter:
         applied_by = request.headers.get("X-Applied-By", "api")
         try:
             catalog = read_catalog(text, api.registry)
+            read_by = await asyncio.to_thread(kpi_readers, api.store, api.settings) if prune else None
             plan = await asyncio.to_thread(
-                apply_kpis, api.store, api.settings, catalog, applied_by, dry_run, _quiet, prune
+                apply_kpis, api.store, api.settings, catalog, applied_by, dry_run, _quiet, prune, read_by
             )
         except ConfigError as e:
             errors = [dataclasses.asdict(error) for error in e.errors]

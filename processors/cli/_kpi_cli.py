@@ -25,6 +25,7 @@ from tqdm import tqdm
 from schemas import ConfigError, Grain, Settings
 
 from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
+from ..okr import kpi_readers
 from ..runtime import load_registry
 from ..store import Store
 from ._backend import ApiCall, Backend, apply_query
@@ -87,6 +88,7 @@ def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
                 args.dry_run,
                 progress=bars,
                 prune=args.prune,
+                read_by=kpi_readers(store, backend.settings) if args.prune else None,
             )
         return plan_report(plan) | {"dry_run": args.dry_run, "prune": args.prune}
 

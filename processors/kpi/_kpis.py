@@ -9,6 +9,7 @@ next apply drops the leftovers and builds again.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any, Protocol
@@ -106,10 +107,12 @@ def apply_kpis(
     dry_run: bool = False,
     progress: Progress = text_progress,
     prune: bool = False,
+    read_by: Mapping[str, Collection[str]] | None = None,
 ) -> KpiPlan:
     """Bring the store to `catalog`; the plan says what was (or, dry run, would be) done.
 
-    KPIs in force that the catalog omits stay in force unless `prune`, which removes them. The
+    KPIs in force that the catalog omits stay in force unless `prune`, which removes them, but
+    not one that `read_by` says key results in force read (see plan_kpis). The
     BI views are replaced on every apply, so a changed time zone setting reaches them too.
     On a cluster (`settings.clickhouse_cluster`) every object is made and dropped ON CLUSTER.
     """
@@ -117,7 +120,7 @@ def apply_kpis(
     if cluster is not None:  # the history on every node, before applied_kpis would make a local one
         store.execute(CreateKpiVersions(database, cluster))
     before = applied_kpis(store, database)
-    plan = plan_kpis(catalog, before, prune)
+    plan = plan_kpis(catalog, before, prune, read_by)
     if dry_run:
         return plan
     if not plan.empty:

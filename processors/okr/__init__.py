@@ -2,7 +2,7 @@
 
 from ._okr_log import OkrLog
 from ._okr_scorer import LandedTouches, OkrScorer
-from ._okr_state import OkrDefinitions, load_state
+from ._okr_state import OkrDefinitions, kpi_readers, load_state
 from ._okrs import (
     AS_OF_TIMES,
     apply_okrs,
@@ -23,6 +23,7 @@ __all__ = [
     "apply_okrs",
     "demo_okrs",
     "key_result_report",
+    "kpi_readers",
     "load_state",
     "okr_report",
     "plan_report",

@@ -42,6 +42,18 @@ class OkrState:
     owner: dict[str, str]  # key result id -> its objective's id
     readers: dict[str, tuple[str, ...]]  # objective or key result id -> rollup key results reading it
 
+    def kpi_readers(self) -> dict[str, set[str]]:
+        """KPI name -> the key results in force that read it, a ratio's inputs with the ratio."""
+        readers: dict[str, set[str]] = {}
+        for objective, _ in self.objectives.values():
+            for kr in objective.key_results:
+                if kr.metric is None:
+                    continue
+                kpi = self.kpis.get(kr.metric.kpi)
+                for name in (kr.metric.kpi, *(kpi.inputs if kpi is not None else ())):
+                    readers.setdefault(name, set()).add(kr.id)
+        return readers
+
     def key_result(self, kr_id: str) -> tuple[Objective, KeyResult, int] | None:
         objective_id = self.owner.get(kr_id)
         if objective_id is None:
@@ -94,6 +106,11 @@ def build_state(
                     readers[ref].append(kr.id)
     index = TouchIndex({oid: o for oid, (o, _) in objectives.items()}, kpis, zone)
     return OkrState(objectives, kpis, index, owner, {k: tuple(v) for k, v in readers.items()})
+
+
+def kpi_readers(store: Store, settings: Settings) -> dict[str, set[str]]:
+    """Which key results in force read each KPI: what `kpi apply --prune` must not remove."""
+    return load_state(store, settings).kpi_readers()
 
 
 def load_state(store: Store, settings: Settings, at: datetime | None = None) -> OkrState:

@@ -150,6 +150,26 @@ def test_an_apply_that_would_break_what_stays_in_force_is_refused(okrstream: Okr
     )
 
 
+def test_a_kpi_that_key_results_in_force_read_is_not_pruned(okrstream: Okrstream, tmp_path) -> None:
+    """They would go on scoring with nothing to read; the refusal names them, and nothing changes."""
+    assert okrstream("kpi", "apply", written(tmp_path, "kpis.yaml", KPIS))[0] == 0
+    assert okrstream("okr", "apply", written(tmp_path, "sell.yaml", SELL_ONLY))[0] == 0
+    one = written(tmp_path, "orders.yaml", ORDERS_ONLY)
+
+    for dry_run in (("--dry-run",), ()):
+        code, out, err = okrstream("kpi", "apply", one, "--prune", *dry_run)
+        assert (code, out) == (2, "")
+        assert (
+            "kpis.revenue: key results in force read it (sell-revenue): link them to another KPI,"
+            " or remove their objectives (okr apply --prune), before pruning it"
+        ) in err
+    assert [line.split()[0] for line in okrstream("kpi", "list")[1].splitlines()] == ["orders", "revenue"]
+
+    orders_only = SELL_ONLY.replace("{kpi: revenue,", "{kpi: orders,")
+    assert okrstream("okr", "apply", written(tmp_path, "sell-orders.yaml", orders_only))[0] == 0
+    assert okrstream("kpi", "apply", one, "--prune")[:2] == (0, "applied: remove: revenue\n")
+
+
 def test_the_api_takes_prune_as_a_query_parameter(serve_api) -> None:
     api = serve_api()
 

@@ -708,6 +708,24 @@ def test_the_plan_leaves_kpis_the_file_omits_in_force_unless_pruning(
     assert not plan_kpis(same, applied, prune=True).empty
 
 
+def test_pruning_a_kpi_that_key_results_in_force_read_is_refused(shipped_registry: EventTypeRegistry) -> None:
+    applied = build(shipped_registry, revenue=REVENUE, rate=RATE).kpis
+    file = KpiCatalog.from_mapping({"kpis": {"orders": ORDERS, "sessions": SESSIONS}}, shipped_registry)
+    read_by = {"revenue": {"sell-revenue", "board-revenue"}, "orders": {"sell-orders"}}
+
+    with pytest.raises(ConfigError) as refused:
+        plan_kpis(file, applied, prune=True, read_by=read_by)
+    [error] = refused.value.errors  # rate goes (nobody reads it); orders stays in the file
+    assert (error.path, error.rule) == ("kpis.revenue", "kpi_in_use")
+    assert error.message == (
+        "key results in force read it (board-revenue, sell-revenue): link them to another KPI,"
+        " or remove their objectives (okr apply --prune), before pruning it"
+    )
+    assert plan_kpis(file, applied, read_by=read_by).kept == ("rate", "revenue")  # without prune: kept
+    pruned = plan_kpis(file, applied, prune=True, read_by={"revenue": set()})  # no reader left
+    assert pruned.removed == ("rate", "revenue")
+
+
 def test_a_kpi_left_in_force_must_still_hold_beside_the_file(shipped_registry: EventTypeRegistry) -> None:
     """A kept ratio broken down by region cannot read an input the file no longer breaks down by it."""
     share = {**RATE, "numerator": "orders", "denominator": "all_orders", "dimensions": ["region"]}
