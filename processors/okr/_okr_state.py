@@ -43,15 +43,15 @@ class OkrState:
     readers: dict[str, tuple[str, ...]]  # objective or key result id -> rollup key results reading it
 
     def kpi_readers(self) -> dict[str, set[str]]:
-        """KPI name -> the key results in force that read it, a ratio's inputs with the ratio."""
+        """KPI name -> the key results in force that read it.
+
+        A ratio's inputs need no entry: a catalog keeps a ratio only with both its inputs.
+        """
         readers: dict[str, set[str]] = {}
         for objective, _ in self.objectives.values():
             for kr in objective.key_results:
-                if kr.metric is None:
-                    continue
-                kpi = self.kpis.get(kr.metric.kpi)
-                for name in (kr.metric.kpi, *(kpi.inputs if kpi is not None else ())):
-                    readers.setdefault(name, set()).add(kr.id)
+                if kr.metric is not None:
+                    readers.setdefault(kr.metric.kpi, set()).add(kr.id)
         return readers
 
     def key_result(self, kr_id: str) -> tuple[Objective, KeyResult, int] | None:
