@@ -161,6 +161,15 @@ class Settings(BaseSettings):
             raise PydanticCustomError("value", "must differ from the raw topic")
         return value
 
+    @field_validator("clickhouse_cluster")
+    @classmethod
+    def _cluster_of_servers(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not info.data.get("clickhouse_url"):
+            raise PydanticCustomError(
+                "value", "a cluster needs CLICKHOUSE_URL, one of its servers: embedded chDB is one node"
+            )
+        return value
+
     @field_validator("okr_off_track_gap")
     @classmethod
     def _gaps_ordered(cls, value: float, info: ValidationInfo) -> float:

@@ -123,8 +123,7 @@ def pod_settings(objects: dict[tuple[str, str], dict]) -> Settings:
         | objects["Secret", "okrstream-secrets"]["stringData"]
     )
     known = {env_name(field) for field in Settings.model_fields}
-    # OKRSTREAM_CLICKHOUSE_CLUSTER: cluster mode, read once it is a setting
-    assert set(env) - known <= {"OKRSTREAM_CLICKHOUSE_CLUSTER"}, sorted(set(env) - known)
+    assert set(env) <= known, sorted(set(env) - known)
     return Settings.from_env(env)
 
 

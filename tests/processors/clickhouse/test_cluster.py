@@ -442,12 +442,22 @@ def test_the_sink_inserts_through_the_distributed_table_synchronously_with_its_t
     assert "insert_distributed_sync" not in InsertRawEvents("db", position, [()]).settings()
 
 
-def test_the_cluster_setting_is_an_identifier() -> None:
-    assert Settings.from_env({"OKRSTREAM_CLICKHOUSE_CLUSTER": "okr_2s"}).clickhouse_cluster == "okr_2s"
+def test_the_cluster_setting_is_an_identifier_of_servers_named_by_url() -> None:
+    server = {"CLICKHOUSE_URL": "http://clickhouse-1:8123"}
+    assert (
+        Settings.from_env({**server, "OKRSTREAM_CLICKHOUSE_CLUSTER": "okr_2s"}).clickhouse_cluster == "okr_2s"
+    )
     assert Settings().clickhouse_cluster is None
     with pytest.raises(ConfigError) as caught:
-        Settings.from_env({"OKRSTREAM_CLICKHOUSE_CLUSTER": "okr`; DROP"})
+        Settings.from_env({**server, "OKRSTREAM_CLICKHOUSE_CLUSTER": "okr`; DROP"})
     assert caught.value.errors[0].path == "OKRSTREAM_CLICKHOUSE_CLUSTER"
+    with pytest.raises(ConfigError) as caught:  # embedded chDB has no cluster to run ON CLUSTER on
+        Settings.from_env({"OKRSTREAM_CLICKHOUSE_CLUSTER": "okr_2s"})
+    [error] = caught.value.errors
+    assert (error.path, error.message) == (
+        "OKRSTREAM_CLICKHOUSE_CLUSTER",
+        "a cluster needs CLICKHOUSE_URL, one of its servers: embedded chDB is one node",
+    )
     with pytest.raises(ValueError, match="identifier"):
         CreateDatabase("db", "okr`; DROP").to_sql()
 
@@ -506,7 +516,10 @@ _CHILD = textwrap.dedent(
             return client.query(sql, parameters=parameters)
 
     twice = Twice()
-    settings = Settings(clickhouse_database="okr_db", clickhouse_cluster="okr")
+    # the URL is never dialled: the statements run on this process's chDB, ON CLUSTER stripped
+    settings = Settings(
+        clickhouse_url="http://unused:8123", clickhouse_database="okr_db", clickhouse_cluster="okr"
+    )
     ensure_schema(twice, settings)
     kpi = KpiDefinition.model_validate_json(sys.argv[3])
     cut = datetime(2026, 11, 1, tzinfo=UTC)
