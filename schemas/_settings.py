@@ -20,7 +20,6 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
-    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -47,21 +46,6 @@ class AuthMode(StrEnum):
 def env_name(field: str) -> str:
     """The environment variable that sets `field`."""
     return _PLAIN_ENV.get(field, f"OKRSTREAM_{field.upper()}")
-
-
-class _Environment(EnvSettingsSource):
-    """pydantic-settings' environment source over a mapping the caller gives instead of os.environ.
-
-    Values are stripped and blank ones count as unset, so `VAR=` in a shell or a compose file
-    falls back to the default rather than failing validation.
-    """
-
-    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
-        self._given = {name: value.strip() for name, value in env.items() if value.strip()}
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:  # the hook pydantic-settings' .env source uses too
-        return self._given
 
 
 class Settings(BaseSettings):
@@ -212,7 +196,9 @@ class Settings(BaseSettings):
 
         Raises ConfigError whose paths are the offending environment variable names.
         """
+        names = {env_name(field) for field in cls.model_fields}  # each field's validation alias
+        given = {name: value.strip() for name, value in env.items() if name in names and value.strip()}
         try:
-            return cls.model_validate(_Environment(cls, env)())
+            return cls.model_validate(given)
         except ValidationError as exc:
             raise ConfigError(field_errors_from_pydantic(exc)) from None
