@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from schemas import Settings, env_name
 
@@ -147,15 +148,20 @@ def run_worker(
     return Timing(assigned, stats["first_landed"], stats["last_landed"], stats["rows"], written[1])
 
 
+def metric_samples(metrics_url: str) -> list[Sample]:
+    """Every sample an okrstream process serves at its /metrics, parsed as Prometheus reads them."""
+    with urllib.request.urlopen(metrics_url, timeout=30) as response:
+        text = response.read().decode()
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
 def _sink_metrics(api: str) -> tuple[float, float]:
     """(events landed, when the last insert returned) from the worker's /metrics.
 
     The sink counts a block's events after its insert returned and set the gauge, so once the
     count is every event, the gauge holds the last insert's end, its KPI views written.
     """
-    with urllib.request.urlopen(f"{api}/metrics", timeout=30) as response:
-        text = response.read().decode()
-    samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+    samples = {s.name: s.value for s in metric_samples(f"{api}/metrics")}
     return (
         samples.get("okrstream_events_landed_total", 0.0),
         samples.get("okrstream_sink_last_insert_timestamp_seconds", 0.0),

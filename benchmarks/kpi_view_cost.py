@@ -57,7 +57,11 @@ class Sql:
 
 
 def _rollup(table: str, keyed: bool) -> str:
-    """A rollup as okrstream makes one; `keyed` adds the KPI's name in front of its key."""
+    """A rollup as okrstream makes its minute rollup; `keyed` adds the KPI's name in front of its key.
+
+    okrstream partitions its hourly level by year, not month: the same parts here, where every
+    event falls in one month.
+    """
     return (
         f"CREATE TABLE {{db:Identifier}}.{table} (\n"
         f"    {'kpi String, ' if keyed else ''}bucket DateTime('UTC'),\n"

@@ -31,13 +31,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import orjson
-from prometheus_client.parser import text_string_to_metric_families
 
 from ingest import ensure_topics, start_embedded_broker
 from schemas import Settings
@@ -237,12 +235,9 @@ def _workers(
 
 def _owned(metrics_url: str, topic: str) -> set[int]:
     """The partitions of `topic` a worker owns now, from its /metrics."""
-    with urllib.request.urlopen(metrics_url, timeout=10) as answer:
-        text = answer.read().decode()
     return {
         int(s.labels["partition"])
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
+        for s in _okrstream.metric_samples(metrics_url)
         if s.name == "okrstream_partition_owned" and s.labels.get("topic") == topic and s.value == 1
     }
 

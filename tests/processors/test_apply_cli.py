@@ -199,3 +199,6 @@ def test_the_api_takes_prune_as_a_query_parameter(serve_api) -> None:
     assert (answer["prune"], answer["removed"], answer["kept"]) == (True, ["support"], [])
     refused = post("/v1/objectives/apply?prune=sometimes", SELL_ONLY)
     assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["query", "prune"]
+    refused = post("/v1/kpis/apply?prune=true", ORDERS_ONLY)  # sell-revenue reads revenue
+    assert refused.status_code == 422
+    assert [(e["path"], e["rule"]) for e in refused.json()["errors"]] == [("kpis.revenue", "kpi_in_use")]
