@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     # How long the broker waits for a silent sink before giving its partitions to another one;
     # a sink that dies also holds up its replacement this long (Tansu waits half of it to join).
     consumer_session_timeout_s: float = Field(10.0, ge=2, le=300)
+    # How often a worker commits the offsets of what it acknowledged. A worker that dies
+    # uncommitted work is read again by the next one (the sink drops what already landed), so
+    # longer means fewer commits and more to read again after a crash.
+    consumer_commit_interval_s: float = Field(1.0, gt=0, le=300)
     # The longest a worker's fetch waits at the broker for records to arrive. Tansu answers a
     # waiting fetch only at this deadline, so on the embedded broker it is a delay on every hop;
     # shorter means more fetches of an idle consumer (50 a second at 20 ms).

@@ -58,7 +58,7 @@ def build_app(
         topic_allow_declare=False,  # okrstream creates its topics with partitions and retention
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,  # on stop: commit what was acknowledged, replay the rest later
-        broker_commit_interval=1.0,
+        broker_commit_interval=settings.consumer_commit_interval_s,
         broker_session_timeout=settings.consumer_session_timeout_s,
         broker_heartbeat_interval=settings.consumer_session_timeout_s / 5,
         producer_acks=-1,
