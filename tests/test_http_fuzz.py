@@ -42,6 +42,14 @@ EVENT_MEDIA_TYPES = (
     "application/cloudevents+json",
     "application/cloudevents-batch+json",
 )
+# Hypothesis warns when the `random` module's state moves while it draws an example. Here other
+# threads of this process move it: kafka-python's clients (the API's log writer, the test's
+# consumers) draw their backoff jitter and node order from it. None of it decides an example, so
+# the warning says nothing about these tests.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies:hypothesis.errors.HypothesisDeprecationWarning"
+)
+
 # deadline off: the broker's first appends are slow; the database off: no files outside tmp dirs
 FUZZ = hypothesis_settings(
     max_examples=60,
