@@ -134,6 +134,8 @@ def run_worker(
         while (written := _sink_metrics(api))[0] < events:
             _check(worker, deadline, log_path)
             time.sleep(COUNTS_POLL_S)
+        if written[1] is None:  # without it the clock would stop at 0, a negative time
+            raise RuntimeError(f"the worker's /metrics has no {LAST_INSERT}: its sink cannot be timed")
     finally:
         # under a profiler, stop the worker itself: the profiler then writes its output and exits
         for pid in _children(worker.pid) if wrap else [worker.pid]:
@@ -148,6 +150,9 @@ def run_worker(
     return Timing(assigned, stats["first_landed"], stats["last_landed"], stats["rows"], written[1])
 
 
+LAST_INSERT = "okrstream_sink_last_insert_timestamp_seconds"
+
+
 def metric_samples(metrics_url: str) -> list[Sample]:
     """Every sample an okrstream process serves at its /metrics, parsed as Prometheus reads them."""
     with urllib.request.urlopen(metrics_url, timeout=30) as response:
@@ -155,7 +160,7 @@ def metric_samples(metrics_url: str) -> list[Sample]:
     return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
 
 
-def _sink_metrics(api: str) -> tuple[float, float]:
+def _sink_metrics(api: str) -> tuple[float, float | None]:
     """(events landed, when the last insert returned) from the worker's /metrics.
 
     The sink counts a block's events after its insert returned and set the gauge, so once the
@@ -164,7 +169,7 @@ def _sink_metrics(api: str) -> tuple[float, float]:
     samples = {s.name: s.value for s in metric_samples(f"{api}/metrics")}
     return (
         samples.get("okrstream_events_landed_total", 0.0),
-        samples.get("okrstream_sink_last_insert_timestamp_seconds", 0.0),
+        samples.get(LAST_INSERT),
     )
 
 
@@ -178,6 +183,18 @@ def _check(worker: subprocess.Popen[bytes], deadline: float, log_path: Path) -> 
         raise RuntimeError(f"okrstream worker exited with {worker.returncode}; see {log_path}")
     if time.monotonic() > deadline:
         raise RuntimeError(f"okrstream worker did not land every event in time; see {log_path}")
+
+
+def stop(*processes: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to each okrstream process, then wait for all (30 s each, then SIGKILL)."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def start_store(settings: Settings, run_dir: Path) -> tuple[subprocess.Popen[bytes], str]:

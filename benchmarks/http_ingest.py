@@ -135,8 +135,7 @@ def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[
                 code = api.stop()
                 print(f"okrstream serve stopped (exit code {code}); its log: {api.log_path}", flush=True)
             if store is not None:
-                store.terminate()
-                store.wait(30)
+                _okrstream.stop(store)
         floor_settings = Settings(
             raw_topic=FLOOR_TOPIC,
             dead_letter_topic=f"{FLOOR_TOPIC}.deadletter",

@@ -137,8 +137,7 @@ def _one_run(run: int, args: argparse.Namespace, contestants: list[str], run_dir
                     flush=True,
                 )
         finally:
-            store.terminate()
-            store.wait(30)
+            _okrstream.stop(store)
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)
     return trials
@@ -223,14 +222,7 @@ def _workers(
             client.close()
         return start, rows, (cpu[0] / wall, sum(cpu[1:]) / wall)
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _okrstream.stop(*processes)
 
 
 def _owned(metrics_url: str, topic: str) -> set[int]:
