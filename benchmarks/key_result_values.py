@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.events:,} events, {len(requests)} key results over {len(kpis)} KPIs, last 92 days")
             for label, landed_by in (("rollups", None), ("as of now", datetime.now(UTC))):
                 query = MetricValues(settings.clickhouse_database, requests, landed_by)
-                branches = query.to_sql()[0].count("UNION ALL") + 1
+                # the branches, not the two levels inside one: those are indented
+                branches = query.to_sql()[0].count("\nUNION ALL\n") + 1
                 for _ in range(2):
                     query.parse(store.fetch(query))
                 ms = []

@@ -9,7 +9,10 @@ filter by (none: the total), and its HAVING keeps only the groups requested, so 
 a dimension of many values returns the few rows asked for, not all of them.
 
 Values come from one of two places that agree once everything has landed:
-- the KPI rollups (`landed_by=None`): the current values, merged from the minute buckets;
+- the KPI rollups (`landed_by=None`): the current values, merged from the hourly level for the
+  window's whole UTC hours and from the minute rollup for the minutes at its edges. A key
+  result's window is often a quarter, read at every recomputation: a quarter of minute buckets
+  is 60 times the rows, and the read grew with the events until every minute had its rows;
 - raw_events as of a landing instant (`landed_by`): only the rows that had landed by then, put
   in the rollup's minute buckets by the rollup's own SELECT (`kpi_select`) and merged from the
   same -State functions, so a recomputation of a past score sees exactly what the live scorer
@@ -24,12 +27,12 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import CHECK_IN_TYPE, Aggregation, KpiDefinition, ratio_value
 
-from .kpi_rollup_ddl import dimension_column, kpi_select, merge_of, rollup_table
+from .kpi_rollup_ddl import dimension_column, hourly_of, kpi_select, merge_of, rollup_table
 
 _TIME = "DateTime64(6, 'UTC')"
 _LANDED_BY = f"landed_at <= {{landed_by:{_TIME}}}"
@@ -134,11 +137,7 @@ class MetricValues:
         merge, merge_params = merge_of(kpi, level=f"{p}level")
         params |= merge_params | {f"{p}id": branch.index, f"{p}start": branch.start, f"{p}end": branch.end}
         if self.landed_by is None:
-            params[f"{p}table"] = rollup_table(kpi)
-            source = (
-                f"{{database:Identifier}}.{{{p}table:Identifier}}\n"
-                f"WHERE bucket >= {{{p}start:{_TIME}}} AND bucket < {{{p}end:{_TIME}}}"
-            )
+            source = _rollup_source(branch, params)
         else:  # the rollup's rows, rebuilt from what had landed: its own SELECT, in the window
             landed = "\n  AND ".join(
                 [_LANDED_BY, f"{_MINUTE} >= {{{p}start:{_TIME}}}", f"{_MINUTE} < {{{p}end:{_TIME}}}"]
@@ -206,6 +205,35 @@ class _Branch:
         values, columns = dict(group), self.columns()
         mask = sum(1 << (len(columns) - 1 - k) for k, j in enumerate(columns) if j not in values)
         return mask, tuple(values.get(j, "") for j in columns)
+
+
+def _rollup_source(branch: _Branch, params: dict[str, Any]) -> str:
+    """Where a branch reads the current states: the minute rollup, or, when the window holds a
+    whole UTC hour, the hourly level for its whole hours and the minute rollup for the minutes
+    before the first and after the last (the two levels hold the same states)."""
+    p = f"b{branch.index}_"
+    params[f"{p}table"] = rollup_table(branch.kpi)
+    first = branch.start.replace(minute=0, second=0, microsecond=0)
+    if first < branch.start:
+        first += timedelta(hours=1)
+    last = branch.end.replace(minute=0, second=0, microsecond=0)
+    if last <= first:
+        return (
+            f"{{database:Identifier}}.{{{p}table:Identifier}}\n"
+            f"WHERE bucket >= {{{p}start:{_TIME}}} AND bucket < {{{p}end:{_TIME}}}"
+        )
+    params |= {f"{p}hours": hourly_of(rollup_table(branch.kpi)), f"{p}first": first, f"{p}last": last}
+    columns = ", ".join([*(dimension_column(branch.kpi, key) for key in branch.kpi.dimensions), "value"])
+    return (
+        "(\n"
+        f"    SELECT {columns} FROM {{database:Identifier}}.{{{p}hours:Identifier}}\n"
+        f"    WHERE bucket >= {{{p}first:{_TIME}}} AND bucket < {{{p}last:{_TIME}}}\n"
+        "    UNION ALL\n"
+        f"    SELECT {columns} FROM {{database:Identifier}}.{{{p}table:Identifier}}\n"
+        f"    WHERE (bucket >= {{{p}start:{_TIME}}} AND bucket < {{{p}first:{_TIME}}})\n"
+        f"       OR (bucket >= {{{p}last:{_TIME}}} AND bucket < {{{p}end:{_TIME}}})\n"
+        ")"
+    )
 
 
 def _number(value: Any) -> float | None:

@@ -124,29 +124,47 @@ def wanted(i: int, dimensions: int) -> str:
     return f"{{b{i}_wanted:Array(Tuple(UInt64{', String' * dimensions}))}}"
 
 
-def rollup_branch(i: int, merge: str, grouping: str | None = None, columns: int = 2) -> str:
-    """A branch on a rollup, without GROUP BY when `grouping` is None."""
+def rollup_branch(
+    i: int, merge: str, grouping: str | None = None, columns: int = 2, *, hours: int | None = None
+) -> str:
+    """A branch on a rollup, without GROUP BY when `grouping` is None; reading whole hours from the
+    hourly level when the KPI has `hours` dimension columns (the grouping may use fewer)."""
     listed = ", ".join(f"d{j}" for j in range(columns))
     if grouping is None:
         head = "toUInt64(0) AS g, CAST([] AS Array(String)) AS dims"
     else:
         head = f"grouping({listed}) AS g, [{listed}] AS dims"
+    if hours is None:
+        source = (
+            f"{{database:Identifier}}.{{b{i}_table:Identifier}}\n"
+            f"WHERE bucket >= {{b{i}_start:{TIME}}} AND bucket < {{b{i}_end:{TIME}}}"
+        )
+    else:
+        read = ", ".join([*(f"d{j}" for j in range(hours)), "value"])
+        source = f"""(
+    SELECT {read} FROM {{database:Identifier}}.{{b{i}_hours:Identifier}}
+    WHERE bucket >= {{b{i}_first:{TIME}}} AND bucket < {{b{i}_last:{TIME}}}
+    UNION ALL
+    SELECT {read} FROM {{database:Identifier}}.{{b{i}_table:Identifier}}
+    WHERE (bucket >= {{b{i}_start:{TIME}}} AND bucket < {{b{i}_first:{TIME}}})
+       OR (bucket >= {{b{i}_last:{TIME}}} AND bucket < {{b{i}_end:{TIME}}})
+)"""
     sql = (
-        f"SELECT {{b{i}_id:UInt32}} AS b, {head}, count() AS n, toFloat64({merge}(value)) AS v\n"
-        f"FROM {{database:Identifier}}.{{b{i}_table:Identifier}}\n"
-        f"WHERE bucket >= {{b{i}_start:{TIME}}} AND bucket < {{b{i}_end:{TIME}}}"
+        f"SELECT {{b{i}_id:UInt32}} AS b, {head}, count() AS n, toFloat64({merge}(value)) AS v\nFROM {source}"
     )
     if grouping is not None:
         sql += f"\nGROUP BY GROUPING SETS ({grouping})\nHAVING (g, {listed}) IN {wanted(i, columns)}"
     return sql
 
 
-# revenue twice in one window (one branch, three grouping sets), once in another; all_revenue
+# revenue twice in one window (one branch, three grouping sets), once in another; all_revenue.
+# START..END holds the whole hour from 10:00 (the hourly level) and minutes before it; T..START
+# no whole hour (the minute rollup alone)
 REVENUE_FROM_ROLLUP = "\nUNION ALL\n".join(
     [
-        rollup_branch(0, "sumMerge", "(), (d0), (d1)"),
+        rollup_branch(0, "sumMerge", "(), (d0), (d1)", hours=2),
         rollup_branch(1, "sumMerge", "(d0, d1)"),
-        rollup_branch(2, "sumMerge"),
+        rollup_branch(2, "sumMerge", hours=0),
     ]
 )
 
@@ -188,10 +206,11 @@ FROM (
 # the ratio's numerator shares its branch with a request on orders; nothing reads orders by
 # channel (d1), so that branch groups by region alone, as does the one on sessions
 CONVERSION_FROM_ROLLUP = (
-    rollup_branch(0, "countMerge", "(), (d0)", 1)
+    rollup_branch(0, "countMerge", "(), (d0)", 1, hours=2)
     + "\nUNION ALL\n"
-    + rollup_branch(1, "countMerge", "(d0)", 1)
+    + rollup_branch(1, "countMerge", "(d0)", 1, hours=1)
 )
+HOUR = T + timedelta(hours=1)  # the one whole hour in START..END
 
 MILESTONES = f"""SELECT key_result, groupArray(milestone)
 FROM (
@@ -233,6 +252,9 @@ GROUP BY key_result"""  # noqa: E501
                 "b0_start": START,
                 "b0_end": END,
                 "b0_table": rollup_table(KPIS["revenue"]),
+                "b0_hours": rollup_table(KPIS["revenue"]) + "__hour",
+                "b0_first": HOUR,
+                "b0_last": END,
                 "b0_wanted": [(0b10, "", "web"), (0b11, "", ""), (0b01, "EU", "")],
                 "b1_id": 1,
                 "b1_start": T,
@@ -243,6 +265,9 @@ GROUP BY key_result"""  # noqa: E501
                 "b2_start": START,
                 "b2_end": END,
                 "b2_table": rollup_table(KPIS["all_revenue"]),
+                "b2_hours": rollup_table(KPIS["all_revenue"]) + "__hour",
+                "b2_first": HOUR,
+                "b2_last": END,
             },
             id="rollup-shared-branch-two-windows-and-no-dimensions",
         ),
@@ -297,11 +322,17 @@ GROUP BY key_result"""  # noqa: E501
                 "b0_start": START,
                 "b0_end": END,
                 "b0_table": rollup_table(KPIS["orders"]),
+                "b0_hours": rollup_table(KPIS["orders"]) + "__hour",
+                "b0_first": HOUR,
+                "b0_last": END,
                 "b0_wanted": [(0b0, "NA"), (0b1, "")],
                 "b1_id": 1,
                 "b1_start": START,
                 "b1_end": END,
                 "b1_table": rollup_table(KPIS["sessions"]),
+                "b1_hours": rollup_table(KPIS["sessions"]) + "__hour",
+                "b1_first": HOUR,
+                "b1_last": END,
                 "b1_wanted": [(0b0, "NA")],
             },
             id="rollup-ratio",
@@ -590,7 +621,9 @@ def expected(events: list[dict[str, Any]], request: MetricRequest) -> float | No
 
 WINDOWS = [
     (T + timedelta(minutes=7, seconds=30), T + timedelta(minutes=95, seconds=10)),  # cuts minutes
-    (T, T + timedelta(hours=3)),
+    (T, T + timedelta(hours=3)),  # whole hours only
+    # minutes, a whole hour, minutes: both levels, the hourly level in the middle
+    (T + timedelta(minutes=7, seconds=30), T + timedelta(hours=2, minutes=35, seconds=10)),
     (T + timedelta(hours=2, minutes=59, seconds=59), T + timedelta(hours=4)),  # the last minute alone
     (T + timedelta(hours=10), T + timedelta(hours=11)),  # nothing in it
 ]
@@ -631,8 +664,8 @@ def assert_agrees_with_python(actual: dict[str, float | None], events: list[dict
 def test_the_rollups_agree_with_plain_python_over_every_event(landed: Landed) -> None:
     values = read(landed, None)
     assert_agrees_with_python(values, landed.everything)
-    assert values["orders/1/0"] == 600 and values["revenue/3/0"] == 0.0 and values["avg_order/3/0"] is None
-    assert values["conversion/3/0"] is None  # no sessions in the window
+    assert values["orders/1/0"] == 600 and values["revenue/4/0"] == 0.0 and values["avg_order/4/0"] is None
+    assert values["conversion/4/0"] is None  # no sessions in the window
 
 
 def test_as_of_reads_what_had_landed_by_then(landed: Landed) -> None:
@@ -668,8 +701,9 @@ def test_a_kpi_without_dimensions_is_read_whole(landed: Landed) -> None:
     for landed_by, events in ((None, landed.everything), (landed.between, landed.first)):
         values, rows = read_these(landed, requests, landed_by)
         assert values == pytest.approx({r.key: expected(events, r) for r in requests}, rel=1e-12)
-        whole = [row for row in rows if row[0] % 2 == 0]  # branches 0, 2, 4, 6: all_revenue's
-        assert sorted(row[:3] for row in whole) == [(b, 0, []) for b in (0, 2, 4, 6)]  # one each, n = 0 too
+        whole = [row for row in rows if row[0] % 2 == 0]  # the even branches, one per window: all_revenue's
+        evens = range(0, 2 * len(WINDOWS), 2)
+        assert sorted(row[:3] for row in whole) == [(b, 0, []) for b in evens]  # one each, n = 0 too
         for w in range(len(WINDOWS)):
             assert values[f"all_revenue/{w}"] == values[f"revenue/{w}"]
     assert values["all_revenue/1"] == sum(amounts([e for e in landed.first if e["type"] == "order.placed"]))
