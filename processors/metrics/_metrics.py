@@ -71,6 +71,16 @@ STORE_QUERY_SECONDS = Histogram(
     "okrstream_store_query_seconds", "Answering one request, queued behind others included"
 )
 
+# -- the store facade, in every process that runs statements ----------------------------------------
+# Labelled by the statement's class (a fixed set, one per query or DDL module), so where a worker's
+# store time goes is read off /metrics: the sink's inserts, the scorer's reads and score writes.
+STORE_STATEMENT_SECONDS = Histogram(
+    "okrstream_store_statement_seconds",
+    "One statement run through the store facade, by its class: the time its caller waited",
+    ["statement"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
 # -- KPIs and OKRs --------------------------------------------------------------------------------
 FEED_MESSAGES = Counter(
     "okrstream_feed_messages",

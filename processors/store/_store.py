@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from clickhouse_connect.driver.client import Client
 from schemas import Settings
 
 from ..clickhouse import Insert, Script, Statement, connect, ensure_schema, execute, fetch, insert
+from ..metrics import STORE_STATEMENT_SECONDS
 
 
 class Store:
@@ -33,14 +35,17 @@ class Store:
         ensure_schema(self._client, settings)
 
     def execute(self, statement: Statement | Script) -> None:
-        execute(self._client, statement)
+        with _timed(statement):
+            execute(self._client, statement)
 
     def fetch(self, statement: Statement) -> list[tuple[Any, ...]]:
-        return fetch(self._client, statement)
+        with _timed(statement):
+            return fetch(self._client, statement)
 
     def insert(self, statement: Insert) -> None:
         """One block, as the statement describes it; nothing is sent for no rows."""
-        insert(self._client, statement)
+        with _timed(statement):
+            insert(self._client, statement)
 
     def ping(self) -> None:
         """Raises when the store does not answer, with the driver's reason (for readiness)."""
@@ -48,6 +53,17 @@ class Store:
 
     def close(self) -> None:
         self._client.close()
+
+
+@contextlib.contextmanager
+def _timed(statement: object) -> Iterator[None]:
+    """Observe the statement's time under its class's name, failures included."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = time.perf_counter() - started
+        STORE_STATEMENT_SECONDS.labels(statement=type(statement).__name__).observe(elapsed)
 
 
 @contextlib.contextmanager
