@@ -102,6 +102,9 @@ class Phase:
     bounds_us: tuple[int, int] = (0, 0)  # received_at of the first and last timed event
     ticks: list[list[Any]] = field(default_factory=list, repr=False)  # the producer's, warm-up included
     last_sent: float = 0.0  # received_at of the phase's last event, s
+    produced_s: float = 0.0  # wall time the producer ran, warm-up included
+    # the worker's store statements while the producer ran: class -> (calls, seconds waited)
+    store: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 # --- definitions ----------------------------------------------------------------------------------
@@ -259,6 +262,23 @@ class Worker:
             return self.process.wait()
 
 
+STATEMENT_SECONDS = "okrstream_store_statement_seconds"
+
+
+def statement_totals(api: str) -> dict[str, tuple[float, float]]:
+    """The worker's store statements so far, from its /metrics: class -> (calls, seconds waited)."""
+    calls: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for sample in _okrstream.metric_samples(f"{api}/metrics"):
+        if sample.name == f"{STATEMENT_SECONDS}_count":
+            calls[sample.labels["statement"]] = sample.value
+        elif sample.name == f"{STATEMENT_SECONDS}_sum":
+            seconds[sample.labels["statement"]] = sample.value
+    if not calls:
+        raise RuntimeError(f"the worker's /metrics has no {STATEMENT_SECONDS}: store time cannot be split")
+    return {name: (count, seconds.get(name, 0.0)) for name, count in calls.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     rates = [int(r) for r in args.rates.split(",") if r]
@@ -276,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(phases))
     print()
     print(_stages(phases))
+    print()
+    print(_store_time(phases))
     if args.json:
         Path(args.json).write_text(json.dumps([_as_json(p) for p in phases], indent=2))
     return 0 if all(p.unmatched == 0 and p.drained_s is not None for p in phases) else 1
@@ -361,6 +383,7 @@ def _phase(
     }
     pids = {"worker": worker.process.pid, "broker": broker_pid}
     cpu0 = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
+    store0 = statement_totals(worker.api)
     wall0 = time.monotonic()
     subprocess.run(
         [sys.executable, "-m", "benchmarks._freshness_producer", json.dumps(spec)],
@@ -368,7 +391,12 @@ def _phase(
         env=_okrstream.environment(settings),
         check=True,
     )
-    produced_wall = time.monotonic() - wall0
+    produced_wall = phase.produced_s = time.monotonic() - wall0
+    store1 = statement_totals(worker.api)
+    phase.store = {
+        name: (calls - store0.get(name, (0.0, 0.0))[0], seconds - store0.get(name, (0.0, 0.0))[1])
+        for name, (calls, seconds) in store1.items()
+    }
     result = json.loads(out.read_text())
     phase.sent = result["events"]
     sent_total = sent_before + phase.sent
@@ -532,6 +560,27 @@ def _stages(phases: list[Phase]) -> str:
     return "cumulative ms from received_at, p50 / p99 over timed events:\n" + "\n".join(lines)
 
 
+def _store_time(phases: list[Phase], top: int = 6) -> str:
+    """Where the worker's store time went while the producer ran: the statements that took most.
+
+    Seconds per second sum the waits of every caller, so they can pass 1: the sink, the scorer
+    and the API each have a connection of their own, and their statements overlap.
+    """
+    lines = [
+        "| rate/s | statement | calls/s | ms each (mean) | seconds per second |",
+        "| ---: | --- | ---: | ---: | ---: |",
+    ]
+    for p in phases:
+        wall = max(p.produced_s, 1e-6)
+        busiest = sorted(p.store.items(), key=lambda item: -item[1][1])
+        for name, (calls, seconds) in [(n, v) for n, v in busiest if v[0] > 0][:top]:
+            lines.append(
+                f"| {p.rate:,} | {name} | {calls / wall:,.1f} | {1000 * seconds / calls:,.1f}"
+                f" | {seconds / wall:.2f} |"
+            )
+    return "the worker's store statements while the producer ran, by time waited:\n" + "\n".join(lines)
+
+
 def _timed_s(p: Phase) -> float:
     """The timed span of a phase: from its first timed event's received_at to its last."""
     return max((p.bounds_us[1] - p.bounds_us[0]) / 1e6, 1e-6)
@@ -555,6 +604,8 @@ def _as_json(p: Phase) -> dict[str, Any]:
         "producer_behind_s": p.producer_behind_s,
         "cores": p.cores,
         "busy_before": p.busy_before,
+        "store": {name: {"calls": c, "seconds": sec} for name, (c, sec) in p.store.items()},
+        "produced_s": p.produced_s,
     }
 
 

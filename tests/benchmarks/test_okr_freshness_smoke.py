@@ -28,3 +28,6 @@ def test_the_freshness_benchmark_scores_every_event(run_benchmark, tmp_path: Pat
     # ... landed, scorer began, published, received (p50 / p99), and the sink's inserts a second
     stages = rf"^\| 100 \| {N} / {N} \| {N} / {N} \| {N} / {N} \| {N} / {N} \| {N}\.\d \|$"
     assert re.search(stages, done.stdout, re.M), done.stdout
+    # ... and the worker's store statements while the producer ran, the sink's inserts among them
+    store = rf"^\| 100 \| InsertRawEvents \| {F} \| [\d,.]+ \| {F} \|$"
+    assert re.search(store, done.stdout, re.M), done.stdout
