@@ -7,12 +7,23 @@ The KPI functions are the Python API behind `okrstream kpi` and `/v1/kpis`:
         kpis = applied_kpis(store, settings.clickhouse_database)
         for reading in kpi_readings(store, settings.clickhouse_database, kpis, "revenue", start, end):
             print(reading.period, reading.value, reading.change, reading.healthy)
+
+Each name is imported from its sub-package on first use: importing one sub-package (the CLI, the
+statements of `processors.clickhouse`) does not load the others' dependencies, faust, chDB and
+FastAPI among them.
 """
 
-from .kpi import applied_kpis, apply_kpis, kpi_readings, kpi_series, read_catalog
-from .runtime import build_app, load_registry
-from .sink import BatchingSink, LogRecord, RawEventsSink, SinkBatch, SinkError, SinkStats
-from .store import ApiKeyStore, Store, open_store
+from __future__ import annotations
+
+import typing
+
+from . import _lazy
+
+if typing.TYPE_CHECKING:
+    from .kpi import applied_kpis, apply_kpis, kpi_readings, kpi_series, read_catalog
+    from .runtime import build_app, load_registry
+    from .sink import BatchingSink, LogRecord, RawEventsSink, SinkBatch, SinkError, SinkStats
+    from .store import ApiKeyStore, Store, open_store
 
 __all__ = [
     "ApiKeyStore",
@@ -32,3 +43,24 @@ __all__ = [
     "open_store",
     "read_catalog",
 ]
+
+_HOMES = {
+    "ApiKeyStore": ".store",
+    "BatchingSink": ".sink",
+    "LogRecord": ".sink",
+    "RawEventsSink": ".sink",
+    "SinkBatch": ".sink",
+    "SinkError": ".sink",
+    "SinkStats": ".sink",
+    "Store": ".store",
+    "applied_kpis": ".kpi",
+    "apply_kpis": ".kpi",
+    "build_app": ".runtime",
+    "kpi_readings": ".kpi",
+    "kpi_series": ".kpi",
+    "load_registry": ".runtime",
+    "open_store": ".store",
+    "read_catalog": ".kpi",
+}
+
+__getattr__ = _lazy.lazy_names(__name__, __all__, _HOMES)

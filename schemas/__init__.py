@@ -23,6 +23,7 @@ from ._errors import (
     json_type_name,
 )
 from ._event import (
+    AS_OF_TIMES,
     EVENT_TYPE_PATTERN,
     KEY_PATTERN,
     MAX_YEAR,
@@ -133,6 +134,7 @@ from ._subscriptions import (
 from ._validate import validate_event
 
 __all__ = [
+    "AS_OF_TIMES",
     "CHECK_IN_TYPE",
     "DEAD_LETTER_RAW_BYTES",
     "ECHO_CHARS",

@@ -155,6 +155,9 @@ def utc_iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+AS_OF_TIMES = ("landed", "occurred")  # what an as-of instant counts events by
+
+
 def parse_instant(text: str, name: str = "as_of") -> datetime:
     """An ISO 8601 instant with its offset (`2026-10-15T12:00Z`): "as of" never guesses a zone."""
     try:

@@ -32,6 +32,8 @@ PACKAGES = [
 @pytest.mark.parametrize("name", PACKAGES)
 def test_all_is_exactly_the_public_members(name: str) -> None:
     package = importlib.import_module(name)
+    for member in package.__all__:  # a package that imports its names on first use (PEP 562) has them now
+        getattr(package, member, None)
     public = {
         member
         for member, value in vars(package).items()

@@ -17,12 +17,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas import ConfigError, FieldError, Settings
 
 from ..runtime import read_run_file
-from ..store import Store, open_store
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Backend:
         """The API's JSON answer to `call`, or `on_store`'s, the same JSON, from the store opened here."""
         if self.running:
             return call_running(self.running, call.path, call.body, call.headers, call.method)
+        from ..store import open_store  # chDB is loaded only by a command that opens the store
+
         with open_store(self.settings) as store:
             return on_store(store)
 
@@ -60,6 +64,8 @@ class Backend:
                 if self.running:
                     return call_running(self.running, call.path, call.body, call.headers, call.method)
                 if store is None:
+                    from ..store import open_store
+
                     store = stack.enter_context(open_store(self.settings))
                 return on_store(store)
 

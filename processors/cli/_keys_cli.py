@@ -11,14 +11,19 @@ import json
 import sys
 import urllib.parse
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas import Access, ConfigError, Settings, api_key_json
 
-from ..store import ApiKeyStore, Store
 from ._backend import ApiCall, Backend
 
 _JSON = {"Content-Type": "application/json"}
+
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+# Each `on_store` imports the key store: a command answered by the running process never loads chDB
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -78,6 +83,8 @@ def _create(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     fields = {"name": args.name, "access": args.access, "sources": args.sources, "types": args.types}
 
     def on_store(store: Store) -> dict[str, Any]:
+        from ..store import ApiKeyStore
+
         token, key = ApiKeyStore(store, backend.settings.clickhouse_database).create(**fields)
         return {"token": token, "key": api_key_json(key)}
 
@@ -86,6 +93,8 @@ def _create(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
 
 def _list(backend: Backend) -> list[dict[str, Any]]:
     def on_store(store: Store) -> dict[str, Any]:
+        from ..store import ApiKeyStore
+
         return {
             "keys": [api_key_json(k) for k in ApiKeyStore(store, backend.settings.clickhouse_database).list()]
         }
@@ -95,6 +104,8 @@ def _list(backend: Backend) -> list[dict[str, Any]]:
 
 def _revoke(backend: Backend, key_id: str) -> dict[str, Any]:
     def on_store(store: Store) -> dict[str, Any]:
+        from ..store import ApiKeyStore
+
         return {"key": api_key_json(ApiKeyStore(store, backend.settings.clickhouse_database).revoke(key_id))}
 
     path = f"/v1/keys/{urllib.parse.quote(key_id, safe='')}/revoke"

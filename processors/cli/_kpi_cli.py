@@ -17,18 +17,20 @@ import urllib.parse
 import urllib.request
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
 
 from schemas import ConfigError, Grain, Settings
 
-from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
-from ..okr import kpi_readers
-from ..runtime import load_registry
-from ..store import Store
 from ._backend import ApiCall, Backend, apply_query
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+# Each `on_store` imports what it runs: a command answered by the running process over its API
+# never loads them (faust, chDB, the KPI and OKR code), and starts in a fraction of the time.
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -78,6 +80,10 @@ def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     text = args.file.read_text(encoding="utf-8")
 
     def on_store(store: Store) -> dict[str, Any]:
+        from ..kpi import apply_kpis, plan_report, read_catalog
+        from ..okr import kpi_readers
+        from ..runtime import load_registry
+
         catalog = read_catalog(text, load_registry(backend.settings))
         with _BackfillBars() as bars:
             plan = apply_kpis(
@@ -98,6 +104,8 @@ def _apply(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
 
 def _list(backend: Backend) -> list[dict[str, Any]]:
     def on_store(store: Store) -> dict[str, Any]:
+        from ..kpi import kpi_listing
+
         return {"kpis": kpi_listing(store, backend.settings.clickhouse_database)}
 
     return backend.answer(ApiCall("/v1/kpis"), on_store)["kpis"]
@@ -107,6 +115,8 @@ def _show(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     timezone = args.tz or backend.settings.timezone
 
     def on_store(store: Store) -> dict[str, Any]:
+        from ..kpi import kpi_report, series_window
+
         start, end = series_window(args.start, args.end, timezone)
         by = tuple(key for key in args.by.split(",") if key)
         database = backend.settings.clickhouse_database

@@ -11,15 +11,17 @@ import sys
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas import ConfigError, EventTypeRegistry, Mapping, RawEvent, Settings, map_event
 
-from ..store import Store
 from . import _keys_cli as keys_cli
 from . import _kpi_cli as kpi_cli
 from . import _okr_cli as okr_cli
 from ._backend import ApiCall, Backend
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,11 +280,15 @@ def _mapped(mapping: Mapping, registry: EventTypeRegistry, data: Any, now: datet
 
 
 def _status(settings: Settings, fmt: str = "table") -> int:
-    from ..api import event_counts
     from ..clickhouse import describe
 
+    def on_store(store: Store) -> dict[str, Any]:
+        from ..api import event_counts
+
+        return event_counts(store, settings.clickhouse_database)
+
     backend = Backend(settings)
-    counts = backend.answer(ApiCall("/v1/counts"), lambda c: event_counts(c, settings.clickhouse_database))
+    counts = backend.answer(ApiCall("/v1/counts"), on_store)
     if fmt == "json":  # the API's /v1/counts answer, and which process or store gave it
         source = {"pid": backend.running["pid"]} if backend.running else {"store": describe(settings)}
         print(json.dumps(counts | {"from": source}, indent=2))

@@ -4,7 +4,6 @@ from ._okr_log import OkrLog
 from ._okr_scorer import LandedTouches, OkrScorer
 from ._okr_state import OkrDefinitions, kpi_readers, load_state
 from ._okrs import (
-    AS_OF_TIMES,
     apply_okrs,
     demo_okrs,
     key_result_report,
@@ -15,7 +14,6 @@ from ._okrs import (
 )
 
 __all__ = [
-    "AS_OF_TIMES",
     "LandedTouches",
     "OkrDefinitions",
     "OkrLog",

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from schemas import (
+    AS_OF_TIMES,
     Cause,
     ConfigError,
     FieldError,
@@ -150,9 +151,6 @@ def plan_report(plan: OkrPlan, catalog: OkrCatalog, dry_run: bool, prune: bool =
 
 
 # -- reading -----------------------------------------------------------------------------------
-
-
-AS_OF_TIMES = ("landed", "occurred")  # what an as-of instant counts events by
 
 
 def okr_report(

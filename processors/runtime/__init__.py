@@ -1,12 +1,24 @@
 """Wiring only: the roles (`okrstream run` as a supervisor over the broker and the pipeline,
-`serve`, `worker`, `store`), the faust app that joins the sink and the scorer, and the demo feed."""
+`serve`, `worker`, `store`), the faust app that joins the sink and the scorer, and the demo feed.
 
-from ._batches import BatchWindow
-from ._demo import DemoFeed, demo_history
-from ._faust_kafka import KafkaTransport
-from ._runtime import auth_warning, load_mappings, load_registry, read_run_file, run, serve, worker
-from ._store_role import store
-from ._worker import build_app
+Each name is imported from its module on first use, so a CLI command that only reads run.json
+does not load faust, chDB and FastAPI.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from .. import _lazy
+
+if typing.TYPE_CHECKING:
+    from ._batches import BatchWindow
+    from ._demo import DemoFeed, demo_history
+    from ._faust_kafka import KafkaTransport
+    from ._run_file import read_run_file
+    from ._runtime import auth_warning, load_mappings, load_registry, run, serve, worker
+    from ._store_role import store
+    from ._worker import build_app
 
 __all__ = [
     "BatchWindow",
@@ -23,3 +35,21 @@ __all__ = [
     "store",
     "worker",
 ]
+
+_HOMES = {
+    "BatchWindow": "._batches",
+    "DemoFeed": "._demo",
+    "KafkaTransport": "._faust_kafka",
+    "auth_warning": "._runtime",
+    "build_app": "._worker",
+    "demo_history": "._demo",
+    "load_mappings": "._runtime",
+    "load_registry": "._runtime",
+    "read_run_file": "._run_file",
+    "run": "._runtime",
+    "serve": "._runtime",
+    "store": "._store_role",
+    "worker": "._runtime",
+}
+
+__getattr__ = _lazy.lazy_names(__name__, __all__, _HOMES)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
-import json
 import logging
 import os
 import sys
@@ -63,6 +62,7 @@ from ..okr import LandedTouches, OkrDefinitions, OkrLog, OkrScorer, apply_okrs, 
 from ..sink import RawEventsSink, SinkStats
 from ..store import STORE_HTTP_FD_ENV, Store, bind_store_http, store_http_url
 from ._demo import DemoFeed, demo_history
+from ._run_file import read_run_file, run_file, write_run_file
 from ._store_role import StoreHttpService, users_line
 from ._supervisor import INCARNATION_ENV, SUPERVISED_ENV, journal_dir, supervise
 from ._worker import build_app
@@ -124,27 +124,6 @@ def open_feeds(
     return ForeignFeeds(subscriptions, registry, mappings, producer), ids
 
 
-def run_file(settings: Settings) -> Path:
-    return Path(settings.data_dir) / "run.json"
-
-
-def write_run_file(settings: Settings, info: dict[str, Any], admin_token: str | None) -> None:
-    """run.json, readable by its owner only: it holds the run's admin token, if auth is on.
-
-    Written to a private temporary file and renamed into place, so a command or test that reads
-    it while a run starts sees the previous file, or none, or the whole new one: never half of it.
-    """
-    if admin_token:
-        info = info | {"admin_token": admin_token}
-    path = run_file(settings)
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    partial.unlink(missing_ok=True)
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(info, f)
-    os.replace(partial, path)
-
-
 def auth_warning(settings: Settings) -> str | None:
     if settings.auth is AuthMode.DISABLED:
         return (
@@ -152,16 +131,6 @@ def auth_warning(settings: Settings) -> str | None:
             f" {settings.http_host}:{settings.http_port} may write events and read KPIs"
         )
     return None
-
-
-def read_run_file(settings: Settings) -> dict[str, Any] | None:
-    """What a running okrstream process said about itself, if it still runs."""
-    try:
-        info = json.loads(run_file(settings).read_text())
-        os.kill(int(info["pid"]), 0)
-    except (OSError, ValueError, KeyError):
-        return None
-    return info
 
 
 def run(settings: Settings, demo_rate: float | None = None) -> int:

@@ -90,7 +90,7 @@ def users_line(settings: Settings) -> str:
 
 def store(settings: Settings) -> int:
     """`okrstream store`: the embedded store alone, served over ClickHouse's HTTP interface until a signal."""
-    from ._runtime import read_run_file
+    from ._run_file import read_run_file
 
     if settings.clickhouse_url:
         print(

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from processors.runtime import read_run_file
-from processors.runtime._runtime import run_file, write_run_file  # white-box: the file's writing
+from processors.runtime._run_file import run_file, write_run_file  # white-box: the file's writing
 from schemas import Settings
 
 
