@@ -1,0 +1,108 @@
+"""CLI start-up: how long an `okrstream` command takes, against starting the interpreter alone.
+
+    .venv/bin/python -m benchmarks.cli_startup --repeats 10
+
+Each command runs as a fresh process, `--repeats` times after one warm-up, in turn with the
+floor (`python -c pass`, the same interpreter), so both see the same machine; the median wall
+time of each, and its ratio to the floor's. The commands:
+- `okrstream --help`;
+- `okrstream kpi list` answered by the running process: run.json names this benchmark's process
+  and a stand-in for its API on a loopback port (`GET /v1/kpis`), so only the command's own
+  start-up and one local request are timed;
+- `okrstream kpi list` with nothing running: the command opens the embedded store itself (a
+  fresh one in a temporary directory: chDB starts and the schema is checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from ._machine import REPO, commit, machine
+
+FLOOR = [sys.executable, "-c", "pass"]
+OKRSTREAM = [sys.executable, "-m", "processors.cli"]
+KPIS = {
+    "kpis": [{"name": "revenue", "aggregation": "sum", "title": "Revenue", "unit": "EUR", "dimensions": []}]
+}
+
+
+class _StandIn(BaseHTTPRequestHandler):
+    """The running process's `GET /v1/kpis`, as far as `okrstream kpi list` reads it."""
+
+    def do_GET(self) -> None:
+        body = json.dumps(KPIS).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    """Seconds from start to exit; a failed command stops the benchmark with its output."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[2:])} exited {done.returncode}: {done.stderr[-2000:]}")
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.cli_startup", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--repeats", type=int, default=10, help="timed runs of each command (default 10)")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="okrstream-cli-bench-"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = {
+            k: v for k, v in os.environ.items() if not k.startswith(("OKRSTREAM_", "KAFKA_", "CLICKHOUSE_"))
+        }
+        running, alone = work / "running", work / "alone"
+        running.mkdir()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        (running / "run.json").write_text(json.dumps({"pid": os.getpid(), "api_url": url}))
+        commands = {
+            "okrstream --help": (["--help"], running),
+            "okrstream kpi list, answered by the running process": (["kpi", "list"], running),
+            "okrstream kpi list, opening the store itself": (["kpi", "list"], alone),
+        }
+        print(f"okrstream CLI start-up benchmark, commit {commit()}, {machine()}; {args.repeats} runs each")
+        print()
+        print("| command | median ms | min ms | floor median ms | ratio to the floor |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for name, (words, data_dir) in commands.items():
+            env = base | {"OKRSTREAM_DATA_DIR": str(data_dir)}
+            timed(OKRSTREAM + words, env)  # warm-up: the page cache, and a fresh store's creation
+            floor, command = [], []
+            for _ in range(args.repeats):
+                floor.append(timed(FLOOR, env))
+                command.append(timed(OKRSTREAM + words, env))
+            f50, c50 = statistics.median(floor) * 1000, statistics.median(command) * 1000
+            print(f"| {name} | {c50:,.0f} | {min(command) * 1000:,.0f} | {f50:,.0f} | {c50 / f50:,.1f}x |")
+    finally:
+        server.shutdown()
+        server.server_close()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
