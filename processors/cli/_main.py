@@ -280,23 +280,26 @@ def _mapped(mapping: Mapping, registry: EventTypeRegistry, data: Any, now: datet
 
 
 def _status(settings: Settings, fmt: str = "table") -> int:
-    from ..clickhouse import describe
+    where = ""  # the store read, when no process runs to answer
 
     def on_store(store: Store) -> dict[str, Any]:
         from ..api import event_counts
+        from ..clickhouse import describe
 
+        nonlocal where
+        where = describe(settings)
         return event_counts(store, settings.clickhouse_database)
 
     backend = Backend(settings)
     counts = backend.answer(ApiCall("/v1/counts"), on_store)
     if fmt == "json":  # the API's /v1/counts answer, and which process or store gave it
-        source = {"pid": backend.running["pid"]} if backend.running else {"store": describe(settings)}
+        source = {"pid": backend.running["pid"]} if backend.running else {"store": where}
         print(json.dumps(counts | {"from": source}, indent=2))
         return 0
     if backend.running:
         print(f"okrstream runs (pid {backend.running['pid']}, API {backend.running['api_url']})")
     else:
-        print(f"okrstream is not running; read {describe(settings)} directly")
+        print(f"okrstream is not running; read {where} directly")
     print(f"{counts['total_events']:,} events landed")
     for t in counts["types"]:
         sums = ", ".join(f"{k}={v:,.2f}" for k, v in sorted(t["measures"].items()))

@@ -41,12 +41,19 @@ def test_importing_the_cli_loads_none_of_them() -> None:
     assert run_python("import processors.cli") == ([], "")
 
 
+ANSWERS = {
+    "/v1/kpis": {"kpis": [KPI]},
+    "/v1/counts": {"total_events": 3, "types": [{"type": "order.placed", "events": 3, "measures": {}}]},
+}
+
+
 class StandIn(BaseHTTPRequestHandler):
-    """The running process's `GET /v1/kpis`, as far as `okrstream kpi list` reads it."""
+    """The running process's API, as far as `okrstream kpi list` and `okrstream status` read it."""
 
     def do_GET(self) -> None:
-        body = json.dumps({"kpis": [KPI]}).encode() if self.path == "/v1/kpis" else b"{}"
-        self.send_response(200 if self.path == "/v1/kpis" else 404)
+        answer = ANSWERS.get(self.path)
+        body = json.dumps(answer or {"error": "not found"}).encode()
+        self.send_response(200 if answer else 404)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -71,11 +78,21 @@ def running_api(tmp_path: Path) -> Iterator[Path]:
         server.server_close()
 
 
-def test_a_command_the_running_process_answers_loads_none_of_them(running_api: Path) -> None:
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["kpi", "list"], "revenue sum Revenue (EUR) by region"),
+        (["status"], "okrstream runs (pid {pid}, API {url}) 3 events landed order.placed 3"),
+    ],
+)
+def test_a_command_the_running_process_answers_loads_none_of_them(
+    running_api: Path, command: list[str], expected: str
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OKRSTREAM_", "KAFKA_", "CLICKHOUSE_"))}
     env["OKRSTREAM_DATA_DIR"] = str(running_api)
+    running = json.loads((running_api / "run.json").read_text())
 
-    loaded, printed = run_python("from processors.cli import main\nassert main(['kpi', 'list']) == 0", env)
+    loaded, printed = run_python(f"from processors.cli import main\nassert main({command!r}) == 0", env)
 
     assert loaded == []
-    assert printed.split() == ["revenue", "sum", "Revenue", "(EUR)", "by", "region"]
+    assert printed.split() == expected.format(pid=running["pid"], url=running["api_url"]).split()
