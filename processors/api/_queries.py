@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,48 +18,13 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from schemas import Access, ConfigError, EventTypeRegistry, Grain, Settings, api_key_json
 
-from ..clickhouse import EventCounts, KnownIdentities
 from ..kpi import apply_kpis, kpi_listing, kpi_report, plan_report, read_catalog, series_window
 from ..okr import kpi_readers
 from ..sink import SinkStats
 from ..store import ApiKeyStore, Store
+from ._answers import event_counts, landed_events
 from ._auth import Authenticator
 from ._errors import ApiError, json_response
-
-
-def event_counts(store: Store, database: str) -> dict[str, Any]:
-    """Landed events per type with measure sums: the body of GET /v1/counts (and `okrstream status`)."""
-    types = EventCounts.parse(store.fetch(EventCounts(database)))
-    return {
-        "total_events": sum(t.events for t in types),
-        "types": [dataclasses.asdict(t) for t in types],
-    }
-
-
-def landed_identities(
-    store: Store, settings: Settings, identities: Collection[tuple[str, str]], now: datetime | None = None
-) -> set[tuple[str, str]]:
-    """Which of these (source, event_id) identities landed in the store within the dedup window.
-
-    The sink drops a copy of exactly these, so this is the store's word on duplicates: what the
-    ingest API answers `duplicate` and `okrstream ingest` counts as already stored.
-    """
-    if not identities:
-        return set()
-    since = (now or datetime.now(UTC)) - timedelta(days=settings.dedup_window_days)
-    query = KnownIdentities(settings.clickhouse_database, identities, since)
-    return query.parse(store.fetch(query))
-
-
-def landed_events(
-    store: Store, settings: Settings, identities: Collection[tuple[str, str]]
-) -> dict[str, Any]:
-    """The body of POST /v1/events/landed: those of the identities asked about that landed."""
-    found = landed_identities(store, settings, identities)
-    return {
-        "landed": [{"source": source, "event_id": event_id} for source, event_id in sorted(found)],
-        "dedup_window_days": settings.dedup_window_days,
-    }
 
 
 class EventIdentity(BaseModel):

@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from schemas import ConfigError, EventTypeRegistry, Mapping, RawEvent, Settings, map_event
 
 from . import _keys_cli as keys_cli
@@ -252,7 +254,7 @@ def _stored_lookup(
         try:
             for start in range(0, len(ordered), settings.http_max_events):  # the API's limit per request
                 chunk = ordered[start : start + settings.http_max_events]
-                body = json.dumps({"events": [{"source": s, "event_id": e} for s, e in chunk]}).encode()
+                body = orjson.dumps({"events": [{"source": s, "event_id": e} for s, e in chunk]})
                 call = ApiCall("/v1/events/landed", body, {"Content-Type": "application/json"}, "POST")
                 landed = answer(call, functools.partial(_landed_on_store, settings, chunk))
                 found |= {(e["source"], e["event_id"]) for e in landed["landed"]}

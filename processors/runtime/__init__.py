@@ -13,10 +13,11 @@ from .. import _lazy
 
 if typing.TYPE_CHECKING:
     from ._batches import BatchWindow
+    from ._config_files import load_mappings, load_registry
     from ._demo import DemoFeed, demo_history
     from ._faust_kafka import KafkaTransport
     from ._run_file import read_run_file
-    from ._runtime import auth_warning, load_mappings, load_registry, run, serve, worker
+    from ._runtime import auth_warning, run, serve, worker
     from ._store_role import store
     from ._worker import build_app
 
@@ -43,8 +44,8 @@ _HOMES = {
     "auth_warning": "._runtime",
     "build_app": "._worker",
     "demo_history": "._demo",
-    "load_mappings": "._runtime",
-    "load_registry": "._runtime",
+    "load_mappings": "._config_files",
+    "load_registry": "._config_files",
     "read_run_file": "._run_file",
     "run": "._runtime",
     "serve": "._runtime",

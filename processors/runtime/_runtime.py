@@ -15,7 +15,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +22,6 @@ from zoneinfo import ZoneInfo
 import faust
 import orjson
 import uvloop
-import yaml
 from mode import Service
 
 from ingest import (
@@ -45,7 +43,6 @@ from schemas import (
     MappingCatalog,
     OkrCatalog,
     Settings,
-    SubscriptionCatalog,
     env_name,
 )
 
@@ -61,6 +58,7 @@ from ..metrics import CONSUMER_LAG, serve_metrics
 from ..okr import LandedTouches, OkrDefinitions, OkrLog, OkrScorer, apply_okrs, demo_okrs, read_okrs
 from ..sink import RawEventsSink, SinkStats
 from ..store import STORE_HTTP_FD_ENV, Store, bind_store_http, store_http_url
+from ._config_files import load_mappings, load_registry, load_subscriptions
 from ._demo import DemoFeed, demo_history
 from ._run_file import read_run_file, run_file, write_run_file
 from ._store_role import StoreHttpService, users_line
@@ -68,43 +66,6 @@ from ._supervisor import INCARNATION_ENV, SUPERVISED_ENV, journal_dir, supervise
 from ._worker import build_app
 
 log = logging.getLogger(__name__)
-
-
-def load_registry(settings: Settings) -> EventTypeRegistry:
-    """Per-type schemas from the configured file, else the demo types shipped with okrstream."""
-    if settings.event_types_file:
-        text = Path(settings.event_types_file).read_text(encoding="utf-8")
-    else:
-        text = resources.files("schemas").joinpath("event_types.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
-    data["unknown_types"] = data.get("unknown_types") or settings.unknown_types.value
-    if settings.unknown_types.value == "reject":
-        data["unknown_types"] = "reject"  # the setting can only tighten what the file says
-    return EventTypeRegistry.from_mapping(data)
-
-
-def load_mappings(settings: Settings) -> MappingCatalog:
-    """Declarative mappings from the configured file, else the examples shipped with okrstream."""
-    if settings.mappings_file:
-        text = Path(settings.mappings_file).read_text(encoding="utf-8")
-    else:
-        text = resources.files("schemas").joinpath("mappings.yaml").read_text(encoding="utf-8")
-    return MappingCatalog.from_mapping(yaml.safe_load(text) or {})
-
-
-def load_subscriptions(settings: Settings, mappings: MappingCatalog) -> SubscriptionCatalog:
-    """The foreign topics the workers read: OKRSTREAM_SUBSCRIPTIONS_FILE, else none."""
-    if not settings.subscriptions_file:
-        return SubscriptionCatalog()
-    text = Path(settings.subscriptions_file).read_text(encoding="utf-8")
-    own = (
-        settings.raw_topic,
-        settings.dead_letter_topic,
-        settings.okr_touch_topic,
-        settings.okr_score_topic,
-        settings.okr_definition_topic,
-    )
-    return SubscriptionCatalog.from_mapping(yaml.safe_load(text) or {}, mappings, reserved_topics=own)
 
 
 def open_feeds(
