@@ -8,7 +8,9 @@ attributes of their parent once imported, and are not part of the surface.
 
 from __future__ import annotations
 
+import ast
 import importlib
+import inspect
 import types
 
 import pytest
@@ -47,3 +49,30 @@ def test_every_listed_name_is_defined_in_the_package(name: str) -> None:
     package = importlib.import_module(name)
     missing = [member for member in package.__all__ if not hasattr(package, member)]
     assert missing == []
+
+
+# packages that import their names on first use (PEP 562), each with a `_HOMES` map
+LAZY_PACKAGES = ["processors", "processors.api", "processors.runtime", "processors.store"]
+
+
+def type_checking_imports(name: str) -> dict[str, str]:
+    """A package's imports under `if typing.TYPE_CHECKING:`, name -> module as written."""
+    tree = ast.parse(inspect.getsource(importlib.import_module(name)))
+    guarded = [n for n in tree.body if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test)]
+    return {
+        alias.asname or alias.name: "." * statement.level + (statement.module or "")
+        for block in guarded
+        for statement in block.body
+        if isinstance(statement, ast.ImportFrom)
+        for alias in statement.names
+    }
+
+
+@pytest.mark.parametrize("name", LAZY_PACKAGES)
+def test_a_lazy_package_names_the_same_home_for_type_checkers_and_at_run_time(name: str) -> None:
+    """Type checkers read a lazy package's names from its `TYPE_CHECKING` imports, the run time from
+    `_HOMES`: one name in two places, so a name moved in one and not the other fails here."""
+    package = importlib.import_module(name)
+    imports = type_checking_imports(name)
+    assert imports == package._HOMES
+    assert sorted(imports) == sorted(package.__all__)
