@@ -12,7 +12,7 @@ from ._broker import (
 )
 from ._collector import collect_garbage_rarely
 from ._feeds import ForeignFeeds
-from ._files import SourceLine, read_csv, read_csv_rows, read_ndjson
+from ._files import SourceLine, decode_ndjson, read_csv, read_csv_rows, read_ndjson
 from ._group_offsets import GroupOffsets
 from ._intake import EventIntake, IngestSummary
 from ._journal import Journal, Segment, segments
@@ -20,6 +20,7 @@ from ._kafka import AcknowledgedSends, ProducerError, durable_producer
 from ._log_writer import KafkaLogWriter, LogUnavailable, LogWriter
 from ._producer import EventProducer
 from ._topics import ensure_topics, topic_ids, topic_specs
+from ._validation_pool import Outcome, Rejected, Validation, ValidationPool
 
 __all__ = [
     "AcknowledgedSends",
@@ -35,10 +36,15 @@ __all__ = [
     "KafkaLogWriter",
     "LogUnavailable",
     "LogWriter",
+    "Outcome",
     "ProducerError",
+    "Rejected",
     "Segment",
     "SourceLine",
+    "Validation",
+    "ValidationPool",
     "collect_garbage_rarely",
+    "decode_ndjson",
     "die_with_parent",
     "durable_producer",
     "ensure_topics",

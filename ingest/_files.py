@@ -21,17 +21,24 @@ class SourceLine:
     error: FieldError | None = None
 
 
-def read_ndjson(path: Path) -> Iterator[SourceLine]:
+def read_ndjson(path: Path, decoded: bool = True) -> Iterator[SourceLine]:
+    """The lines that are not blank; `decoded=False` leaves each to `decode_ndjson` (in a worker)."""
     # utf-8-sig: a byte-order mark (as some editors write) is not part of the first line
     with path.open("r", encoding="utf-8-sig", errors="replace") as f:
         for number, text in enumerate(f, start=1):
             text = text.rstrip("\r\n")
             if not text.strip():
                 continue
-            try:
-                yield SourceLine(number, text, orjson.loads(text))
-            except orjson.JSONDecodeError as e:
-                yield SourceLine(number, text, error=FieldError("$", f"invalid JSON: {e}", "json"))
+            line = SourceLine(number, text)
+            yield decode_ndjson(line) if decoded else line
+
+
+def decode_ndjson(line: SourceLine) -> SourceLine:
+    """The line with its JSON decoded, or the error that says why it is not JSON."""
+    try:
+        return SourceLine(line.line, line.text, orjson.loads(line.text))
+    except orjson.JSONDecodeError as e:
+        return SourceLine(line.line, line.text, error=FieldError("$", f"invalid JSON: {e}", "json"))
 
 
 CANONICAL_COLUMNS = frozenset({"event_id", "type", "source", "occurred_at", "subject"})

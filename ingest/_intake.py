@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas import (
+    EncodedEvent,
     EventTypeRegistry,
     EventValidationError,
     FieldError,
     RawEvent,
     dead_letter_record,
+    encode_event,
     validate_event,
 )
 
@@ -65,7 +67,7 @@ class EventIntake:
         self._clock = clock
         self._convert = convert or (lambda data, now: validate_event(data, registry, received_at=now))
         self._seen: set[tuple[str, str]] = set()
-        self._pending: list[RawEvent] = []
+        self._pending: list[EncodedEvent] = []
         self.summary = IngestSummary()
 
     def offer(self, data: Any, raw: str, line: int | None = None) -> RawEvent | None:
@@ -76,15 +78,19 @@ class EventIntake:
         except EventValidationError as e:
             self.reject(e.errors, raw, line)
             return None
+        return event if self.accept(encode_event(event, self._producer.partitions)) else None
+
+    def accept(self, event: EncodedEvent) -> bool:
+        """Take one event validated and encoded elsewhere (a worker process); False for a duplicate."""
         if event.identity in self._seen:
             self.summary.duplicates += 1
-            return None
+            return False
         self._seen.add(event.identity)
         self._pending.append(event)
         self.summary.accepted += 1
         if len(self._pending) >= self._send_every:
             self._send()
-        return event
+        return True
 
     def reject(self, errors: Sequence[FieldError], raw: str, line: int | None = None) -> None:
         """Send one rejected input to the dead-letter topic, saying why."""
@@ -120,7 +126,7 @@ class EventIntake:
         if in_flight is not None:
             in_flight.result()
 
-    def _check_and_send(self, events: list[RawEvent]) -> None:
+    def _check_and_send(self, events: list[EncodedEvent]) -> None:
         known = self._stored([e.identity for e in events]) if self._stored is not None else None
         if known is None:
             self.summary.unchecked += len(events)
@@ -129,4 +135,4 @@ class EventIntake:
             self.summary.new += len(fresh)
             self.summary.already_stored += len(events) - len(fresh)
             events = fresh
-        self._producer.send(events)
+        self._producer.send_encoded(events)

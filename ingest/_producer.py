@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from schemas import RawEvent, Settings, log_records
+from schemas import EncodedEvent, RawEvent, Settings, encoded_log_records, log_records
 
 from ._journal import Journal
 from ._kafka import AcknowledgedSends, durable_producer
@@ -39,6 +39,10 @@ class EventProducer:
         events = list(events)
         self.send_records(log_records(events, self.partitions, self._settings.record_max_events))
         return len(events)
+
+    def send_encoded(self, events: Iterable[EncodedEvent]) -> None:
+        """Queue events encoded where they were validated (`schemas.encode_event`), as `send` would."""
+        self.send_records(encoded_log_records(events, self._settings.record_max_events))
 
     def send_records(self, records: list[tuple[int, bytes]]) -> None:
         """Queue encoded log records, each to its partition (journaled first when there is a journal)."""

@@ -119,7 +119,17 @@ from ._okr_touches import (
     decode_touch,
     encode_touch,
 )
-from ._records import RECORD_FORMAT, chunk, decode_record, encode_record, log_records, partition_for
+from ._records import (
+    RECORD_FORMAT,
+    EncodedEvent,
+    chunk,
+    decode_record,
+    encode_event,
+    encode_record,
+    encoded_log_records,
+    log_records,
+    partition_for,
+)
 from ._settings import AuthMode, Settings, env_name
 from ._subscriptions import (
     ChangeOp,
@@ -159,6 +169,7 @@ __all__ = [
     "ConfigError",
     "DimensionSpec",
     "Direction",
+    "EncodedEvent",
     "EventTypeRegistry",
     "EventTypeSchema",
     "EventValidationError",
@@ -229,8 +240,10 @@ __all__ = [
     "echo",
     "echo_repr",
     "elapsed_share",
+    "encode_event",
     "encode_record",
     "encode_touch",
+    "encoded_log_records",
     "env_name",
     "errors_json",
     "event_to_json_dict",

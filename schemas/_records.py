@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -28,6 +28,49 @@ def partition_for(source: str, event_id: str, partitions: int) -> int:
 def encode_record(events: Sequence[dict[str, Any]]) -> bytes:
     """One log record: a JSON object holding a list of canonical event dicts."""
     return orjson.dumps({"format": RECORD_FORMAT, "events": events})
+
+
+class EncodedEvent(NamedTuple):
+    """A validated event encoded for the log where it was validated (say, in a worker process),
+    with what the writer needs without decoding it: its identity and partition."""
+
+    source: str
+    event_id: str
+    partition: int
+    json: bytes  # the event's object, as `encode_record` writes it inside a record
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        return (self.source, self.event_id)
+
+
+def encode_event(event: RawEvent, partitions: int) -> EncodedEvent:
+    return EncodedEvent(
+        event.source,
+        event.event_id,
+        partition_for(event.source, event.event_id, partitions),
+        orjson.dumps(event_to_json_dict(event)),
+    )
+
+
+_RECORD_HEAD = b'{"format":' + orjson.dumps(RECORD_FORMAT) + b',"events":['
+
+
+def encode_record_of(events: Sequence[bytes]) -> bytes:
+    """`encode_record` of events already encoded one by one: the same bytes, joined, not re-encoded."""
+    return _RECORD_HEAD + b",".join(events) + b"]}"
+
+
+def encoded_log_records(events: Iterable[EncodedEvent], max_events: int) -> list[tuple[int, bytes]]:
+    """`log_records` of encoded events: the same records, each at most `max_events` events."""
+    by_partition: dict[int, list[bytes]] = {}
+    for event in events:
+        by_partition.setdefault(event.partition, []).append(event.json)
+    return [
+        (partition, encode_record_of(group))
+        for partition, parts in by_partition.items()
+        for group in chunk(parts, max_events)
+    ]
 
 
 def decode_record(value: bytes) -> list[Any]:

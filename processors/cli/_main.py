@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from schemas import ConfigError, EventTypeRegistry, Mapping, RawEvent, Settings, map_event
+from schemas import ConfigError, EventTypeRegistry, Mapping, RawEvent, Settings, map_event, validate_event
 
 from . import _keys_cli as keys_cli
 from . import _kpi_cli as kpi_cli
@@ -71,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="FIELD=VALUE",
         help="set a field on every event, e.g. source=shop",
+    )
+    ingest.add_argument(
+        "--jobs",
+        type=int,
+        default=min(os.cpu_count() or 1, MAX_JOBS),
+        metavar="N",
+        help=f"worker processes that validate the lines (default: the CPUs, at most {MAX_JOBS})",
     )
 
     status = commands.add_parser(
@@ -134,7 +141,11 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         EventIntake,
         EventProducer,
         Journal,
+        Rejected,
+        Validation,
+        ValidationPool,
         collect_garbage_rarely,
+        decode_ndjson,
         ensure_topics,
         read_csv,
         read_csv_rows,
@@ -160,21 +171,26 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     if not args.file.is_file():
         print(f"okrstream ingest: no such file: {args.file}", file=sys.stderr)
         return 2
+    if args.jobs < 1:
+        print(f"okrstream ingest: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
+        return 2
     fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "ndjson")
     registry = load_registry(settings)
-    convert = None
+    convert: Callable[[Any, datetime], RawEvent]
+    decode = decode_ndjson if fmt == "ndjson" else (lambda line: line)  # workers decode the JSON
     if args.mapping:
         mapping = load_mappings(settings).mappings.get(args.mapping)
         if mapping is None:
             print(f"okrstream ingest: no mapping named {args.mapping!r}", file=sys.stderr)
             return 2
         convert = functools.partial(_mapped, mapping, registry)
-        lines = read_csv_rows(args.file) if fmt == "csv" else read_ndjson(args.file)
+        lines = read_csv_rows(args.file) if fmt == "csv" else read_ndjson(args.file, decoded=False)
     elif fmt == "csv":
+        convert = functools.partial(_validated, registry, {})
         lines = read_csv(args.file, _pairs(args.map, "--map"), _pairs(args.set, "--set"))
     else:
-        lines = read_ndjson(args.file)
-    constants = _pairs(args.set, "--set") if fmt == "ndjson" else {}
+        convert = functools.partial(_validated, registry, _pairs(args.set, "--set"))
+        lines = read_ndjson(args.file, decoded=False)
     # Create the topics with okrstream's partitions and retention before a broker that creates
     # unknown topics on first use (Tansu, Kafka with auto-create) makes them with its defaults.
     ensure_topics(bootstrap, settings)
@@ -182,19 +198,18 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     with (
         Backend(settings).session() as answer,
         EventProducer(bootstrap, settings, journal) as producer,
+        ValidationPool(Validation(convert, producer.partitions, decode), args.jobs) as pool,
         _progress(args.file) as advance,
     ):
         origin = f"file:{args.file}"
-        stored = _stored_lookup(settings, answer)
-        intake = EventIntake(producer, registry, origin=origin, convert=convert, stored=stored)
-        for line in lines:
-            if line.error is not None:
-                intake.reject([line.error], line.text, line.line)
-            else:
-                data = line.data | constants if constants and isinstance(line.data, dict) else line.data
-                intake.offer(data, line.text, line.line)
-            if line.line % PROGRESS_EVERY == 0:
-                advance(line.line)
+        intake = EventIntake(producer, registry, origin=origin, stored=_stored_lookup(settings, answer))
+        for outcomes, last_line in pool.outcomes(lines):
+            for outcome in outcomes:
+                if isinstance(outcome, Rejected):
+                    intake.reject(outcome.errors, outcome.text, outcome.line)
+                else:
+                    intake.accept(outcome)
+            advance(last_line)
         summary = intake.finish()
     for number, reason in summary.errors[:50]:
         print(f"{args.file}:{number}: {reason}", file=sys.stderr)
@@ -210,7 +225,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if summary.rejected == 0 else 1
 
 
-PROGRESS_EVERY = 1024  # lines between updates of the progress bar
+MAX_JOBS = 8  # validation processes by default, however many CPUs
 
 
 @contextlib.contextmanager
@@ -279,6 +294,13 @@ def _landed_on_store(settings: Settings, identities: list[tuple[str, str]], stor
 
 def _mapped(mapping: Mapping, registry: EventTypeRegistry, data: Any, now: datetime) -> RawEvent:
     return map_event(mapping, data, registry, received_at=now)
+
+
+def _validated(registry: EventTypeRegistry, constants: dict[str, str], data: Any, now: datetime) -> RawEvent:
+    """A canonical event, with the fields `--set` gives on every line of an NDJSON file."""
+    if constants and isinstance(data, dict):
+        data = data | constants
+    return validate_event(data, registry, received_at=now)
 
 
 def _status(settings: Settings, fmt: str = "table") -> int:

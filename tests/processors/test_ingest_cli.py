@@ -194,3 +194,36 @@ def test_on_a_terminal_the_import_draws_a_progress_bar_to_the_files_end(
     assert main(["ingest", str(path)]) == 0
     err = capsys.readouterr().err
     assert "ingest orders.ndjson: 100%" in err and "3.00/3.00" in err, err
+
+
+@pytest.mark.parametrize("jobs", ["1", "3"])
+def test_any_number_of_validation_processes_sends_each_event_once_and_reports_lines_in_order(
+    settings, topics, monkeypatch, tmp_path: Path, logged, capsys, jobs: str
+) -> None:
+    """The lines are validated in worker processes; what is sent, rejected and said is the file's order."""
+    use_settings(monkeypatch, settings)
+    lines = [order_line(f"ord-{i}") for i in range(5000)]
+    for broken in (4321, 17, 2500):
+        lines[broken] = lines[broken].replace('"amount":12.5', '"amount":"lots"')
+    lines[3000] = lines[10]  # a copy of an earlier line
+    path = tmp_path / "orders.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+
+    assert main(["ingest", str(path), "--jobs", jobs]) == 1
+    out, err = capsys.readouterr()
+
+    assert out.startswith("accepted 4996: 4996 new, 0 already stored; rejected 3")
+    assert out.rstrip().endswith("duplicates within the file 1")
+    assert [line.split(":")[1] for line in err.splitlines()] == ["18", "2501", "4322"]
+    assert sorted(e["event_id"] for e in logged("raw")) == sorted(
+        f"ord-{i}" for i in range(5000) if i not in (4321, 17, 2500, 3000)
+    )
+    assert [letter["line"] for letter in logged("deadletter")] == [18, 2501, 4322]
+
+
+def test_ingest_needs_a_validation_process(settings, topics, monkeypatch, tmp_path: Path, capsys) -> None:
+    use_settings(monkeypatch, settings)
+    path = tmp_path / "orders.ndjson"
+    path.write_text(order_line("ord-1") + "\n")
+    assert main(["ingest", str(path), "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1, got 0" in capsys.readouterr().err
