@@ -10,6 +10,7 @@ on the same machine present that token.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import json
 import urllib.error
@@ -48,28 +49,46 @@ class Backend:
         """The API's JSON answer to `call`, or `on_store`'s, the same JSON, from the store opened here."""
         if self.running:
             return call_running(self.running, call.path, call.body, call.headers, call.method)
-        from ..store import open_store  # chDB is loaded only by a command that opens the store
-
-        with open_store(self.settings) as store:
+        closing, store = self._open_store()
+        with closing:
             return on_store(store)
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Callable[[ApiCall, Callable[[Store], Any]], Any]]:
-        """`answer` for many calls: a store opened here is opened at the first and closed at the end."""
+    def session(self, open_early: bool = False) -> Iterator[Callable[[ApiCall, Callable[[Store], Any]], Any]]:
+        """`answer` for many calls: a store opened here is opened at the first and closed at the end.
+
+        `open_early` starts opening it at once on a thread of its own (chDB takes about half a
+        second to load and start), so that it overlaps what the command does before its first call.
+        """
+        opening: concurrent.futures.Future[tuple[contextlib.ExitStack, Store]] | None = None
+
+        def close() -> None:  # waits for an opening under way, then closes what it opened
+            if opening is not None and opening.exception() is None:
+                opening.result()[0].close()
+
         with contextlib.ExitStack() as stack:
-            store: Store | None = None
+            stack.callback(close)
+            if open_early and not self.running:
+                opener = stack.enter_context(concurrent.futures.ThreadPoolExecutor(1, "okrstream-store-open"))
+                opening = opener.submit(self._open_store)
 
             def answer(call: ApiCall, on_store: Callable[[Store], Any]) -> Any:
-                nonlocal store
+                nonlocal opening
                 if self.running:
                     return call_running(self.running, call.path, call.body, call.headers, call.method)
-                if store is None:
-                    from ..store import open_store
-
-                    store = stack.enter_context(open_store(self.settings))
-                return on_store(store)
+                if opening is None:
+                    opening = concurrent.futures.Future()
+                    opening.set_result(self._open_store())
+                return on_store(opening.result()[1])
 
             yield answer
+
+    def _open_store(self) -> tuple[contextlib.ExitStack, Store]:
+        """The store, opened, and what closes it."""
+        from ..store import open_store  # chDB is loaded only by a command that opens the store
+
+        closing = contextlib.ExitStack()
+        return closing, closing.enter_context(open_store(self.settings))
 
 
 def call_running(

@@ -196,7 +196,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     ensure_topics(bootstrap, settings)
     collect_garbage_rarely()  # a few objects made and dropped per line
     with (
-        Backend(settings).session() as answer,
+        Backend(settings).session(open_early=True) as answer,
         EventProducer(bootstrap, settings, journal) as producer,
         ValidationPool(Validation(convert, producer.partitions, decode), args.jobs) as pool,
         _progress(args.file) as advance,
