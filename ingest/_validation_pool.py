@@ -51,14 +51,13 @@ Outcome = EncodedEvent | Rejected
 @dataclass(frozen=True)
 class Validation:
     """What becomes of each line: `decode` it (NDJSON read undecoded), `convert` it to an event
-    received now, and encode that event for the log (`partitions` of the raw topic)."""
+    received now, and encode that event for the log (its partition of the raw topic's)."""
 
     convert: Callable[[Any, datetime], RawEvent]
-    partitions: int
     decode: Callable[[SourceLine], SourceLine] = _as_read
     clock: Callable[[], datetime] = field(default=_utc_now)
 
-    def run(self, lines: Sequence[SourceLine]) -> list[Outcome]:
+    def run(self, lines: Sequence[SourceLine], partitions: int) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for read in lines:
             line = self.decode(read)
@@ -70,7 +69,7 @@ class Validation:
             except EventValidationError as e:
                 outcomes.append(Rejected(line.line, line.text, e.errors))
                 continue
-            outcomes.append(encode_event(event, self.partitions))
+            outcomes.append(encode_event(event, partitions))
         return outcomes
 
 
@@ -82,16 +81,17 @@ def _start_worker(validation: Validation) -> None:
     _validation = validation
 
 
-def _run_chunk(lines: list[SourceLine]) -> list[Outcome]:
+def _run_chunk(lines: list[SourceLine], partitions: int) -> list[Outcome]:
     assert _validation is not None, "a worker runs only after _start_worker"
-    return _validation.run(lines)
+    return _validation.run(lines, partitions)
 
 
 class ValidationPool:
     """`jobs` worker processes running one `Validation`; outcomes come back in the lines' order.
 
     At most two chunks per worker are read ahead of the outcomes taken, so memory stays bounded
-    however large the file.
+    however large the file. Start it before the process starts threads (a producer, a store): a
+    fork copies only the thread that calls it, and a lock another thread held stays held.
     """
 
     def __init__(self, validation: Validation, jobs: int) -> None:
@@ -103,21 +103,22 @@ class ValidationPool:
         )
 
     def outcomes(
-        self, lines: Iterable[SourceLine], chunk_lines: int = CHUNK_LINES
+        self, lines: Iterable[SourceLine], partitions: int, chunk_lines: int = CHUNK_LINES
     ) -> Iterator[tuple[list[Outcome], int]]:
-        """(outcomes of a chunk, the number of the chunk's last line), chunk by chunk in order."""
+        """(outcomes of a chunk, the number of the chunk's last line), chunk by chunk in order;
+        `partitions`: the raw topic's, which the events are encoded for."""
         waiting: deque[tuple[AsyncResult[list[Outcome]], int]] = deque()
         chunk: list[SourceLine] = []
         for line in lines:
             chunk.append(line)
             if len(chunk) >= chunk_lines:
-                waiting.append((self._pool.apply_async(_run_chunk, (chunk,)), line.line))
+                waiting.append((self._pool.apply_async(_run_chunk, (chunk, partitions)), line.line))
                 chunk = []
                 if len(waiting) >= 2 * self._jobs:
                     done, last = waiting.popleft()
                     yield done.get(), last
         if chunk:
-            waiting.append((self._pool.apply_async(_run_chunk, (chunk,)), chunk[-1].line))
+            waiting.append((self._pool.apply_async(_run_chunk, (chunk, partitions)), chunk[-1].line))
         while waiting:
             done, last = waiting.popleft()
             yield done.get(), last

@@ -191,19 +191,20 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     else:
         convert = functools.partial(_validated, registry, _pairs(args.set, "--set"))
         lines = read_ndjson(args.file, decoded=False)
-    # Create the topics with okrstream's partitions and retention before a broker that creates
-    # unknown topics on first use (Tansu, Kafka with auto-create) makes them with its defaults.
-    ensure_topics(bootstrap, settings)
     collect_garbage_rarely()  # a few objects made and dropped per line
     with (
+        ValidationPool(Validation(convert, decode), args.jobs) as pool,  # forked before any thread starts
         Backend(settings).session(open_early=True) as answer,
-        EventProducer(bootstrap, settings, journal) as producer,
-        ValidationPool(Validation(convert, producer.partitions, decode), args.jobs) as pool,
-        _progress(args.file) as advance,
+        contextlib.ExitStack() as stack,
     ):
+        # Create the topics with okrstream's partitions and retention before a broker that creates
+        # unknown topics on first use (Tansu, Kafka with auto-create) makes them with its defaults.
+        ensure_topics(bootstrap, settings)
+        producer = stack.enter_context(EventProducer(bootstrap, settings, journal))
+        advance = stack.enter_context(_progress(args.file))
         origin = f"file:{args.file}"
         intake = EventIntake(producer, registry, origin=origin, stored=_stored_lookup(settings, answer))
-        for outcomes, last_line in pool.outcomes(lines):
+        for outcomes, last_line in pool.outcomes(lines, producer.partitions):
             for outcome in outcomes:
                 if isinstance(outcome, Rejected):
                     intake.reject(outcome.errors, outcome.text, outcome.line)

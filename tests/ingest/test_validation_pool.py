@@ -47,7 +47,7 @@ def file(tmp_path: Path) -> Path:
 
 
 def validation(**fields: Any) -> Validation:
-    return Validation(convert, partitions=4, decode=decode_ndjson, clock=lambda: NOW, **fields)
+    return Validation(convert, decode=decode_ndjson, clock=lambda: NOW, **fields)
 
 
 def described(outcomes: list) -> list[tuple]:
@@ -60,7 +60,7 @@ def described(outcomes: list) -> list[tuple]:
 
 
 def test_a_validation_decodes_converts_and_encodes_each_line(file: Path) -> None:
-    outcomes = validation().run(list(read_ndjson(file, decoded=False)))
+    outcomes = validation().run(list(read_ndjson(file, decoded=False)), 4)
 
     assert [o.line for o in outcomes if isinstance(o, Rejected)] == [7, 12, 14, 21]
     rejected = {o.line: o for o in outcomes if isinstance(o, Rejected)}
@@ -79,10 +79,10 @@ def test_a_validation_decodes_converts_and_encodes_each_line(file: Path) -> None
 def test_the_pool_gives_what_one_process_gives_in_the_files_order(
     file: Path, jobs: int, chunk_lines: int
 ) -> None:
-    alone = validation().run(list(read_ndjson(file, decoded=False)))
+    alone = validation().run(list(read_ndjson(file, decoded=False)), 4)
 
     with ValidationPool(validation(), jobs) as pool:
-        chunks = list(pool.outcomes(read_ndjson(file, decoded=False), chunk_lines=chunk_lines))
+        chunks = list(pool.outcomes(read_ndjson(file, decoded=False), 4, chunk_lines=chunk_lines))
 
     assert described([o for outcomes, _ in chunks for o in outcomes]) == described(alone)
     last_lines = [last for _, last in chunks]
@@ -100,7 +100,7 @@ def test_the_pool_reads_at_most_two_chunks_per_worker_ahead(tmp_path: Path) -> N
             yield SourceLine(i, order(i))
 
     with ValidationPool(validation(), jobs=2) as pool:
-        outcomes = pool.outcomes(lines(), chunk_lines=10)
+        outcomes = pool.outcomes(lines(), 4, chunk_lines=10)
         next(outcomes)
         assert len(read) <= 10 * (2 * 2 + 1)
         assert sum(len(chunk) for chunk, _ in outcomes) == 990
@@ -110,10 +110,10 @@ def test_a_worker_inherits_what_it_runs_without_pickling_it(file: Path) -> None:
     """A conversion that cannot be pickled (a closure, a local clock) still runs in the workers."""
     seen_at = datetime(2027, 1, 1, tzinfo=UTC)
     local = Validation(
-        functools.partial(lambda data, now: convert(data, now)), 4, decode_ndjson, lambda: seen_at
+        functools.partial(lambda data, now: convert(data, now)), decode_ndjson, lambda: seen_at
     )
     with ValidationPool(local, jobs=2) as pool:
-        events = [o for chunk, _ in pool.outcomes(read_ndjson(file, decoded=False)) for o in chunk]
+        events = [o for chunk, _ in pool.outcomes(read_ndjson(file, decoded=False), 4) for o in chunk]
     assert {orjson.loads(o.json)["received_at"] for o in events if isinstance(o, EncodedEvent)} == {
         "2027-01-01T00:00:00.000000Z"
     }
