@@ -20,7 +20,7 @@ from ._kafka import AcknowledgedSends, ProducerError, durable_producer
 from ._log_writer import KafkaLogWriter, LogUnavailable, LogWriter
 from ._producer import EventProducer
 from ._topics import ensure_topics, topic_ids, topic_specs
-from ._validation_pool import Outcome, Rejected, Validation, ValidationPool
+from ._validation_pool import Rejected, Validation, ValidationPool, WorkerDied
 
 __all__ = [
     "AcknowledgedSends",
@@ -36,13 +36,13 @@ __all__ = [
     "KafkaLogWriter",
     "LogUnavailable",
     "LogWriter",
-    "Outcome",
     "ProducerError",
     "Rejected",
     "Segment",
     "SourceLine",
     "Validation",
     "ValidationPool",
+    "WorkerDied",
     "collect_garbage_rarely",
     "decode_ndjson",
     "die_with_parent",

@@ -15,9 +15,10 @@ from __future__ import annotations
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from multiprocessing.pool import AsyncResult
 from types import TracebackType
 from typing import Any
 
@@ -90,43 +91,60 @@ class ValidationPool:
     """`jobs` worker processes running one `Validation`; outcomes come back in the lines' order.
 
     At most two chunks per worker are read ahead of the outcomes taken, so memory stays bounded
-    however large the file. Start it before the process starts threads (a producer, a store): a
-    fork copies only the thread that calls it, and a lock another thread held stays held.
+    however large the file. The workers are forked when the pool is made: make it before the
+    process starts threads (a producer, a store), since a fork copies only the calling thread,
+    and a lock another thread held stays held in the child. A worker that dies (killed, out of
+    memory) fails the import with `WorkerDied`, where `multiprocessing.Pool` would wait forever.
     """
 
     def __init__(self, validation: Validation, jobs: int) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
         self._jobs = jobs
-        self._pool = multiprocessing.get_context("fork").Pool(
-            jobs, initializer=_start_worker, initargs=(validation,)
+        self._executor = ProcessPoolExecutor(
+            jobs, multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(validation,)
         )
+        self._executor.submit(int).result()  # forks every worker now, not at the first chunk
 
     def outcomes(
         self, lines: Iterable[SourceLine], partitions: int, chunk_lines: int = CHUNK_LINES
     ) -> Iterator[tuple[list[Outcome], int]]:
         """(outcomes of a chunk, the number of the chunk's last line), chunk by chunk in order;
         `partitions`: the raw topic's, which the events are encoded for."""
-        waiting: deque[tuple[AsyncResult[list[Outcome]], int]] = deque()
+        answered = 0  # the last line of the chunks whose outcomes were taken
+        try:
+            for outcomes, last in self._in_order(lines, partitions, chunk_lines):
+                yield outcomes, last
+                answered = last
+        except BrokenProcessPool as e:
+            raise WorkerDied(
+                "a validation process died (killed, or out of memory?) before it answered for the"
+                f" lines after line {answered}; lines before them may have been sent, and importing"
+                " the file again is safe: the sink drops the copies"
+            ) from e
+
+    def _in_order(
+        self, lines: Iterable[SourceLine], partitions: int, chunk_lines: int
+    ) -> Iterator[tuple[list[Outcome], int]]:
+        waiting: deque[tuple[Future[list[Outcome]], int]] = deque()
         chunk: list[SourceLine] = []
         for line in lines:
             chunk.append(line)
             if len(chunk) >= chunk_lines:
-                waiting.append((self._pool.apply_async(_run_chunk, (chunk, partitions)), line.line))
+                waiting.append((self._executor.submit(_run_chunk, chunk, partitions), line.line))
                 chunk = []
                 if len(waiting) >= 2 * self._jobs:
                     done, last = waiting.popleft()
-                    yield done.get(), last
+                    yield done.result(), last
         if chunk:
-            waiting.append((self._pool.apply_async(_run_chunk, (chunk, partitions)), chunk[-1].line))
+            waiting.append((self._executor.submit(_run_chunk, chunk, partitions), chunk[-1].line))
         while waiting:
             done, last = waiting.popleft()
-            yield done.get(), last
+            yield done.result(), last
 
     def close(self) -> None:
-        """Stop the workers; anything still queued is dropped (an import that failed)."""
-        self._pool.terminate()
-        self._pool.join()
+        """Stop the workers; chunks not yet taken are dropped (an import that failed)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> ValidationPool:
         return self
@@ -135,3 +153,7 @@ class ValidationPool:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+class WorkerDied(RuntimeError):
+    """A validation process ended before it answered for a chunk: the import cannot go on."""

@@ -144,6 +144,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         Rejected,
         Validation,
         ValidationPool,
+        WorkerDied,
         collect_garbage_rarely,
         decode_ndjson,
         ensure_topics,
@@ -204,13 +205,17 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         advance = stack.enter_context(_progress(args.file))
         origin = f"file:{args.file}"
         intake = EventIntake(producer, registry, origin=origin, stored=_stored_lookup(settings, answer))
-        for outcomes, last_line in pool.outcomes(lines, producer.partitions):
-            for outcome in outcomes:
-                if isinstance(outcome, Rejected):
-                    intake.reject(outcome.errors, outcome.text, outcome.line)
-                else:
-                    intake.accept(outcome)
-            advance(last_line)
+        try:
+            for outcomes, last_line in pool.outcomes(lines, producer.partitions):
+                for outcome in outcomes:
+                    if isinstance(outcome, Rejected):
+                        intake.reject(outcome.errors, outcome.text, outcome.line)
+                    else:
+                        intake.accept(outcome)
+                advance(last_line)
+        except WorkerDied as e:
+            print(f"okrstream ingest: {e}", file=sys.stderr)
+            return 1
         summary = intake.finish()
     for number, reason in summary.errors[:50]:
         print(f"{args.file}:{number}: {reason}", file=sys.stderr)

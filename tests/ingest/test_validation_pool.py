@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest import Rejected, SourceLine, Validation, ValidationPool, decode_ndjson, read_ndjson
+from ingest import Rejected, SourceLine, Validation, ValidationPool, WorkerDied, decode_ndjson, read_ndjson
 from schemas import EncodedEvent, EventTypeRegistry, RawEvent, event_to_json_dict, validate_event
 
 NOW = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
@@ -122,3 +123,22 @@ def test_a_worker_inherits_what_it_runs_without_pickling_it(file: Path) -> None:
 def test_a_pool_needs_a_worker() -> None:
     with pytest.raises(ValueError, match="jobs must be at least 1, got 0"):
         ValidationPool(validation(), 0)
+
+
+def test_a_worker_that_dies_fails_the_outcomes_instead_of_leaving_them_waiting(file: Path) -> None:
+    """A worker killed mid-chunk (the kernel's out-of-memory killer, say) ends the import with a reason."""
+
+    def dies_at_line_9(data: Any, now: datetime) -> RawEvent:
+        if data.get("event_id") == "ord-9":
+            os._exit(137)  # as a process killed by signal 9 ends: no clean-up, no answer
+        return convert(data, now)
+
+    taken: list[int] = []
+    died = r"before it answered for the lines after line (0|4|8);"
+    with (
+        ValidationPool(Validation(dies_at_line_9, decode_ndjson), jobs=2) as pool,
+        pytest.raises(WorkerDied, match=died),
+    ):
+        for _, last in pool.outcomes(read_ndjson(file, decoded=False), 4, chunk_lines=4):
+            taken.append(last)
+    assert taken in ([], [4], [4, 8])  # chunks answered before the death come out; no later one
