@@ -1,5 +1,6 @@
 """Getting events into the log: the broker and its topics, the log writers and their journal,
-validation with dead letters (intake), file import, and foreign topics translated into the log.
+validation with dead letters (intake), file import (validated in worker processes), and foreign
+topics translated into the log.
 The HTTP ingest API is in `processors.api`."""
 
 from ._broker import (
