@@ -178,7 +178,6 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "ndjson")
     registry = load_registry(settings)
     convert: Callable[[Any, datetime], RawEvent]
-    decode = decode_ndjson if fmt == "ndjson" else (lambda line: line)  # workers decode the JSON
     if args.mapping:
         mapping = load_mappings(settings).mappings.get(args.mapping)
         if mapping is None:
@@ -192,9 +191,11 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     else:
         convert = functools.partial(_validated, registry, _pairs(args.set, "--set"))
         lines = read_ndjson(args.file, decoded=False)
+    # NDJSON lines are read undecoded: the workers decode them as they validate
+    validation = Validation(convert, decode_ndjson) if fmt == "ndjson" else Validation(convert)
     collect_garbage_rarely()  # a few objects made and dropped per line
     with (
-        ValidationPool(Validation(convert, decode), args.jobs) as pool,  # forked before any thread starts
+        ValidationPool(validation, args.jobs) as pool,  # forked before any thread starts
         Backend(settings).session(open_early=True) as answer,
         contextlib.ExitStack() as stack,
     ):
