@@ -148,13 +148,26 @@ class ApiKey(BaseModel):
 
 
 def new_api_key(
-    name: str, access: Access | str, sources: Iterable[str], types: Iterable[str], *, now: datetime
+    name: str,
+    access: Access | str,
+    sources: Iterable[str],
+    types: Iterable[str],
+    *,
+    now: datetime,
+    token: str | None = None,
 ) -> tuple[str, ApiKey]:
     """A fresh key: (the plaintext token, to show once; the record, holding only its hash).
 
-    Raises ConfigError naming each bad field (name, access, sources, types).
+    `token`, when given, is the key's instead of a new one: the processes of one service that
+    all accept the admin key their parent made. Raises ConfigError naming each bad field (name,
+    access, sources, types), and ValueError for a token that is not one.
     """
     key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    if token is not None:
+        parsed = parse_token(token)
+        if parsed is None:
+            raise ValueError("not an okrstream API token")
+        key_id, secret = parsed
     fields: dict[str, Any] = {
         "key_id": key_id,
         "name": name,

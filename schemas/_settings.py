@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     clickhouse_cluster: Identifier | None = None
     http_host: Annotated[str, StringConstraints(min_length=1)] = "127.0.0.1"
     http_port: int = Field(8181, ge=0, le=65535)  # 0 lets the OS pick a free port
+    # `okrstream serve` processes accepting on one port, the kernel dealing the connections: ingest
+    # on every core. Each has its own rate window per key and its own memory of recent duplicates;
+    # more than one needs a store none of them owns (CLICKHOUSE_URL).
+    http_processes: int = Field(1, ge=1, le=64)
     metrics_port: int = Field(9464, ge=0, le=65535)  # /metrics of a role without the API (worker, store)
     # The embedded store's ClickHouse HTTP interface, served by the process that owns chDB
     # (`okrstream run`, `okrstream store`): 0 lets the OS pick a free port, `off` serves none.

@@ -24,6 +24,7 @@ if typing.TYPE_CHECKING:
         HttpService,
         bind,
         http_api,
+        local_admin_key,
         server_config,
         url_of,
     )
@@ -59,6 +60,7 @@ __all__ = [
     "install_error_handler",
     "json_response",
     "landed_events",
+    "local_admin_key",
     "server_config",
     "split_body",
     "url_of",
@@ -92,6 +94,7 @@ _HOMES = {
     "install_error_handler": "._errors",
     "json_response": "._errors",
     "landed_events": "._answers",
+    "local_admin_key": "._http_server",
     "server_config": "._http_server",
     "split_body": "._bodies",
     "url_of": "._http_server",

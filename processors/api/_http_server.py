@@ -81,9 +81,12 @@ class KeyRingCache:
                 log.warning("could not reread API keys", exc_info=True)
 
 
-def local_admin_key() -> tuple[str, ApiKey]:
-    """A per-run admin key for commands on this machine; its token goes into run.json only."""
-    return new_api_key("local admin (run.json)", Access.ADMIN, (), (), now=datetime.now(UTC))
+def local_admin_key(token: str | None = None) -> tuple[str, ApiKey]:
+    """A per-run admin key for commands on this machine; its token goes into run.json only.
+
+    `token`: the run's key, made by the parent of this service's processes, instead of a new one.
+    """
+    return new_api_key("local admin (run.json)", Access.ADMIN, (), (), now=datetime.now(UTC), token=token)
 
 
 def build_http_app(
@@ -160,10 +163,16 @@ def http_api(
     assigned: Callable[[], bool] | None = None,
     journal: Journal | None = None,
     watch: BrokerWatch | None = None,
+    admin_token: str | None = None,
 ) -> HttpApi:
-    """The HTTP API on these services, as `okrstream run` and `okrstream serve` serve it."""
+    """The HTTP API on these services, as `okrstream run` and `okrstream serve` serve it.
+
+    `admin_token`: the run's local admin key when another process made it (one of several
+    `okrstream serve` processes); else this process makes one.
+    """
     collect_garbage_rarely()  # ingest makes and drops a few objects per event
-    token, admin = local_admin_key() if settings.auth is AuthMode.REQUIRED else (None, None)
+    required = settings.auth is AuthMode.REQUIRED
+    token, admin = local_admin_key(admin_token) if required else (None, None)
     keys = KeyRingCache(ApiKeyStore(store, settings.clickhouse_database), admin)
     log_writer = KafkaLogWriter(bootstrap_servers, settings, settings.http_broker_timeout_s, journal, watch)
     okr_log = OkrLog(bootstrap_servers, settings)

@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--port", type=int, help="HTTP API port (default 8181, 0 picks a free one)")
     serve = commands.add_parser("serve", help="the HTTP API alone (ingest, queries), without the sink")
     serve.add_argument("--port", type=int, help="HTTP API port (default 8181, 0 picks a free one)")
+    serve.add_argument(
+        "--processes",
+        type=int,
+        metavar="N",
+        help="API processes sharing the port, e.g. one per CPU (default 1; more needs CLICKHOUSE_URL)",
+    )
     commands.add_parser(
         "worker",
         help="the sink and the OKR scorer alone, no API (needs KAFKA_BOOTSTRAP_SERVERS, CLICKHOUSE_URL)",
@@ -96,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "port", None) is not None:
         settings = settings.model_copy(update={"http_port": args.port})
+    if getattr(args, "processes", None) is not None:
+        if not 1 <= args.processes <= MAX_HTTP_PROCESSES:
+            print(f"okrstream serve: --processes must be 1 to {MAX_HTTP_PROCESSES}", file=sys.stderr)
+            return 2
+        settings = settings.model_copy(update={"http_processes": args.processes})
     if getattr(args, "store_port", None) is not None:
         settings = settings.model_copy(update={"store_http_port": args.store_port})
 
@@ -233,6 +244,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 MAX_JOBS = 8  # validation processes by default, however many CPUs
+MAX_HTTP_PROCESSES = 64  # as the setting allows
 
 
 @contextlib.contextmanager

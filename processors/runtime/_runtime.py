@@ -61,6 +61,7 @@ from ..store import STORE_HTTP_FD_ENV, Store, bind_store_http, store_http_url
 from ._config_files import load_mappings, load_registry, load_subscriptions
 from ._demo import DemoFeed, demo_history
 from ._run_file import read_run_file, run_file, write_run_file
+from ._serve_processes import ADMIN_TOKEN_ENV, serve_processes
 from ._store_role import StoreHttpService, users_line
 from ._supervisor import INCARNATION_ENV, SUPERVISED_ENV, journal_dir, supervise
 from ._worker import build_app
@@ -134,6 +135,8 @@ def serve(settings: Settings) -> int:
         )
         return 2
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    if settings.http_processes > 1:
+        return serve_processes(settings)
     try:
         registry, mappings = load_registry(settings), load_mappings(settings)
     except ConfigError as e:
@@ -144,7 +147,8 @@ def serve(settings: Settings) -> int:
         ensure_topics(broker.bootstrap_servers, settings)
         store = Store.connect(settings)
         store.ensure_schema(settings)
-        api = http_api(settings, store, registry, mappings, broker.bootstrap_servers)
+        admin_token = os.environ.get(ADMIN_TOKEN_ENV)  # one of several processes: the parent's key
+        api = http_api(settings, store, registry, mappings, broker.bootstrap_servers, admin_token=admin_token)
         api.keys.refresh()
         sock = bind(settings)
         url = url_of(sock)

@@ -24,3 +24,23 @@ def test_a_worker_needs_a_shared_broker_and_store(
         monkeypatch.setenv(name, value)
     assert main(["worker"]) == 2
     assert "okrstream worker: set KAFKA_BOOTSTRAP_SERVERS and CLICKHOUSE_URL" in capsys.readouterr().err
+
+
+def test_several_api_processes_need_a_store_none_owns(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    monkeypatch.delenv("CLICKHOUSE_URL", raising=False)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("OKRSTREAM_DATA_DIR", str(tmp_path))
+    assert main(["serve", "--processes", "2"]) == 2
+    assert "2 processes share one store, which none of them can own: set CLICKHOUSE_URL" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("processes", ["0", "65"])
+def test_processes_out_of_range_are_refused(
+    processes: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--processes", processes]) == 2
+    assert "okrstream serve: --processes must be 1 to 64" in capsys.readouterr().err

@@ -40,6 +40,20 @@ def test_new_key_holds_only_the_hash_of_the_tokens_secret() -> None:
     assert (key.created_at, key.revoked_at, key.active) == (NOW, None, True)
 
 
+def test_a_given_token_makes_a_key_that_matches_it() -> None:
+    """The processes of one service each rebuild the run's admin key from its token."""
+    token, key = make(access="admin", sources=(), types=())
+    again_token, again = new_api_key("ci", "admin", (), (), now=NOW, token=token)
+    key_id, secret = parse_token(token)
+    assert again_token == token and again == key and again.key_id == key_id
+    assert again.matches(secret) and not again.matches(secret + "x")
+
+
+def test_a_given_token_must_be_a_token() -> None:
+    with pytest.raises(ValueError, match="not an okrstream API token"):
+        new_api_key("ci", "admin", (), (), now=NOW, token="not-a-token")
+
+
 def test_keys_are_unique() -> None:
     tokens = {make()[0] for _ in range(50)}
     assert len(tokens) == 50 and len({parse_token(t)[0] for t in tokens}) == 50

@@ -1,0 +1,116 @@
+"""`okrstream serve --processes N`: N API processes accepting on one socket, so ingest uses every core.
+
+One `okrstream serve` process is bound to one core by Python's interpreter lock. This parent
+binds the port once and starts N children that each run `okrstream serve` on the inherited
+socket; the kernel hands each new connection to one of them. The parent makes the run's local
+admin key and gives its token to every child, so the token in run.json works whichever child
+answers. A child that dies is started again; SIGTERM or SIGINT stops them all.
+
+What each child keeps to itself: its rate window per key (a key may send up to N times the
+limit in all) and its memory of recent duplicates (a copy sent to another child at once is
+answered `accepted`; the sink still lands it once). The children share a store that none of
+them owns, so more than one process needs CLICKHOUSE_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from ingest import die_with_parent, ensure_topics
+from schemas import AuthMode, Settings, env_name
+
+from ..api import HTTP_FD_ENV, bind, local_admin_key, url_of
+from ..store import Store
+from ._run_file import read_run_file, run_file, write_run_file
+
+ADMIN_TOKEN_ENV = "OKRSTREAM_LOCAL_ADMIN_TOKEN"  # the run's admin key, for the children only
+STOP_GRACE_S = 7.0
+RESTART_PAUSE_S = 1.0  # before a child that died is started again
+
+
+def serve_processes(settings: Settings) -> int:
+    """Start `settings.http_processes` children on one socket; run until a signal; the exit code."""
+    if not settings.clickhouse_url:
+        print(
+            f"okrstream serve: {settings.http_processes} processes share one store, which none of"
+            " them can own: set CLICKHOUSE_URL (a ClickHouse server, or `okrstream store`)",
+            file=sys.stderr,
+        )
+        return 2
+    running = read_run_file(settings)  # another okrstream on this data dir keeps its run.json
+    assert settings.kafka_bootstrap_servers, "serve checks the broker first"
+    ensure_topics(settings.kafka_bootstrap_servers, settings)
+    store = Store.connect(settings)
+    try:
+        store.ensure_schema(settings)  # once, before the children all look at it
+    finally:
+        store.close()
+    stopping: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopping.append(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    sock = bind(settings)
+    sock.listen(2048)  # connections wait in the backlog while a child starts
+    token = local_admin_key()[0] if settings.auth is AuthMode.REQUIRED else None
+    info = {
+        "pid": os.getpid(),
+        "api_url": url_of(sock),
+        "kafka_bootstrap_servers": settings.kafka_bootstrap_servers,
+    }
+    if not running:
+        write_run_file(settings, info, token)
+    print(f"okrstream serve: {settings.http_processes} API processes at {info['api_url']}", flush=True)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        children = [_start_child(sock, token) for _ in range(settings.http_processes)]
+        while not stopping:
+            for index, child in enumerate(children):
+                code = child.poll()
+                if code == 2:  # its configuration is wrong: starting it again won't help
+                    return 2
+                if code is not None:
+                    print(f"okrstream serve: process {child.pid} exited (code {code}); starting another")
+                    time.sleep(RESTART_PAUSE_S)
+                    children[index] = _start_child(sock, token)
+            time.sleep(0.2)
+        return 0
+    finally:
+        _stop(children)
+        sock.close()
+        if not running:
+            run_file(settings).unlink(missing_ok=True)
+
+
+def _start_child(sock: socket.socket, token: str | None) -> subprocess.Popen[bytes]:
+    env = os.environ | {HTTP_FD_ENV: str(sock.fileno()), env_name("http_processes"): "1"}
+    if token is not None:
+        env[ADMIN_TOKEN_ENV] = token
+    return subprocess.Popen(
+        [sys.executable, "-m", "processors.cli", "serve"],
+        env=env,
+        pass_fds=[sock.fileno()],
+        preexec_fn=die_with_parent,
+    )
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to every child, then SIGKILL to those still running after the grace period."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for child in children:
+        try:
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
