@@ -11,7 +11,9 @@ answer must be 200 with every event accepted; anything else is counted and shown
 
 With `--api-processes N` (N > 1), the service is deployed as it scales: one `okrstream store`
 and N `okrstream serve` processes sharing it, the client's connections dealt among them in turn,
-as a balancer deals connections; the key is made through the first and used on all.
+as a balancer deals connections; the key is made through the first and used on all. With
+`--serve-processes N` (N > 1), one `okrstream serve --processes N` on one port, beside one
+`okrstream store`: the kernel deals the connections.
 
 The floor, in the same run and on the same broker: `ingest.EventProducer` (kafka-python, acks=all,
 the HTTP writer's linger) sending the same events, already validated, to a topic of its own:
@@ -47,7 +49,7 @@ from schemas import RawEvent, Settings, validate_event
 from . import _okrstream
 from ._api_process import ApiProcess, start_api
 from ._events import make_events
-from ._machine import busy_cpus, commit, cpu_seconds, machine, versions
+from ._machine import busy_cpus, commit, cpu_seconds, machine, tree_cpu_seconds, versions
 
 DEFAULT_EVENTS = {1: 2_000}  # events per batch size; any other size: 100,000
 OTHER_SIZES_EVENTS = 100_000
@@ -119,16 +121,18 @@ def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[
         store: subprocess.Popen[bytes] | None = None
         apis: list[ApiProcess] = []
         try:
-            if args.api_processes > 1:  # the services share a store, which none of them owns
+            if args.api_processes > 1 or args.serve_processes > 1:  # a store none of them owns
                 store, store_url = _okrstream.start_store(Settings(), work)
                 server_env["CLICKHOUSE_URL"] = store_url
+            server_env["OKRSTREAM_HTTP_PROCESSES"] = str(args.serve_processes)
             for index in range(args.api_processes):
                 apis.append(start_api(bootstrap, work / f"serve-{index}", server_env))
             token = apis[0].create_write_key()
-            for api in apis[1:]:
-                _wait_for_key(api, token)
+            for api in apis:  # each process of each one: known on 10 fresh connections in a row
+                _wait_for_key(api, token, in_a_row=10 if args.serve_processes > 1 else 1)
             for plan in plans:
-                rows.append(_http_row(apis, store, token, plan, plan.concurrency, broker.pid))
+                row = _http_row(apis, store, token, plan, plan.concurrency, broker.pid, args.serve_processes)
+                rows.append(row)
                 _progress(rows[-1])
         finally:
             for api in apis:
@@ -156,17 +160,22 @@ def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[
 # --- HTTP -----------------------------------------------------------------------------------------
 
 
-def _wait_for_key(api: ApiProcess, token: str, timeout_s: float = 30.0) -> None:
+def _wait_for_key(api: ApiProcess, token: str, in_a_row: int = 1, timeout_s: float = 30.0) -> None:
     """Until this service knows the key made through another (it rereads keys every few seconds).
 
-    It sends an empty request: any answer but 401 means the key is known there.
+    It sends empty requests, each on a connection of its own: any answer but 401 means the key is
+    known to the process that took the connection; `in_a_row` such answers, for a service of
+    several processes on one port.
     """
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    deadline = time.monotonic() + timeout_s
+    deadline, known = time.monotonic() + timeout_s, 0
     while time.monotonic() < deadline:
-        if httpx.post(f"{api.url}/v1/events", content=b"[]", headers=headers, timeout=10).status_code != 401:
+        answer = httpx.post(f"{api.url}/v1/events", content=b"[]", headers=headers, timeout=10)
+        known = known + 1 if answer.status_code != 401 else 0
+        if known >= in_a_row:
             return
-        time.sleep(0.2)
+        if not known:
+            time.sleep(0.2)
     raise RuntimeError(f"{api.url} did not accept the write key within {timeout_s:g} s; see {api.log_path}")
 
 
@@ -177,10 +186,11 @@ def _http_row(
     plan: Plan,
     concurrency: int,
     broker_pid: int | None,
+    per_port: int = 1,
 ) -> Row:
     """Warm up, then time the batch size's requests; CPU of server, client and broker over the timed part.
 
-    "server" is every service process, and the store when it runs apart.
+    "server" is every service process with its children, and the store when it runs apart.
     """
     urls = [api.url for api in apis]
     server_pids = [api.process.pid for api in apis] + ([store.pid] if store else [])
@@ -193,6 +203,7 @@ def _http_row(
     outcome = asyncio.run(_post_all(urls, token, bodies, concurrency))
     after = _cpu(server_pids, broker_pid)
     processes = f", {len(apis)} API processes" if len(apis) > 1 else ""
+    processes += f", {per_port} processes on one port" if per_port > 1 else ""
     return Row(
         path=f"HTTP, {concurrency} connections{processes}",
         batch=plan.batch,
@@ -288,7 +299,7 @@ def _fail(outcome: Outcome, reason: str, detail: str) -> None:
 def _cpu(server_pids: list[int], broker_pid: int | None) -> dict[str, float]:
     mine = os.times()
     return {
-        "server": sum(cpu_seconds(pid) for pid in server_pids),
+        "server": sum(tree_cpu_seconds(pid) for pid in server_pids),
         "client": mine.user + mine.system,
         "broker": cpu_seconds(broker_pid),
     }
@@ -427,6 +438,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="`okrstream serve` processes; more than 1 share one `okrstream store` (default 1)",
     )
+    parser.add_argument(
+        "--serve-processes",
+        type=int,
+        default=1,
+        help="`okrstream serve --processes N`: N on one port, beside one `okrstream store` (default 1)",
+    )
     parser.add_argument("--work-dir", help="where the service's store and log go (default: a temporary dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     parser.add_argument("--json", help="also write every row's numbers to this file")
@@ -484,7 +501,8 @@ def _header(args: argparse.Namespace, plans: list[Plan]) -> str:
         f"machine: {machine()}\n"
         f"versions: {versions(packages)}\n"
         f"timed events: {sizes}; {args.warmup} warm-up requests per size; {args.concurrency} connections;"
-        f" {args.api_processes} API process(es); {args.partitions} partitions;"
+        f" {args.api_processes} API process(es) of {args.serve_processes} process(es) on one port;"
+        f" {args.partitions} partitions;"
         f" rate limit {args.rate_limit or 'default'};"
         f" load average at start {os.getloadavg()}, CPUs busy in the second before {busy_cpus():.2f}"
     )

@@ -50,3 +50,19 @@ def test_the_http_ingest_benchmark_runs_several_api_processes_on_one_store(
     )
     assert re.search(row, done.stdout, re.M), done.stdout
     assert done.stdout.count("okrstream serve stopped") == 2, done.stdout
+
+
+def test_the_http_ingest_benchmark_runs_one_service_of_several_processes_on_one_port(
+    run_benchmark, tmp_path: Path
+) -> None:
+    done = run_benchmark(
+        "http_ingest",
+        *("--batches", "10", "--events", "200", "--warmup", "2", "--concurrency", "4"),
+        *("--serve-processes", "2", "--work-dir", str(tmp_path)),
+    )
+    row = (
+        rf"^\| 10 \| HTTP, 4 connections, 2 processes on one port \| 200 \| 20 \| {N} \| {MS} \| {MS}"
+        rf" \| {F} / {F} / {F} \| none \|$"
+    )
+    assert re.search(row, done.stdout, re.M), done.stdout
+    assert done.stdout.count("okrstream serve stopped") == 1, done.stdout
