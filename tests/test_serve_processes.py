@@ -2,7 +2,8 @@
 
 The real command on the session's broker and its store over HTTP (a store that none of the
 processes owns). Checked:
-- the parent starts two children, and both hold the parent's listening socket;
+- the parent starts two children, and each listens on the port with a socket of its own (the
+  kernel spreads connections among such sockets), while nothing else listens there;
 - the run's admin token (run.json) works on every connection, whichever child answers;
 - events posted on fresh connections are all accepted, before and after one child is killed
   with SIGKILL and replaced, and each is in the log once;
@@ -55,18 +56,26 @@ def children_of(pid: int) -> list[int]:
     return sorted(found)
 
 
-def listening_inode(port: int) -> str:
-    """The inode of the socket listening on this TCP port (IPv4), from /proc/net/tcp."""
+def listening_sockets(port: int) -> set[str]:
+    """The inodes of the sockets listening on this TCP port (IPv4), from /proc/net/tcp."""
+    inodes = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
-            return fields[9]
-    raise AssertionError(f"nothing listens on port {port}")
+            inodes.add(fields[9])
+    return inodes
 
 
-def holds_socket(pid: int, inode: str) -> bool:
-    fds = Path(f"/proc/{pid}/fd")
-    return any(os.readlink(fd) == f"socket:[{inode}]" for fd in fds.iterdir())
+def sockets_of(pid: int) -> set[str]:
+    links = (os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    return {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
+
+
+def each_listens(children: list[int], port: int) -> bool:
+    """Every child holds one of the port's listening sockets, none the same, and no one else listens."""
+    listening = listening_sockets(port)
+    held = [sockets_of(child) & listening for child in children]
+    return all(len(h) == 1 for h in held) and set().union(*held) == listening
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
@@ -118,9 +127,9 @@ def test_two_processes_share_the_port_and_a_killed_one_is_replaced(infra, settin
     try:
         found = wait_until(lambda: re.search(r"2 API processes at (http://\S+)", log()), "the banner")
         url = found.group(1)
-        inode = listening_inode(int(url.rsplit(":", 1)[1]))
+        port = int(url.rsplit(":", 1)[1])
         children = wait_until(lambda: len(c := children_of(parent.pid)) == 2 and c, "two children")
-        assert all(holds_socket(child, inode) for child in children), log()
+        wait_until(lambda: each_listens(children, port), "each child listening on the port")
         run = json.loads((settings.data_dir / "run.json").read_text())
         assert run["pid"] == parent.pid and run["api_url"] == url
 
@@ -161,7 +170,7 @@ def test_two_processes_share_the_port_and_a_killed_one_is_replaced(infra, settin
         replaced = wait_until(
             lambda: len(c := children_of(parent.pid)) == 2 and victim not in c and c, "a new child"
         )
-        wait_until(lambda: all(holds_socket(child, inode) for child in replaced), "the new child's socket")
+        wait_until(lambda: each_listens(replaced, port), "the new child listening on the port")
         wait_until(known_everywhere, "the write key known to the new process")
         sent += post_on_fresh_connections(url, token, len(sent))
 

@@ -186,11 +186,14 @@ def http_api(
     return HttpApi(app, keys, log_writer, token, okr_log, board)
 
 
-def bind(settings: Settings) -> socket.socket:
+def bind(settings: Settings, shared_port: bool = False) -> socket.socket:
     """The listening socket, bound before serving so that port 0 resolves to a known port.
 
     Under `okrstream run`'s supervisor it is the supervisor's socket, inherited: it outlives a
-    pipeline's restart, and connections wait in its backlog meanwhile.
+    pipeline's restart, and connections wait in its backlog meanwhile. `shared_port`: one of
+    several sockets on the port (SO_REUSEPORT), among which the kernel spreads new connections
+    evenly; a socket that one process accepts on would give a burst of them all to whichever
+    process woke first.
     """
     if inherited := os.environ.get(HTTP_FD_ENV):
         return socket.socket(fileno=int(inherited))
@@ -199,6 +202,8 @@ def bind(settings: Settings) -> socket.socket:
     # such sockets, and without it a small answer waits on the client's delayed ACK (~40 ms)
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((settings.http_host, settings.http_port))
     sock.set_inheritable(True)
     return sock

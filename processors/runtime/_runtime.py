@@ -61,7 +61,7 @@ from ..store import STORE_HTTP_FD_ENV, Store, bind_store_http, store_http_url
 from ._config_files import load_mappings, load_registry, load_subscriptions
 from ._demo import DemoFeed, demo_history
 from ._run_file import read_run_file, run_file, write_run_file
-from ._serve_processes import ADMIN_TOKEN_ENV, serve_processes
+from ._serve_processes import ADMIN_TOKEN_ENV, SHARED_PORT_ENV, serve_processes
 from ._store_role import StoreHttpService, users_line
 from ._supervisor import INCARNATION_ENV, SUPERVISED_ENV, journal_dir, supervise
 from ._worker import build_app
@@ -150,7 +150,7 @@ def serve(settings: Settings) -> int:
         admin_token = os.environ.get(ADMIN_TOKEN_ENV)  # one of several processes: the parent's key
         api = http_api(settings, store, registry, mappings, broker.bootstrap_servers, admin_token=admin_token)
         api.keys.refresh()
-        sock = bind(settings)
+        sock = bind(settings, shared_port=bool(os.environ.get(SHARED_PORT_ENV)))
         url = url_of(sock)
         if not running:
             info = {"pid": os.getpid(), "api_url": url, "kafka_bootstrap_servers": broker.bootstrap_servers}

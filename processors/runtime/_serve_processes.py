@@ -1,10 +1,12 @@
-"""`okrstream serve --processes N`: N API processes accepting on one socket, so ingest uses every core.
+"""`okrstream serve --processes N`: N API processes on one port, so that ingest uses every core.
 
 One `okrstream serve` process is bound to one core by Python's interpreter lock. This parent
-binds the port once and starts N children that each run `okrstream serve` on the inherited
-socket; the kernel hands each new connection to one of them. The parent makes the run's local
-admin key and gives its token to every child, so the token in run.json works whichever child
-answers. A child that dies is started again; SIGTERM or SIGINT stops them all.
+takes the port (port 0 resolves here) and starts N children that each run `okrstream serve`
+with a listening socket of its own on that port (SO_REUSEPORT): the kernel spreads new
+connections evenly among them. The parent's socket only holds the port; it never listens, so
+no connection waits on it. The parent makes the run's local admin key and gives its token to
+every child, so the token in run.json works whichever child answers. A child that dies is
+started again (the connections it held are cut, unanswered); SIGTERM or SIGINT stops them all.
 
 What each child keeps to itself: its rate window per key (a key may send up to N times the
 limit in all) and its memory of recent duplicates (a copy sent to another child at once is
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,11 +26,12 @@ from types import FrameType
 from ingest import die_with_parent, ensure_topics
 from schemas import AuthMode, Settings, env_name
 
-from ..api import HTTP_FD_ENV, bind, local_admin_key, url_of
+from ..api import bind, local_admin_key, url_of
 from ..store import Store
 from ._run_file import read_run_file, run_file, write_run_file
 
 ADMIN_TOKEN_ENV = "OKRSTREAM_LOCAL_ADMIN_TOKEN"  # the run's admin key, for the children only
+SHARED_PORT_ENV = "OKRSTREAM_HTTP_SHARED_PORT"  # for the children: listen beside each other
 STOP_GRACE_S = 7.0
 RESTART_PAUSE_S = 1.0  # before a child that died is started again
 
@@ -58,8 +60,8 @@ def serve_processes(settings: Settings) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
-    sock = bind(settings)
-    sock.listen(2048)  # connections wait in the backlog while a child starts
+    sock = bind(settings, shared_port=True)  # the port, held; the children listen on it
+    port = sock.getsockname()[1]
     token = local_admin_key()[0] if settings.auth is AuthMode.REQUIRED else None
     info = {
         "pid": os.getpid(),
@@ -71,7 +73,7 @@ def serve_processes(settings: Settings) -> int:
     print(f"okrstream serve: {settings.http_processes} API processes at {info['api_url']}", flush=True)
     children: list[subprocess.Popen[bytes]] = []
     try:
-        children = [_start_child(sock, token) for _ in range(settings.http_processes)]
+        children = [_start_child(port, token) for _ in range(settings.http_processes)]
         while not stopping:
             for index, child in enumerate(children):
                 code = child.poll()
@@ -80,7 +82,7 @@ def serve_processes(settings: Settings) -> int:
                 if code is not None:
                     print(f"okrstream serve: process {child.pid} exited (code {code}); starting another")
                     time.sleep(RESTART_PAUSE_S)
-                    children[index] = _start_child(sock, token)
+                    children[index] = _start_child(port, token)
             time.sleep(0.2)
         return 0
     finally:
@@ -90,15 +92,16 @@ def serve_processes(settings: Settings) -> int:
             run_file(settings).unlink(missing_ok=True)
 
 
-def _start_child(sock: socket.socket, token: str | None) -> subprocess.Popen[bytes]:
-    env = os.environ | {HTTP_FD_ENV: str(sock.fileno()), env_name("http_processes"): "1"}
+def _start_child(port: int, token: str | None) -> subprocess.Popen[bytes]:
+    env = os.environ | {
+        env_name("http_processes"): "1",
+        env_name("http_port"): str(port),
+        SHARED_PORT_ENV: "1",
+    }
     if token is not None:
         env[ADMIN_TOKEN_ENV] = token
     return subprocess.Popen(
-        [sys.executable, "-m", "processors.cli", "serve"],
-        env=env,
-        pass_fds=[sock.fileno()],
-        preexec_fn=die_with_parent,
+        [sys.executable, "-m", "processors.cli", "serve"], env=env, preexec_fn=die_with_parent
     )
 
 
