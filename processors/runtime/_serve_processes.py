@@ -37,7 +37,7 @@ RESTART_PAUSE_S = 1.0  # before a child that died is started again
 
 
 def serve_processes(settings: Settings) -> int:
-    """Start `settings.http_processes` children on one socket; run until a signal; the exit code."""
+    """Start `settings.http_processes` children on one port; run until a signal; the exit code."""
     if not settings.clickhouse_url:
         print(
             f"okrstream serve: {settings.http_processes} processes share one store, which none of"
@@ -76,6 +76,8 @@ def serve_processes(settings: Settings) -> int:
         children = [_start_child(port, token) for _ in range(settings.http_processes)]
         while not stopping:
             for index, child in enumerate(children):
+                if stopping:  # Ctrl-C reaches the children too: their exits are not deaths
+                    break
                 code = child.poll()
                 if code == 2:  # its configuration is wrong: starting it again won't help
                     return 2
