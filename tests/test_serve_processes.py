@@ -67,8 +67,15 @@ def listening_sockets(port: int) -> set[str]:
 
 
 def sockets_of(pid: int) -> set[str]:
-    links = (os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir())
-    return {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except FileNotFoundError:  # closed while we looked: the process is busy starting
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:[") : -1])
+    return inodes
 
 
 def each_listens(children: list[int], port: int) -> bool:
