@@ -7,6 +7,8 @@ processes owns). Checked:
 - the run's admin token (run.json) works on every connection, whichever child answers;
 - events posted on fresh connections are all accepted, before and after one child is killed
   with SIGKILL and replaced, and each is in the log once;
+- /metrics, whichever child answers, counts the events accepted by all of them, the killed one's
+  included;
 - SIGTERM stops the parent and both children, and run.json goes.
 """
 
@@ -25,6 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from schemas import Settings, env_name
@@ -83,6 +86,15 @@ def each_listens(children: list[int], port: int) -> bool:
     listening = listening_sockets(port)
     held = [sockets_of(child) & listening for child in children]
     return all(len(h) == 1 for h in held) and set().union(*held) == listening
+
+
+def accepted_in(metrics: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "okrstream_events_accepted_total"
+    )
 
 
 def wait_until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
@@ -180,6 +192,10 @@ def test_two_processes_share_the_port_and_a_killed_one_is_replaced(infra, settin
         wait_until(lambda: each_listens(replaced, port), "the new child listening on the port")
         wait_until(known_everywhere, "the write key known to the new process")
         sent += post_on_fresh_connections(url, token, len(sent))
+
+        for _ in range(5):  # any child answers with the sums of all
+            with httpx.Client(timeout=10) as client:
+                assert accepted_in(client.get(f"{url}/metrics").text) == len(sent)
 
         identities = [(e["source"], e["event_id"]) for e in logged("raw")]
         assert sorted(identities) == sorted((e["source"], e["event_id"]) for e in sent)

@@ -8,6 +8,8 @@ no connection waits on it. The parent makes the run's local admin key and gives 
 every child, so the token in run.json works whichever child answers. A child that dies is
 started again (the connections it held are cut, unanswered); SIGTERM or SIGINT stops them all.
 
+Their metrics are counted together (prometheus_client's multiprocess mode, in a directory this
+parent makes and removes), so a scrape of the port, whichever child answers it, sums them all.
 What each child keeps to itself: its rate window per key (a key may send up to N times the
 limit in all) and its memory of recent duplicates (a copy sent to another child at once is
 answered `accepted`; the sink still lands it once). The children share a store that none of
@@ -17,11 +19,15 @@ them owns, so more than one process needs CLICKHOUSE_URL.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from types import FrameType
+
+from prometheus_client.multiprocess import mark_process_dead
 
 from ingest import die_with_parent, ensure_topics
 from schemas import AuthMode, Settings, env_name
@@ -71,9 +77,10 @@ def serve_processes(settings: Settings) -> int:
     if not running:
         write_run_file(settings, info, token)
     print(f"okrstream serve: {settings.http_processes} API processes at {info['api_url']}", flush=True)
+    metrics_dir = tempfile.mkdtemp(prefix="okrstream-serve-metrics-")
     children: list[subprocess.Popen[bytes]] = []
     try:
-        children = [_start_child(port, token) for _ in range(settings.http_processes)]
+        children = [_start_child(port, token, metrics_dir) for _ in range(settings.http_processes)]
         while not stopping:
             for index, child in enumerate(children):
                 if stopping:  # Ctrl-C reaches the children too: their exits are not deaths
@@ -83,22 +90,25 @@ def serve_processes(settings: Settings) -> int:
                     return 2
                 if code is not None:
                     print(f"okrstream serve: process {child.pid} exited (code {code}); starting another")
+                    mark_process_dead(child.pid, metrics_dir)  # its counts stay in the sums
                     time.sleep(RESTART_PAUSE_S)
-                    children[index] = _start_child(port, token)
+                    children[index] = _start_child(port, token, metrics_dir)
             time.sleep(0.2)
         return 0
     finally:
         _stop(children)
         sock.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
         if not running:
             run_file(settings).unlink(missing_ok=True)
 
 
-def _start_child(port: int, token: str | None) -> subprocess.Popen[bytes]:
+def _start_child(port: int, token: str | None, metrics_dir: str) -> subprocess.Popen[bytes]:
     env = os.environ | {
         env_name("http_processes"): "1",
         env_name("http_port"): str(port),
         SHARED_PORT_ENV: "1",
+        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
     }
     if token is not None:
         env[ADMIN_TOKEN_ENV] = token
