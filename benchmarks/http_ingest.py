@@ -128,8 +128,8 @@ def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[
             for index in range(args.api_processes):
                 apis.append(start_api(bootstrap, work / f"serve-{index}", server_env))
             token = apis[0].create_write_key()
-            for api in apis:  # each process of each one: known on 10 fresh connections in a row
-                _wait_for_key(api, token, in_a_row=10 if args.serve_processes > 1 else 1)
+            for api in apis:  # each process of each one: known on 30 fresh connections in a row
+                _wait_for_key(api, token, in_a_row=30 if args.serve_processes > 1 else 1)
             for plan in plans:
                 row = _http_row(apis, store, token, plan, plan.concurrency, broker.pid, args.serve_processes)
                 rows.append(row)

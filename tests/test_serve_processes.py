@@ -4,6 +4,7 @@ The real command on the session's broker and its store over HTTP (a store that n
 processes owns). Checked:
 - the parent starts two children, and each listens on the port with a socket of its own (the
   kernel spreads connections among such sockets), while nothing else listens there;
+- a second such service on the same port is refused it;
 - the run's admin token (run.json) works on every connection, whichever child answers;
 - events posted on fresh connections are all accepted, before and after one child is killed
   with SIGKILL and replaced, and each is in the log once;
@@ -152,6 +153,16 @@ def test_two_processes_share_the_port_and_a_killed_one_is_replaced(infra, settin
         run = json.loads((settings.data_dir / "run.json").read_text())
         assert run["pid"] == parent.pid and run["api_url"] == url
 
+        # a second service is refused the port, rather than dealt half of its connections
+        second = subprocess.run(
+            [sys.executable, "-m", "processors.cli", "serve", "--processes", "2", "--port", str(port)],
+            env=environment(settings.model_copy(update={"data_dir": tmp_path / "second"})),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in second.stderr, second.stderr
+
         # the admin token works whichever child answers; a key made through one reaches the other
         admin = {"Authorization": f"Bearer {run['admin_token']}"}
         wait_until(lambda: httpx.get(f"{url}/ready", timeout=10).status_code == 200, "ready")
@@ -164,8 +175,8 @@ def test_two_processes_share_the_port_and_a_killed_one_is_replaced(infra, settin
         assert made.status_code == 201, made.text
         token = made.json()["token"]
 
-        def known_everywhere() -> bool:
-            for _ in range(10):
+        def known_everywhere() -> bool:  # 30 connections in a row: each child gets some
+            for _ in range(30):
                 with httpx.Client(timeout=10) as client:
                     checked = client.post(
                         f"{url}/v1/events",

@@ -58,7 +58,8 @@ def _registry() -> CollectorRegistry:
 
     Those processes share one port, so a scrape reaches any one of them. prometheus_client's
     multiprocess mode (its files in PROMETHEUS_MULTIPROC_DIR, set by their parent) lets each one
-    answer with the counts of all, summed; per-process metrics (process_*) are then left out.
+    answer with the counts of all, summed; per-process metrics (process_*, python_*, the
+    platform's) are then left out.
     """
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return REGISTRY

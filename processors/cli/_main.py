@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import ValidationError
 
 from schemas import ConfigError, EventTypeRegistry, Mapping, RawEvent, Settings, map_event, validate_event
 
@@ -103,10 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "port", None) is not None:
         settings = settings.model_copy(update={"http_port": args.port})
     if getattr(args, "processes", None) is not None:
-        if not 1 <= args.processes <= MAX_HTTP_PROCESSES:
-            print(f"okrstream serve: --processes must be 1 to {MAX_HTTP_PROCESSES}", file=sys.stderr)
+        try:  # validated as OKRSTREAM_HTTP_PROCESSES is
+            settings = Settings.model_validate(settings.model_dump() | {"http_processes": args.processes})
+        except ValidationError as e:
+            print(f"okrstream serve: --processes {args.processes}: {e.errors()[0]['msg']}", file=sys.stderr)
             return 2
-        settings = settings.model_copy(update={"http_processes": args.processes})
     if getattr(args, "store_port", None) is not None:
         settings = settings.model_copy(update={"store_http_port": args.store_port})
 
@@ -244,7 +246,6 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 MAX_JOBS = 8  # validation processes by default, however many CPUs
-MAX_HTTP_PROCESSES = 64  # as the setting allows
 
 
 @contextlib.contextmanager

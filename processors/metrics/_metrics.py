@@ -50,6 +50,7 @@ SINK_BATCH_SECONDS = Histogram("okrstream_sink_batch_seconds", "Landing one bloc
 SINK_LAST_INSERT = Gauge(
     "okrstream_sink_last_insert_timestamp_seconds",
     "When the sink's latest insert returned, raw_events and every KPI view it feeds written (Unix time)",
+    multiprocess_mode="max",  # under `serve --processes N` (no sink there): one series, not one per process
 )
 CONSUMER_LAG = Gauge(
     "okrstream_consumer_lag",

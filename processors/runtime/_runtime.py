@@ -147,10 +147,11 @@ def serve(settings: Settings) -> int:
         ensure_topics(broker.bootstrap_servers, settings)
         store = Store.connect(settings)
         store.ensure_schema(settings)
-        admin_token = os.environ.get(ADMIN_TOKEN_ENV)  # one of several processes: the parent's key
+        shared_port = bool(os.environ.get(SHARED_PORT_ENV))  # one of `serve --processes N`'s
+        admin_token = os.environ.pop(ADMIN_TOKEN_ENV, None) if shared_port else None  # the parent's
         api = http_api(settings, store, registry, mappings, broker.bootstrap_servers, admin_token=admin_token)
         api.keys.refresh()
-        sock = bind(settings, shared_port=bool(os.environ.get(SHARED_PORT_ENV)))
+        sock = bind(settings, shared_port=shared_port)
         url = url_of(sock)
         if not running:
             info = {"pid": os.getpid(), "api_url": url, "kafka_bootstrap_servers": broker.bootstrap_servers}

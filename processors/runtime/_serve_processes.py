@@ -6,7 +6,8 @@ with a listening socket of its own on that port (SO_REUSEPORT): the kernel sprea
 connections evenly among them. The parent's socket only holds the port; it never listens, so
 no connection waits on it. The parent makes the run's local admin key and gives its token to
 every child, so the token in run.json works whichever child answers. A child that dies is
-started again (the connections it held are cut, unanswered); SIGTERM or SIGINT stops them all.
+started again, after a pause that doubles while children keep dying young (the connections it
+held are cut, unanswered); SIGTERM or SIGINT stops them all.
 
 Their metrics are counted together (prometheus_client's multiprocess mode, in a directory this
 parent makes and removes), so a scrape of the port, whichever child answers it, sums them all.
@@ -21,25 +22,29 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from types import FrameType
 
 from prometheus_client.multiprocess import mark_process_dead
 
 from ingest import die_with_parent, ensure_topics
-from schemas import AuthMode, Settings, env_name
+from schemas import AuthMode, ConfigError, Settings, env_name
 
 from ..api import bind, local_admin_key, url_of
 from ..store import Store
+from ._config_files import load_mappings, load_registry
 from ._run_file import read_run_file, run_file, write_run_file
 
 ADMIN_TOKEN_ENV = "OKRSTREAM_LOCAL_ADMIN_TOKEN"  # the run's admin key, for the children only
 SHARED_PORT_ENV = "OKRSTREAM_HTTP_SHARED_PORT"  # for the children: listen beside each other
 STOP_GRACE_S = 7.0
-RESTART_PAUSE_S = 1.0  # before a child that died is started again
+FIRST_PAUSE_S, MAX_PAUSE_S = 0.5, 30.0  # before a child that died is started again
+YOUNG_S = 30.0  # a child that dies sooner than this after its start died young
 
 
 def serve_processes(settings: Settings) -> int:
@@ -51,6 +56,11 @@ def serve_processes(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    try:  # wrong definitions stop here, once, not in every child
+        load_registry(settings), load_mappings(settings)
+    except ConfigError as e:
+        print("okrstream: invalid definitions:", *e.errors, sep="\n  ", file=sys.stderr)
+        return 2
     running = read_run_file(settings)  # another okrstream on this data dir keeps its run.json
     assert settings.kafka_bootstrap_servers, "serve checks the broker first"
     ensure_topics(settings.kafka_bootstrap_servers, settings)
@@ -59,6 +69,14 @@ def serve_processes(settings: Settings) -> int:
         store.ensure_schema(settings)  # once, before the children all look at it
     finally:
         store.close()
+    try:
+        sock = _take_port(settings)
+    except OSError as e:
+        print(
+            f"okrstream serve: cannot listen on {settings.http_host}:{settings.http_port}: {e}",
+            file=sys.stderr,
+        )
+        return 1
     stopping: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -66,7 +84,6 @@ def serve_processes(settings: Settings) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
-    sock = bind(settings, shared_port=True)  # the port, held; the children listen on it
     port = sock.getsockname()[1]
     token = local_admin_key()[0] if settings.auth is AuthMode.REQUIRED else None
     info = {
@@ -78,29 +95,68 @@ def serve_processes(settings: Settings) -> int:
         write_run_file(settings, info, token)
     print(f"okrstream serve: {settings.http_processes} API processes at {info['api_url']}", flush=True)
     metrics_dir = tempfile.mkdtemp(prefix="okrstream-serve-metrics-")
-    children: list[subprocess.Popen[bytes]] = []
+    slots = [_Slot() for _ in range(settings.http_processes)]
     try:
-        children = [_start_child(port, token, metrics_dir) for _ in range(settings.http_processes)]
         while not stopping:
-            for index, child in enumerate(children):
+            for slot in slots:
                 if stopping:  # Ctrl-C reaches the children too: their exits are not deaths
                     break
-                code = child.poll()
+                if slot.process is None:
+                    if time.monotonic() >= slot.start_at:
+                        slot.start(_start_child(port, token, metrics_dir))
+                    continue
+                code = slot.process.poll()
                 if code == 2:  # its configuration is wrong: starting it again won't help
                     return 2
                 if code is not None:
-                    print(f"okrstream serve: process {child.pid} exited (code {code}); starting another")
-                    mark_process_dead(child.pid, metrics_dir)  # its counts stay in the sums
-                    time.sleep(RESTART_PAUSE_S)
-                    children[index] = _start_child(port, token, metrics_dir)
+                    mark_process_dead(slot.process.pid, metrics_dir)  # its counts stay in the sums
+                    pause = slot.died()
+                    print(
+                        f"okrstream serve: process {slot.pid} exited (code {code}); another in {pause:.1f} s",
+                        flush=True,
+                    )
             time.sleep(0.2)
         return 0
     finally:
-        _stop(children)
+        _stop([slot.process for slot in slots if slot.process is not None])
         sock.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
         if not running:
             run_file(settings).unlink(missing_ok=True)
+
+
+def _take_port(settings: Settings) -> socket.socket:
+    """The port, held by a socket that never listens, so that the children can listen beside it.
+
+    A plain bind first: SO_REUSEPORT would let a second service of the same user onto a port
+    already served, and the kernel would deal connections between the two.
+    """
+    probe = bind(settings)  # refused when anything holds the port; port 0 resolves here
+    port = probe.getsockname()[1]
+    probe.close()
+    return bind(settings.model_copy(update={"http_port": port}), shared_port=True)
+
+
+@dataclass
+class _Slot:
+    """One child's place: started again after a child that died, later each time it dies young."""
+
+    process: subprocess.Popen[bytes] | None = None
+    pid: int = 0
+    started: float = 0.0
+    start_at: float = 0.0
+    deaths: int = 0  # in a row, each within YOUNG_S of its start
+
+    def start(self, process: subprocess.Popen[bytes]) -> None:
+        self.process, self.pid, self.started = process, process.pid, time.monotonic()
+
+    def died(self) -> float:
+        """The pause before the next child, which doubles while children keep dying young."""
+        young = time.monotonic() - self.started < YOUNG_S
+        self.deaths = self.deaths + 1 if young else 1
+        pause = min(MAX_PAUSE_S, FIRST_PAUSE_S * 2 ** (self.deaths - 1))
+        self.process, self.start_at = None, time.monotonic() + pause
+        return pause
 
 
 def _start_child(port: int, token: str | None, metrics_dir: str) -> subprocess.Popen[bytes]:
