@@ -2,17 +2,25 @@
 
 Both go through clickhouse-connect, so every statement is written once. chDB allows one data
 path per process: in embedded mode the `okrstream run` process owns the store and other
-commands read through its HTTP API (or open the store themselves when nothing runs).
+commands read through its HTTP API (or open the store themselves when nothing runs). The
+first time a process opens the embedded store, it forgets the insert tokens that a killed
+owner left without their parts (see lost_tokens).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from schemas import Settings
+
+from .lost_tokens import forget_lost_tokens
+
+log = logging.getLogger(__name__)
+_opened: set[Path] = set()  # the chDB paths this process has opened
 
 
 def chdb_path(settings: Settings) -> Path:
@@ -28,6 +36,16 @@ def connect(settings: Settings) -> Client:
         return clickhouse_connect.get_client(dsn=settings.clickhouse_url, autogenerate_session_id=False)
     path = chdb_path(settings)
     path.mkdir(parents=True, exist_ok=True)
+    if path.resolve() not in _opened:  # chDB has loaded nothing of it yet in this process
+        _opened.add(path.resolve())
+        for lost in forget_lost_tokens(path):
+            log.warning(
+                "%s remembered insert token %s for part %s, which never landed (the store was"
+                " killed inside that insert): forgotten, so the block's replay lands",
+                lost.table,
+                lost.token,
+                lost.part,
+            )
     return clickhouse_connect.get_client(interface="chdb", path=str(path))
 
 

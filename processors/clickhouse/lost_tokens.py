@@ -1,0 +1,129 @@
+"""Forget the insert tokens an embedded store remembers for parts that never landed.
+
+A table with `non_replicated_deduplication_window` drops a block whose insert token it has
+seen. It appends the token to its deduplication log and only then moves the new part into
+place, so a process killed between the two leaves the token without its part: the replay
+that should land the block is dropped as a duplicate, and the block is lost for good. In
+embedded mode the process killed is the store itself, and any table of an insert's chain can
+be caught so: raw_events, or a KPI rollup a view writes after it (then raw_events is right and
+the KPI is short).
+
+So before chDB loads the data dir, each table's log is read, and a token whose part is on disk
+neither as itself nor inside a part merged or mutated from it is forgotten, with the DROP
+record ClickHouse itself writes when a part is dropped. The next replay then lands the block
+in each table that lacks it, and is dropped where it landed. (A replicated table commits a
+token with its part, in Keeper, and has no such gap.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_LOG_NAME = re.compile(r"deduplication_log_(\d+)\.txt")
+_ADD, _DROP = "1", "2"
+
+
+@dataclass(frozen=True)
+class PartRange:
+    """What a part name says of the blocks a part holds: a partition and a block number range."""
+
+    partition: str
+    first_block: int
+    last_block: int
+
+    @classmethod
+    def parse(cls, name: str) -> PartRange | None:
+        """`<partition>_<min>_<max>_<level>[_<mutation>]`, else None (tmp_, detached, files)."""
+        fields = name.split("_")
+        if len(fields) not in (4, 5) or not all(f.isdigit() for f in fields[1:]):
+            return None
+        return cls(fields[0], int(fields[1]), int(fields[2]))
+
+    def covers(self, other: PartRange) -> bool:
+        return (
+            self.partition == other.partition
+            and self.first_block <= other.first_block
+            and other.last_block <= self.last_block
+        )
+
+
+@dataclass(frozen=True)
+class LostToken:
+    """A token a table remembered for a part that is not on disk: forgotten."""
+
+    table: str  # the table's name, or its directory's when the name is not found
+    part: str
+    token: str
+
+
+def forget_lost_tokens(chdb_dir: Path) -> list[LostToken]:
+    """In each table of a chDB data dir that no process has open, forget the tokens of lost parts."""
+    names = _table_names(chdb_dir)
+    lost: list[LostToken] = []
+    for logs in sorted(chdb_dir.glob("store/*/*/deduplication_logs")):
+        table_dir = logs.parent
+        found = _lost_in(table_dir, logs)
+        if found:
+            _append_drops(logs, found)
+            lost += [LostToken(names.get(table_dir.name, table_dir.name), p, t) for p, t in found]
+    return lost
+
+
+def _lost_in(table_dir: Path, logs: Path) -> list[tuple[str, str]]:
+    """(part, token) of each remembered token whose part no part on disk covers."""
+    remembered: dict[str, str] = {}  # token -> part
+    for _, path in _logs(logs):
+        for op, part, token in _records(path):
+            if op == _DROP:
+                remembered.pop(token, None)
+            else:
+                remembered[token] = part
+    on_disk = [r for r in (PartRange.parse(p.name) for p in table_dir.iterdir() if p.is_dir()) if r]
+    lost = []
+    for token, part in remembered.items():
+        wanted = PartRange.parse(part)
+        if wanted is not None and not any(have.covers(wanted) for have in on_disk):
+            lost.append((part, token))
+    return lost
+
+
+def _logs(logs: Path) -> list[tuple[int, Path]]:
+    """The log files in the order ClickHouse reads them."""
+    found = [(m, p) for p in logs.iterdir() if (m := _LOG_NAME.fullmatch(p.name))]
+    return sorted((int(m.group(1)), p) for m, p in found)
+
+
+def _records(path: Path) -> list[tuple[str, str, str]]:
+    """(operation, part, token) lines; like ClickHouse, stop at the first malformed one."""
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").split("\n")[:-1]:
+        fields = line.split("\t")
+        if len(fields) != 3 or fields[0] not in (_ADD, _DROP):
+            break
+        records.append((fields[0], fields[1], fields[2]))
+    return records
+
+
+def _append_drops(logs: Path, lost: list[tuple[str, str]]) -> None:
+    """A new log after the last (never appended to one a kill may have cut mid-line), made durable."""
+    number = max((n for n, _ in _logs(logs)), default=0) + 1
+    text = "".join(f"{_DROP}\t{part}\t{token}\n" for part, token in lost)
+    path = logs / f"deduplication_log_{number}.txt"
+    with path.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _table_names(chdb_dir: Path) -> dict[str, str]:
+    """Table directory (its UUID) -> `database.table`, from the metadata chDB keeps beside the data."""
+    names = {}
+    for database in (chdb_dir / "metadata").glob("*"):
+        for sql in database.glob("*.sql"):
+            first = sql.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+            if (m := re.search(r"UUID '([0-9a-f-]+)'", first)) is not None:
+                names[m.group(1)] = f"{database.name}.{sql.stem}"
+    return names
