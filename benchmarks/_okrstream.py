@@ -198,9 +198,10 @@ def stop(*processes: subprocess.Popen[bytes]) -> None:
 
 
 def start_store(settings: Settings, run_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`okrstream store` on a free port; its URL once it answers."""
+    """`okrstream store` on a free port, its /metrics on another; its URL once it answers."""
     log_path = run_dir / "store.log"
-    store_settings = settings.model_copy(update={"data_dir": run_dir / "store", "store_http_port": 0})
+    free_ports = {"store_http_port": 0, "metrics_port": 0}  # never a fixed one another process holds
+    store_settings = settings.model_copy(update={"data_dir": run_dir / "store", **free_ports})
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "processors.cli", "store"],
