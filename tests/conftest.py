@@ -271,6 +271,16 @@ class Sql:
         return self.sql, self.params
 
 
+def command_env(settings: Settings) -> dict[str, str]:
+    """The environment of an okrstream command run on `settings`, and on nothing this process was given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSTREAM_") and k != "CLICKHOUSE_URL"}
+    for field, value in settings.model_dump(exclude_none=True).items():
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[env_name(field)] = str(value.value if hasattr(value, "value") else value)
+    return env
+
+
 class WorkerProcess:
     """`okrstream run` as a real subprocess on one test's settings: it can be killed and restarted."""
 
@@ -283,13 +293,7 @@ class WorkerProcess:
         self.starts = 0
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSTREAM_")}
-        for field, value in self.settings.model_dump(exclude_none=True).items():
-            if isinstance(value, SecretStr):
-                value = value.get_secret_value()
-            env[env_name(field)] = str(value.value if hasattr(value, "value") else value)
-        env["OKRSTREAM_LOG_LEVEL"] = "info"
-        return env
+        return command_env(self.settings) | {"OKRSTREAM_LOG_LEVEL": "info"}
 
     def start(self, timeout: float = 60.0) -> None:
         run_json = Path(self.settings.data_dir) / "run.json"

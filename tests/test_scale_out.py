@@ -31,7 +31,6 @@ whenever it is computed: nothing expected depends on the wall clock. Auth is off
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import subprocess
@@ -48,10 +47,10 @@ import httpx
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
 from processors.okr import OkrLog
-from schemas import AuthMode, Settings, env_name
+from schemas import AuthMode
+from tests.conftest import command_env
 
 pytestmark = pytest.mark.slow
 
@@ -163,15 +162,6 @@ class Role:
         raise AssertionError(f"{self.name}: no {pattern!r} within {timeout}s:\n{self.text()[-3000:]}")
 
 
-def role_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSTREAM_") and k != "CLICKHOUSE_URL"}
-    for field, value in settings.model_dump(exclude_none=True).items():
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[env_name(field)] = str(value.value if hasattr(value, "value") else value)
-    return env
-
-
 def scrape(url: str) -> dict[str, Any]:
     """Samples of one /metrics page: {(name, frozenset(labels)): value}."""
     text = httpx.get(url, timeout=30).text
@@ -222,7 +212,7 @@ def test_three_workers_two_apis_one_killed_mid_stream(infra, make_settings, tmp_
         log_path = tmp_path / f"{name}.log"
         process = subprocess.Popen(
             [sys.executable, "-m", "processors.cli", role],
-            env=role_env(settings) | {"OKRSTREAM_LOG_LEVEL": "info"},
+            env=command_env(settings) | {"OKRSTREAM_LOG_LEVEL": "info"},
             stdout=log_path.open("wb"),
             stderr=subprocess.STDOUT,
         )

@@ -29,22 +29,12 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
-from schemas import Settings, env_name
+from tests.conftest import command_env
 
 pytestmark = pytest.mark.slow
 
 REQUESTS, EVENTS_PER_REQUEST = 20, 25
-
-
-def environment(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSTREAM_") and k != "CLICKHOUSE_URL"}
-    for field, value in settings.model_dump(exclude_none=True).items():
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[env_name(field)] = str(value.value if hasattr(value, "value") else value)
-    return env
 
 
 def children_of(pid: int) -> list[int]:
@@ -136,7 +126,7 @@ def test_two_processes_share_the_port_and_a_killed_one_is_replaced(infra, settin
     log_path = tmp_path / "serve.log"
     parent = subprocess.Popen(
         [sys.executable, "-m", "processors.cli", "serve", "--processes", "2", "--port", "0"],
-        env=environment(settings),
+        env=command_env(settings),
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -156,7 +146,7 @@ def test_two_processes_share_the_port_and_a_killed_one_is_replaced(infra, settin
         # a second service is refused the port, rather than dealt half of its connections
         second = subprocess.run(
             [sys.executable, "-m", "processors.cli", "serve", "--processes", "2", "--port", str(port)],
-            env=environment(settings.model_copy(update={"data_dir": tmp_path / "second"})),
+            env=command_env(settings.model_copy(update={"data_dir": tmp_path / "second"})),
             capture_output=True,
             text=True,
             timeout=120,

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -22,19 +21,10 @@ from pydantic import SecretStr
 
 from processors import open_store
 from processors.runtime import store
-from schemas import Settings, env_name
-from tests.conftest import Sql
+from schemas import Settings
+from tests.conftest import Sql, command_env
 
 from .conftest import PASSWORD
-
-
-def command_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSTREAM_") and k != "CLICKHOUSE_URL"}
-    for field, value in settings.model_dump(exclude_none=True).items():
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[env_name(field)] = str(value.value if hasattr(value, "value") else value)
-    return env
 
 
 def test_store_refuses_what_it_cannot_serve(settings: Settings, capsys) -> None:
