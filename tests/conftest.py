@@ -129,6 +129,7 @@ def served_store(data_dir: Path, log_path: Path, timeout: float = 60.0) -> Itera
     env |= {
         "OKRSTREAM_DATA_DIR": str(data_dir),
         "OKRSTREAM_STORE_HTTP_PORT": "0",
+        "OKRSTREAM_METRICS_PORT": "0",  # a free port: never one a benchmark's store or anything else holds
         "OKRSTREAM_STORE_PASSWORD": password,
     }
     with log_path.open("wb") as log:
