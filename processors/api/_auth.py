@@ -29,8 +29,8 @@ _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same
 class Authenticator:
     """Resolves a request's key; with `ring=None` auth is off and every caller is anonymous (None)."""
 
-    def __init__(self, ring: Callable[[], KeyRing] | None) -> None:
-        self._ring = ring
+    def __init__(self, ring: Callable[[str | None], KeyRing] | None) -> None:
+        self._ring = ring  # the ring in force, given the token it is asked about (see KeyRingCache)
 
     @property
     def enabled(self) -> bool:
@@ -40,7 +40,7 @@ class Authenticator:
         if self._ring is None:
             return None
         try:
-            return self._ring().authenticate(token)
+            return self._ring(token).authenticate(token)
         except Unauthenticated:
             raise ApiError(
                 401, UNAUTHENTICATED, "unauthenticated", headers={"WWW-Authenticate": "Bearer"}

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from schemas import (
     MappingCatalog,
     Settings,
     new_api_key,
+    parse_token,
 )
 
 from ..board import Board, ScoreFeed, board_router
@@ -54,18 +56,45 @@ HTTP_FD_ENV = "OKRSTREAM_HTTP_FD"  # set by `okrstream run`'s supervisor for the
 class KeyRingCache:
     """The key ring as last read from the store, plus this run's local admin key (never stored).
 
-    Reread every few seconds, so a key created or revoked by another process takes effect here
-    within `refresh_s`; one changed through this process takes effect at once.
+    Reread every few seconds, so a key revoked by another process stops working here within
+    `refresh_s`; one changed through this process takes effect at once. A key this ring does
+    not know yet (made through another process of the service) makes it reread at once, at most
+    once every `miss_interval_s`, so a new key works on every process straight away, and a flood
+    of made-up keys costs the store one read per interval.
     """
 
-    def __init__(self, store: ApiKeyStore, local_admin: ApiKey | None, refresh_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        store: ApiKeyStore,
+        local_admin: ApiKey | None,
+        refresh_s: float = 5.0,
+        miss_interval_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self._extra = [local_admin] if local_admin else []
         self._ring = KeyRing(self._extra)
         self._lock = threading.Lock()
         self.refresh_s = refresh_s
+        self._miss_interval_s = miss_interval_s
+        self._clock = clock
+        self._missed_at: float | None = None  # when a key unknown here last made the ring reread
 
-    def ring(self) -> KeyRing:
+    def ring(self, token: str | None = None) -> KeyRing:
+        """The ring in force, reread first if it does not know `token`'s key (see the class)."""
+        ring = self._ring
+        parsed = parse_token(token) if token else None
+        if parsed is None or ring.active(parsed[0]) is not None:
+            return ring
+        now = self._clock()
+        with self._lock:
+            if self._missed_at is not None and now - self._missed_at < self._miss_interval_s:
+                return self._ring
+            self._missed_at = now
+        try:
+            self.refresh()
+        except Exception:  # the store may be briefly away; the key is unknown until it answers
+            log.warning("could not reread API keys", exc_info=True)
         return self._ring
 
     def refresh(self) -> None:

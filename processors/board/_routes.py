@@ -57,7 +57,7 @@ class Board:
 
     settings: Settings
     store: Store
-    ring: Callable[[], KeyRing] | None
+    ring: Callable[[str | None], KeyRing] | None  # given the token asked about (see KeyRingCache)
     feed: ScoreFeed | None  # None: no broker to read scores from, so pages are not live
     sessions: BoardSessions | None = field(init=False)
     files: dict[str, tuple[bytes, str]] = field(init=False)
@@ -143,7 +143,7 @@ def board_router(board: Board) -> APIRouter:
         form = urllib.parse.parse_qs(body.decode("utf-8", errors="replace"))
         token = (form.get("key") or [""])[0].strip()
         try:
-            key = board.ring().authenticate(token)
+            key = board.ring(token).authenticate(token)
         except Unauthenticated:
             return _login_refused(
                 board, "That key was not accepted: it is unknown, revoked or mistyped.", 401

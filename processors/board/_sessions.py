@@ -34,7 +34,7 @@ class BoardSessions:
 
     def __init__(
         self,
-        ring: Callable[[], KeyRing],
+        ring: Callable[[str | None], KeyRing],
         lifetime_s: int = SESSION_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -54,7 +54,7 @@ class BoardSessions:
         key_id, expires, signature = cookie.split(".")
         if not expires.isdigit() or int(expires) <= self._clock():
             return None
-        key = self._ring().active(key_id)
+        key = self._ring(None).active(key_id)
         if key is None:
             return None
         expected = _signature(key, f"{key_id}.{expires}")
