@@ -1,6 +1,15 @@
 """okrstream's pure data contracts: the event model, per-type schemas, validation errors and settings."""
 
-from ._api_keys import Access, ApiKey, KeyRing, Unauthenticated, api_key_json, new_api_key, parse_token
+from ._api_keys import (
+    Access,
+    ApiKey,
+    KeyRing,
+    Unauthenticated,
+    api_key_json,
+    new_api_key,
+    parse_token,
+    token_key_id,
+)
 from ._bounds import (
     ECHO_CHARS,
     MAX_ERRORS_LISTED,
@@ -282,6 +291,7 @@ __all__ = [
     "started",
     "status",
     "success_point",
+    "token_key_id",
     "too_deep",
     "too_deep_in_text",
     "utc_iso",

@@ -190,6 +190,12 @@ def parse_token(token: str) -> tuple[str, str] | None:
     return (match[1], match[2]) if match else None
 
 
+def token_key_id(token: str | None) -> str | None:
+    """The key id a well-formed token names, else None: which key a caller claims to hold."""
+    parsed = parse_token(token) if token else None
+    return parsed[0] if parsed else None
+
+
 def api_key_json(key: ApiKey) -> dict[str, Any]:
     """A key as the HTTP API and `okrstream keys list` show it: never its secret or hash."""
     return {

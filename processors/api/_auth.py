@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from schemas import Access, ApiKey, KeyRing, Unauthenticated
+from schemas import Access, ApiKey, KeyRing, Unauthenticated, token_key_id
 
 from ._errors import ApiError
 
@@ -30,7 +30,7 @@ class Authenticator:
     """Resolves a request's key; with `ring=None` auth is off and every caller is anonymous (None)."""
 
     def __init__(self, ring: Callable[[str | None], KeyRing] | None) -> None:
-        self._ring = ring  # the ring in force, given the token it is asked about (see KeyRingCache)
+        self._ring = ring  # the ring in force, given the key id asked about (see KeyRingCache)
 
     @property
     def enabled(self) -> bool:
@@ -40,7 +40,7 @@ class Authenticator:
         if self._ring is None:
             return None
         try:
-            return self._ring(token).authenticate(token)
+            return self._ring(token_key_id(token)).authenticate(token)
         except Unauthenticated:
             raise ApiError(
                 401, UNAUTHENTICATED, "unauthenticated", headers={"WWW-Authenticate": "Bearer"}

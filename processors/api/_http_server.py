@@ -33,7 +33,6 @@ from schemas import (
     MappingCatalog,
     Settings,
     new_api_key,
-    parse_token,
 )
 
 from ..board import Board, ScoreFeed, board_router
@@ -58,9 +57,10 @@ class KeyRingCache:
 
     Reread every few seconds, so a key revoked by another process stops working here within
     `refresh_s`; one changed through this process takes effect at once. A key this ring does
-    not know yet (made through another process of the service) makes it reread at once, at most
-    once every `miss_interval_s`, so a new key works on every process straight away, and a flood
-    of made-up keys costs the store one read per interval.
+    not know yet (made through another process of the service) makes it reread at once, so a new
+    key works on every process straight away. A reread that does not find the key asked about
+    holds the next ones off for `miss_interval_s`: a flood of made-up keys costs the store one
+    read per interval.
     """
 
     def __init__(
@@ -78,23 +78,25 @@ class KeyRingCache:
         self.refresh_s = refresh_s
         self._miss_interval_s = miss_interval_s
         self._clock = clock
-        self._missed_at: float | None = None  # when a key unknown here last made the ring reread
+        self._quiet_until = float("-inf")  # no reread for an unknown key before then
 
-    def ring(self, token: str | None = None) -> KeyRing:
-        """The ring in force, reread first if it does not know `token`'s key (see the class)."""
-        ring = self._ring
-        parsed = parse_token(token) if token else None
-        if parsed is None or ring.active(parsed[0]) is not None:
-            return ring
+    def ring(self, key_id: str | None = None) -> KeyRing:
+        """The ring in force, reread first if it does not know the key `key_id` (see the class)."""
+        if key_id is None or self._ring.active(key_id) is not None:
+            return self._ring
         now = self._clock()
         with self._lock:
-            if self._missed_at is not None and now - self._missed_at < self._miss_interval_s:
+            if now < self._quiet_until:
                 return self._ring
-            self._missed_at = now
+            self._quiet_until = now + self._miss_interval_s  # until this reread says otherwise
         try:
             self.refresh()
         except Exception:  # the store may be briefly away; the key is unknown until it answers
             log.warning("could not reread API keys", exc_info=True)
+            return self._ring
+        if self._ring.active(key_id) is not None:  # a real new key: the next one may reread at once
+            with self._lock:
+                self._quiet_until = float("-inf")
         return self._ring
 
     def refresh(self) -> None:

@@ -20,7 +20,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from schemas import ApiKey, Grain, KeyRing, Settings, Unauthenticated, parse_instant, utc_iso
+from schemas import ApiKey, Grain, KeyRing, Settings, Unauthenticated, parse_instant, token_key_id, utc_iso
 
 from ..store import Store
 from ._data import board_objectives, key_result_board, kpi_board
@@ -143,7 +143,7 @@ def board_router(board: Board) -> APIRouter:
         form = urllib.parse.parse_qs(body.decode("utf-8", errors="replace"))
         token = (form.get("key") or [""])[0].strip()
         try:
-            key = board.ring(token).authenticate(token)
+            key = board.ring(token_key_id(token)).authenticate(token)
         except Unauthenticated:
             return _login_refused(
                 board, "That key was not accepted: it is unknown, revoked or mistyped.", 401

@@ -3,9 +3,10 @@
 The cookie reads `<key id>.<expires, unix seconds>.<signature>`: HMAC-SHA256 of the id and the
 expiry, under a secret derived from the key's stored hash. Every API process reads the same key
 ring, so any of them can check a session without a session store; the key itself never sits in
-the browser. A key revoked, or unknown to the ring, ends its sessions (in another API process as
-its ring refreshes, within 5 s). Whoever could forge a session already reads the store's keys
-table, and a session opens only the board, which only reads: it adds no access to anyone.
+the browser. A key revoked ends its sessions (in another API process as its ring refreshes,
+within 5 s); a key the ring does not know yet makes it reread the store (see KeyRingCache).
+Whoever could forge a session already reads the store's keys table, and a session opens only
+the board, which only reads: it adds no access to anyone.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class BoardSessions:
         key_id, expires, signature = cookie.split(".")
         if not expires.isdigit() or int(expires) <= self._clock():
             return None
-        key = self._ring(None).active(key_id)
+        key = self._ring(key_id).active(key_id)
         if key is None:
             return None
         expected = _signature(key, f"{key_id}.{expires}")
