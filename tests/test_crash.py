@@ -5,7 +5,8 @@ stream, and the kill comes just after the worker landed some of that share. So e
 mid-stream however slow the machine is, and with small batches and a one-second commit interval
 some batches have landed in ClickHouse without their offsets committed: the restarted worker
 must replay them under the same insert tokens. The test checks that this path really ran, and
-that every KPI fed by materialized views from raw_events counts each event once as well.
+that every KPI fed by materialized views from raw_events counts each event once as well, in both
+of its levels: the minute rollup and the hourly level the rollup feeds.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.slow
 
 KILLS = 4
 EVENTS = 30_000
+MINUTE_LEVEL_LEAD = timedelta(minutes=30)  # a read that starts off the hour merges the minute rollup
 KPIS = """
 kpis:
   revenue: {title: Revenue, events: order.placed, aggregation: sum, measure: amount, dimensions: [region]}
@@ -174,15 +176,20 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
         )
         kpis = applied_kpis(store, settings.clickhouse_database)
         start, end = datetime(2026, 10, 28, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC)
-        actual = {
-            name: {
-                (p.period.date().isoformat(), p.group["region"]): p.value
-                for p in kpi_series(
-                    store, settings.clickhouse_database, kpis, name, start, end, Grain.DAY, by=("region",)
-                )
+
+        def read(since: datetime) -> dict[str, dict[tuple, float]]:
+            return {
+                name: {
+                    (p.period.date().isoformat(), p.group["region"]): p.value
+                    for p in kpi_series(
+                        store, settings.clickhouse_database, kpis, name, since, end, Grain.DAY, by=("region",)
+                    )
+                }
+                for name in kpis
             }
-            for name in kpis
-        }
+
+        actual = read(start)  # on whole hours: each KPI's hourly level
+        off_the_hour = read(start + MINUTE_LEVEL_LEAD)  # from 00:30: its minute rollup
         in_view: dict[str, dict[tuple, float]] = defaultdict(dict)  # the BI view, over the same rollups
         for name, day, region, value in store.fetch(
             Sql(
@@ -198,3 +205,7 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
     for name, values in expected_values.items():
         assert actual[name] == pytest.approx(values, rel=1e-12), name
         assert in_view[name] == pytest.approx(values, rel=1e-12), name
+    since = datetime(2026, 10, 28, tzinfo=UTC) + MINUTE_LEVEL_LEAD
+    later = [e for e in events if datetime.fromisoformat(e["occurred_at"]) >= since]
+    for name, values in expected_kpis(later).items():
+        assert off_the_hour[name] == pytest.approx(values, rel=1e-12), name
