@@ -36,17 +36,26 @@ def connect(settings: Settings) -> Client:
         return clickhouse_connect.get_client(dsn=settings.clickhouse_url, autogenerate_session_id=False)
     path = chdb_path(settings)
     path.mkdir(parents=True, exist_ok=True)
-    if path.resolve() not in _opened:  # chDB has loaded nothing of it yet in this process
-        _opened.add(path.resolve())
-        for lost in forget_lost_tokens(path):
-            log.warning(
-                "%s remembered insert token %s for part %s, which never landed (the store was"
-                " killed inside that insert): forgotten, so the block's replay lands",
-                lost.table,
-                lost.token,
-                lost.part,
-            )
-    return clickhouse_connect.get_client(interface="chdb", path=str(path))
+    first = path.resolve() not in _opened  # then chDB has loaded nothing of it in this process
+    if first:
+        _forget_lost_tokens(path)
+    client = clickhouse_connect.get_client(interface="chdb", path=str(path))
+    _opened.add(path.resolve())
+    return client
+
+
+def _forget_lost_tokens(path: Path) -> None:
+    lost = forget_lost_tokens(path)
+    if lost is None:
+        log.warning("%s is open in another process: not checked for lost insert tokens", path)
+    for token in lost or ():
+        log.warning(
+            "%s remembered insert token %s for part %s, which never landed (the store was"
+            " killed inside that insert): forgotten, so the block's replay lands",
+            token.table,
+            token.token,
+            token.part,
+        )
 
 
 def describe(settings: Settings) -> str:

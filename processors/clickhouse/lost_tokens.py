@@ -12,13 +12,24 @@ So before chDB loads the data dir, each table's log is read, and a token whose p
 neither as itself nor inside a part merged or mutated from it is forgotten, with the DROP
 record ClickHouse itself writes when a part is dropped. The next replay then lands the block
 in each table that lacks it, and is dropped where it landed. (A replicated table commits a
-token with its part, in Keeper, and has no such gap.)
+token with its part, in Keeper, and has no such gap.) It is done only while the store's
+`status` file, which chDB locks while it has the store open, can be locked: never under a live
+owner, whose tokens may be a moment ahead of their parts.
+
+A log whose last line was cut (a torn write) would have ClickHouse append the next record to that
+line, and stop reading the log there at the next start: such a log gets a new one after it.
+
+Parts that okrstream never makes (ATTACH or REPLACE PARTITION, ATTACH PART, RESTORE) take new
+block numbers, and their tokens would be forgotten as lost: do not bring parts in so by hand.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,17 +70,41 @@ class LostToken:
     token: str
 
 
-def forget_lost_tokens(chdb_dir: Path) -> list[LostToken]:
-    """In each table of a chDB data dir that no process has open, forget the tokens of lost parts."""
-    names = _table_names(chdb_dir)
-    lost: list[LostToken] = []
-    for logs in sorted(chdb_dir.glob("store/*/*/deduplication_logs")):
-        table_dir = logs.parent
-        found = _lost_in(table_dir, logs)
-        if found:
-            _append_drops(logs, found)
-            lost += [LostToken(names.get(table_dir.name, table_dir.name), p, t) for p, t in found]
-    return lost
+def forget_lost_tokens(chdb_dir: Path) -> list[LostToken] | None:
+    """In each table of a chDB data dir, forget the tokens of lost parts; None if it is open elsewhere."""
+    with _closed(chdb_dir) as closed:
+        if not closed:
+            return None
+        names = _table_names(chdb_dir)
+        lost: list[LostToken] = []
+        for logs in sorted(chdb_dir.glob("store/*/*/deduplication_logs")):
+            table_dir = logs.parent
+            found = _lost_in(table_dir, logs)
+            if found or _ends_cut(logs):
+                _new_log(logs, found)
+                lost += [LostToken(names.get(table_dir.name, table_dir.name), p, t) for p, t in found]
+        return lost
+
+
+@contextlib.contextmanager
+def _closed(chdb_dir: Path) -> Iterator[bool]:
+    """Whether no process has the store open, holding chDB's own lock on its status file meanwhile."""
+    status = chdb_dir / "status"
+    existed = status.exists()
+    fd = os.open(status, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            if not existed:  # a status file left behind tells chDB of an unclean stop; this was none
+                status.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 def _lost_in(table_dir: Path, logs: Path) -> list[tuple[str, str]]:
@@ -107,8 +142,17 @@ def _records(path: Path) -> list[tuple[str, str, str]]:
     return records
 
 
-def _append_drops(logs: Path, lost: list[tuple[str, str]]) -> None:
-    """A new log after the last (never appended to one a kill may have cut mid-line), made durable."""
+def _ends_cut(logs: Path) -> bool:
+    """Whether the log ClickHouse would append to ends inside a line."""
+    found = _logs(logs)
+    if not found:
+        return False
+    data = found[-1][1].read_bytes()
+    return bool(data) and not data.endswith(b"\n")
+
+
+def _new_log(logs: Path, lost: list[tuple[str, str]]) -> None:
+    """A new log after the last, holding a DROP record per lost token; it and its entry made durable."""
     number = max((n for n, _ in _logs(logs)), default=0) + 1
     text = "".join(f"{_DROP}\t{part}\t{token}\n" for part, token in lost)
     path = logs / f"deduplication_log_{number}.txt"
@@ -116,6 +160,11 @@ def _append_drops(logs: Path, lost: list[tuple[str, str]]) -> None:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
+    directory = os.open(logs, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _table_names(chdb_dir: Path) -> dict[str, str]:

@@ -61,12 +61,48 @@ def test_tokens_of_merged_mutated_and_dropped_parts_are_kept(tmp_path):
     assert [(x.part, x.token) for x in forget_lost_tokens(tmp_path)] == [("all_5_5_0", "other_partition")]
 
 
-def test_a_line_cut_by_the_kill_ends_the_log_as_clickhouse_reads_it(tmp_path):
-    log = "1\t202601_1_1_0\ttokA\n1\t202601_2_2"  # killed mid-record: ClickHouse stops there too
+def test_a_log_cut_mid_line_gets_a_new_one_for_clickhouse_to_append_to(tmp_path):
+    log = "1\t202601_1_1_0\ttokA\n1\t202601_2_2"  # a torn write: ClickHouse stops reading there
     path = table_dir(tmp_path, UUID, ["202601_1_1_0"], log)
 
     assert forget_lost_tokens(tmp_path) == []
+    logs = path / "deduplication_logs"
+    assert sorted(p.name for p in logs.iterdir()) == ["deduplication_log_1.txt", "deduplication_log_2.txt"]
+    assert (logs / "deduplication_log_1.txt").read_text() == log
+    assert (logs / "deduplication_log_2.txt").read_text() == ""
+    assert forget_lost_tokens(tmp_path) == []  # the new log ends whole: nothing more
+    assert len(list(logs.iterdir())) == 2
+
+
+def test_a_store_open_in_another_process_is_left_alone(tmp_path):
+    log = "1\t202601_1_1_0\ttokA\n1\t202601_2_2_0\ttokB\n"  # tokB's part is being renamed right now
+    path = table_dir(tmp_path, UUID, ["202601_1_1_0", "tmp_insert_202601_2_2_0"], log)
+    owner = subprocess.Popen(  # holds the status file's lock as chDB does while it has the store open
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT);"
+            " fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)",
+            str(tmp_path / "status"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert owner.stdout is not None and owner.stdout.readline().strip() == "locked"
+        assert forget_lost_tokens(tmp_path) is None
+    finally:
+        owner.kill()
+        owner.wait()
     assert sorted(p.name for p in (path / "deduplication_logs").iterdir()) == ["deduplication_log_1.txt"]
+    assert [x.token for x in forget_lost_tokens(tmp_path) or []] == ["tokB"]  # once it is closed
+    assert (tmp_path / "status").exists()  # the owner's, left by its kill: chDB reads it at start
+
+
+def test_the_check_leaves_no_status_file_where_there_was_none(tmp_path):
+    table_dir(tmp_path, UUID, ["202601_1_1_0"], "1\t202601_1_1_0\ttokA\n")
+    assert forget_lost_tokens(tmp_path) == []
+    assert not (tmp_path / "status").exists()
 
 
 @pytest.mark.parametrize(
