@@ -223,6 +223,10 @@ class KeyRing:
     def __init__(self, keys: Iterable[ApiKey]) -> None:
         self._keys = {key.key_id: key for key in keys}
 
+    def knows(self, key_id: str) -> bool:
+        """Whether the ring holds a key with this id, active or revoked."""
+        return key_id in self._keys
+
     def active(self, key_id: str) -> ApiKey | None:
         """The key with this id while it is active (neither unknown nor revoked), else None."""
         key = self._keys.get(key_id)

@@ -6,6 +6,7 @@ without this module knowing where keys live.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -27,21 +28,33 @@ _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same
 
 
 class Authenticator:
-    """Resolves a request's key; with `ring=None` auth is off and every caller is anonymous (None)."""
+    """Resolves a request's key; with `ring=None` auth is off and every caller is anonymous (None).
 
-    def __init__(self, ring: Callable[[str | None], KeyRing] | None) -> None:
-        self._ring = ring  # the ring in force, given the key id asked about (see KeyRingCache)
+    `learn`: asked about a key id the ring does not hold, before the answer is 401 (KeyRingCache).
+    """
+
+    def __init__(
+        self,
+        ring: Callable[[], KeyRing] | None,
+        learn: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
+        self._ring = ring
+        self._learn = learn
 
     @property
     def enabled(self) -> bool:
         return self._ring is not None
 
-    def caller(self, token: str | None) -> ApiKey | None:
+    async def caller(self, token: str | None) -> ApiKey | None:
         if self._ring is None:
             return None
         try:
-            return self._ring(token_key_id(token)).authenticate(token)
+            return self._ring().authenticate(token)
         except Unauthenticated:
+            key_id = token_key_id(token)
+            if key_id is not None and self._learn is not None and await self._learn(key_id):
+                with contextlib.suppress(Unauthenticated):
+                    return self._ring().authenticate(token)
             raise ApiError(
                 401, UNAUTHENTICATED, "unauthenticated", headers={"WWW-Authenticate": "Bearer"}
             ) from None
@@ -53,17 +66,17 @@ class Authenticator:
             bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
             header: Annotated[str | None, Security(_header)] = None,
         ) -> ApiKey | None:
-            return self._allowing(access, bearer.credentials if bearer else header)
+            return await self._allowing(access, bearer.credentials if bearer else header)
 
         return dependency
 
     async def key_of(self, request: Request, access: Access) -> ApiKey | None:
         """What `requires(access)` resolves, for an endpoint that reads its own request (DirectRoute)."""
         bearer = await _bearer(request)
-        return self._allowing(access, bearer.credentials if bearer else await _header(request))
+        return await self._allowing(access, bearer.credentials if bearer else await _header(request))
 
-    def _allowing(self, access: Access, token: str | None) -> ApiKey | None:
-        key = self.caller(token)
+    async def _allowing(self, access: Access, token: str | None) -> ApiKey | None:
+        key = await self.caller(token)
         if key is None or key.is_admin:
             return key
         if access is Access.READ and not key.may_read():

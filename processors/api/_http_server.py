@@ -56,11 +56,12 @@ class KeyRingCache:
     """The key ring as last read from the store, plus this run's local admin key (never stored).
 
     Reread every few seconds, so a key revoked by another process stops working here within
-    `refresh_s`; one changed through this process takes effect at once. A key this ring does
-    not know yet (made through another process of the service) makes it reread at once, so a new
-    key works on every process straight away. A reread that does not find the key asked about
-    holds the next ones off for `miss_interval_s`: a flood of made-up keys costs the store one
-    read per interval.
+    `refresh_s`; one changed through this process takes effect at once. A key id the ring does
+    not hold (a key made through another process of the service) can be learnt at once: the
+    request that names it waits for a reread, off the event loop, while others go on. A reread
+    that does not find the key asked about holds the next ones off for `miss_interval_s`, and
+    concurrent ones share a reread, so a flood of made-up keys costs the store one read per
+    interval.
     """
 
     def __init__(
@@ -70,6 +71,7 @@ class KeyRingCache:
         refresh_s: float = 5.0,
         miss_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        reread_timeout_s: float = 5.0,
     ) -> None:
         self.store = store
         self._extra = [local_admin] if local_admin else []
@@ -78,30 +80,36 @@ class KeyRingCache:
         self.refresh_s = refresh_s
         self._miss_interval_s = miss_interval_s
         self._clock = clock
+        self._reread_timeout_s = reread_timeout_s
         self._quiet_until = float("-inf")  # no reread for an unknown key before then
+        self._rereading: asyncio.Future[None] | None = None
 
-    def ring(self, key_id: str | None = None) -> KeyRing:
-        """The ring in force, reread first if it does not know the key `key_id` (see the class)."""
-        if key_id is None or self._ring.active(key_id) is not None:
-            return self._ring
-        now = self._clock()
-        with self._lock:
-            if now < self._quiet_until:
-                return self._ring
-            self._quiet_until = now + self._miss_interval_s  # until this reread says otherwise
-        try:
-            self.refresh()
-        except Exception:  # the store may be briefly away; the key is unknown until it answers
-            log.warning("could not reread API keys", exc_info=True)
-            return self._ring
-        if self._ring.active(key_id) is not None:  # a real new key: the next one may reread at once
-            with self._lock:
-                self._quiet_until = float("-inf")
+    def ring(self) -> KeyRing:
         return self._ring
 
+    async def learn(self, key_id: str) -> bool:
+        """Whether the ring, reread if it does not hold `key_id` (see the class), has it active."""
+        if self._ring.knows(key_id):
+            return self._ring.active(key_id) is not None
+        if self._rereading is None or self._rereading.done():
+            if self._clock() < self._quiet_until:
+                return False
+            self._quiet_until = self._clock() + self._miss_interval_s
+            self._rereading = asyncio.ensure_future(asyncio.to_thread(self.refresh))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._rereading), self._reread_timeout_s)
+        except Exception:  # the store may be away or slow; the key stays unknown until it answers
+            log.warning("could not reread API keys", exc_info=True)
+            return False
+        if self._ring.active(key_id) is None:
+            return False
+        self._quiet_until = float("-inf")  # a real new key: the next one may reread at once
+        return True
+
     def refresh(self) -> None:
+        keys = self.store.list()  # outside the lock: a slow store holds up no reader of the ring
         with self._lock:
-            self._ring = KeyRing([*self.store.list(), *self._extra])
+            self._ring = KeyRing([*keys, *self._extra])
 
     async def keep_fresh(self) -> None:
         while True:
@@ -140,7 +148,8 @@ def build_http_app(
     )
     install_error_handler(app)
     install_metrics(app)
-    auth = Authenticator(keys.ring if settings.auth is AuthMode.REQUIRED else None)
+    required = settings.auth is AuthMode.REQUIRED
+    auth = Authenticator(keys.ring if required else None, keys.learn if required else None)
     ingest = EventIngest(log_writer)
     app.include_router(
         ingest_router(
@@ -209,8 +218,8 @@ def http_api(
     okr_log = OkrLog(bootstrap_servers, settings)
     broker_up = (lambda: watch.up) if watch else None
     feed = ScoreFeed(bootstrap_servers, settings.okr_score_topic, settings.consumer_fetch_max_wait_ms)
-    ring = keys.ring if settings.auth is AuthMode.REQUIRED else None
-    board = Board(settings, store, ring, feed)
+    ring, learn = (keys.ring, keys.learn) if settings.auth is AuthMode.REQUIRED else (None, None)
+    board = Board(settings, store, ring, feed, learn)
     app = build_http_app(
         settings, store, registry, mappings, log_writer, keys, stats, assigned, okr_log, broker_up, board
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import html
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -57,8 +57,9 @@ class Board:
 
     settings: Settings
     store: Store
-    ring: Callable[[str | None], KeyRing] | None  # given the token asked about (see KeyRingCache)
+    ring: Callable[[], KeyRing] | None
     feed: ScoreFeed | None  # None: no broker to read scores from, so pages are not live
+    learn: Callable[[str], Awaitable[bool]] | None = None  # asked of a key id the ring lacks
     sessions: BoardSessions | None = field(init=False)
     files: dict[str, tuple[bytes, str]] = field(init=False)
 
@@ -66,12 +67,30 @@ class Board:
         self.sessions = BoardSessions(self.ring) if self.ring is not None else None
         self.files = _static_files()
 
-    def caller(self, request: Request) -> ApiKey | bool | None:
+    async def caller(self, request: Request) -> ApiKey | bool | None:
         """The key a request's session stands for; True with auth off; None without a valid session."""
         if self.sessions is None:
             return True
-        key = self.sessions.key(request.cookies.get(SESSION_COOKIE))
+        cookie = request.cookies.get(SESSION_COOKIE)
+        key = self.sessions.key(cookie)
+        key_id = BoardSessions.key_id(cookie)
+        if key is None and key_id is not None and await self.knows(key_id):
+            key = self.sessions.key(cookie)
         return key if key is not None and key.may_read() else None
+
+    async def knows(self, key_id: str) -> bool:
+        """Whether the key is active, learnt from the store if the ring does not hold it yet."""
+        return self.learn is not None and await self.learn(key_id)
+
+    async def authenticate(self, ring: Callable[[], KeyRing], token: str) -> ApiKey:
+        """The active key `token` proves (learnt as `knows` does); raises Unauthenticated otherwise."""
+        try:
+            return ring().authenticate(token)
+        except Unauthenticated:
+            key_id = token_key_id(token)
+            if key_id is None or not await self.knows(key_id):
+                raise
+            return ring().authenticate(token)
 
     def page(self, name: str, status: int = 200, replace: dict[str, str] | None = None) -> Response:
         body, content_type = self.files[name]
@@ -121,13 +140,13 @@ def board_router(board: Board) -> APIRouter:
 
     @router.get("/board")
     async def page(request: Request) -> Response:
-        if board.caller(request) is None:
+        if await board.caller(request) is None:
             return RedirectResponse("/board/login", 303)
         return board.page("board.html")
 
     @router.get("/board/login")
     async def login_page(request: Request) -> Response:
-        if board.sessions is None or board.caller(request) is not None:
+        if board.sessions is None or await board.caller(request) is not None:
             return RedirectResponse("/board", 303)
         return board.page("login.html")
 
@@ -143,7 +162,7 @@ def board_router(board: Board) -> APIRouter:
         form = urllib.parse.parse_qs(body.decode("utf-8", errors="replace"))
         token = (form.get("key") or [""])[0].strip()
         try:
-            key = board.ring(token_key_id(token)).authenticate(token)
+            key = await board.authenticate(board.ring, token)
         except Unauthenticated:
             return _login_refused(
                 board, "That key was not accepted: it is unknown, revoked or mistyped.", 401
@@ -183,7 +202,7 @@ def board_router(board: Board) -> APIRouter:
 
     @router.get("/board/api/session")
     async def session(request: Request) -> Response:
-        who = board.caller(request)
+        who = await board.caller(request)
         if who is None:
             return _refused()
         key = who if isinstance(who, ApiKey) else None
@@ -200,7 +219,7 @@ def board_router(board: Board) -> APIRouter:
 
     @router.get("/board/api/objectives")
     async def objectives(request: Request, as_of: str | None = None, by: str = "landed") -> Response:
-        if board.caller(request) is None:
+        if await board.caller(request) is None:
             return _refused()
         try:
             instant = parse_instant(as_of) if as_of else None
@@ -211,7 +230,7 @@ def board_router(board: Board) -> APIRouter:
 
     @router.get("/board/api/key-results/{kr_id}")
     async def key_result(request: Request, kr_id: str) -> Response:
-        if board.caller(request) is None:
+        if await board.caller(request) is None:
             return _refused()
         try:
             body = await asyncio.to_thread(key_result_board, board.store, settings, kr_id)
@@ -221,7 +240,7 @@ def board_router(board: Board) -> APIRouter:
 
     @router.get("/board/api/kpis")
     async def kpis(request: Request, grain: str = "quarter") -> Response:
-        if board.caller(request) is None:
+        if await board.caller(request) is None:
             return _refused()
         try:
             body = await asyncio.to_thread(kpi_board, board.store, settings, Grain(grain))
@@ -231,7 +250,7 @@ def board_router(board: Board) -> APIRouter:
 
     @router.get("/board/events")
     async def events(request: Request) -> Response:
-        if board.caller(request) is None:
+        if await board.caller(request) is None:
             return _refused()
         feed = board.feed
         if feed is None:

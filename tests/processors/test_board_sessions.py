@@ -23,7 +23,7 @@ def keys():
 def test_a_session_stands_for_its_key_until_it_expires() -> None:
     reader, other = keys()
     clock = [1_000_000.0]
-    sessions = BoardSessions(lambda _token: KeyRing([reader, other]), lifetime_s=60, clock=lambda: clock[0])
+    sessions = BoardSessions(lambda: KeyRing([reader, other]), lifetime_s=60, clock=lambda: clock[0])
     cookie = sessions.issue(reader)
     assert reader.secret_hash not in cookie and cookie.startswith(f"{reader.key_id}.")
     assert sessions.key(cookie) == reader
@@ -35,7 +35,7 @@ def test_a_session_stands_for_its_key_until_it_expires() -> None:
 
 def test_a_forged_or_damaged_session_stands_for_nothing() -> None:
     reader, other = keys()
-    sessions = BoardSessions(lambda _token: KeyRing([reader, other]))
+    sessions = BoardSessions(lambda: KeyRing([reader, other]))
     cookie = sessions.issue(reader)
     key_id, expires, signature = cookie.split(".")
     longer = f"{key_id}.{int(expires) + 3600}.{signature}"  # a later expiry under the old signature
@@ -48,7 +48,7 @@ def test_a_forged_or_damaged_session_stands_for_nothing() -> None:
 def test_revoking_the_key_ends_its_sessions() -> None:
     reader, other = keys()
     ring = [KeyRing([reader, other])]
-    sessions = BoardSessions(lambda _token: ring[0])
+    sessions = BoardSessions(lambda: ring[0])
     cookie = sessions.issue(reader)
     ring[0] = KeyRing([reader.revoked(NOW), other])
     assert sessions.key(cookie) is None
