@@ -83,6 +83,7 @@ class KeyRingCache:
         self._reread_timeout_s = reread_timeout_s
         self._quiet_until = float("-inf")  # no reread for an unknown key before then
         self._rereading: asyncio.Future[None] | None = None
+        self._reads_begun = self._read_in_force = 0  # numbers reads of the store, in their order
 
     def ring(self) -> KeyRing:
         return self._ring
@@ -107,9 +108,17 @@ class KeyRingCache:
         return True
 
     def refresh(self) -> None:
-        keys = self.store.list()  # outside the lock: a slow store holds up no reader of the ring
+        """Reread the store. Reads run outside the lock (a slow store holds up no reader of the ring),
+        so one that began before another may end after it: only a newer read replaces the ring,
+        or a key revoked in between could come back for a while."""
         with self._lock:
-            self._ring = KeyRing([*keys, *self._extra])
+            self._reads_begun += 1
+            read = self._reads_begun
+        keys = self.store.list()
+        with self._lock:
+            if read > self._read_in_force:
+                self._read_in_force = read
+                self._ring = KeyRing([*keys, *self._extra])
 
     async def keep_fresh(self) -> None:
         while True:

@@ -170,7 +170,7 @@ def query_router(api: QueryApi) -> APIRouter:
         except ConfigError as e:
             errors = [dataclasses.asdict(error) for error in e.errors]
             return json_response({"error": "invalid API key", "errors": errors}, 422)
-        api.keys_changed()
+        await asyncio.to_thread(api.keys_changed)  # a store read: off the event loop
         return json_response({"token": token, "key": api_key_json(key)}, 201)
 
     @router.get(
@@ -188,7 +188,7 @@ def query_router(api: QueryApi) -> APIRouter:
             key = await asyncio.to_thread(api.keys.revoke, key_id)
         except KeyError as e:
             raise ApiError(404, e.args[0], "unknown_key") from None
-        api.keys_changed()
+        await asyncio.to_thread(api.keys_changed)  # a store read: off the event loop
         return json_response({"key": api_key_json(key)})
 
     return router

@@ -88,21 +88,22 @@ def forget_lost_tokens(chdb_dir: Path) -> list[LostToken] | None:
 
 @contextlib.contextmanager
 def _closed(chdb_dir: Path) -> Iterator[bool]:
-    """Whether no process has the store open, holding chDB's own lock on its status file meanwhile."""
+    """Whether no process has the store open, holding chDB's own lock on its status file meanwhile.
+
+    The lock must be on the file that is there: chDB deletes its status file as it closes, so one
+    opened just before may be gone, and another chDB may have made and locked a new one. A status
+    file made here is left in place (chDB only logs that it found one).
+    """
     status = chdb_dir / "status"
-    existed = status.exists()
     fd = os.open(status, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held, there = os.fstat(fd), os.stat(status)
+        except (BlockingIOError, FileNotFoundError):
             yield False
             return
-        try:
-            yield True
-        finally:
-            if not existed:  # a status file left behind tells chDB of an unclean stop; this was none
-                status.unlink(missing_ok=True)
+        yield (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino)
     finally:
         os.close(fd)
 

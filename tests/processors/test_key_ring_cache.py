@@ -129,6 +129,32 @@ def test_concurrent_misses_share_one_reread_off_the_event_loop(cache, stored) ->
     assert stored.reads == 2
 
 
+def test_a_read_that_ends_after_a_newer_one_does_not_bring_a_revoked_key_back(cache, stored) -> None:
+    token, key = new_api_key("revoked meanwhile", Access.READ, (), (), now=NOW)
+    stored.keys.append(key)
+    cache.refresh()
+    began, release = threading.Event(), threading.Event()
+    plain_list = stored.list
+
+    def slow_then_plain() -> list[ApiKey]:
+        keys = plain_list()  # as the store stood when this read began: the key active
+        stored.list = plain_list  # type: ignore[method-assign]
+        began.set()
+        assert release.wait(10)
+        return keys
+
+    stored.list = slow_then_plain  # type: ignore[method-assign]
+    older = threading.Thread(target=cache.refresh)  # the periodic reread, say
+    older.start()
+    assert began.wait(10)
+    stored.keys[0] = key.model_copy(update={"revoked_at": NOW})  # revoked through this process
+    cache.refresh()
+    release.set()
+    older.join(10)
+
+    assert known(cache, token) is None
+
+
 def test_a_store_away_leaves_the_key_unknown_and_the_ring_in_force(cache, stored) -> None:
     kept, held = new_api_key("held", Access.READ, (), (), now=NOW)
     stored.keys.append(held)

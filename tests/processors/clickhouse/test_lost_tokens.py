@@ -9,6 +9,7 @@ mend the replay is dropped there for good, and with it the replay lands exactly 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -99,10 +100,21 @@ def test_a_store_open_in_another_process_is_left_alone(tmp_path):
     assert (tmp_path / "status").exists()  # the owner's, left by its kill: chDB reads it at start
 
 
-def test_the_check_leaves_no_status_file_where_there_was_none(tmp_path):
-    table_dir(tmp_path, UUID, ["202601_1_1_0"], "1\t202601_1_1_0\ttokA\n")
-    assert forget_lost_tokens(tmp_path) == []
-    assert not (tmp_path / "status").exists()
+def test_a_status_file_replaced_under_the_lock_counts_as_open(tmp_path, monkeypatch):
+    """chDB deletes its status file as it closes; a lock on the deleted one proves nothing."""
+    table_dir(tmp_path, UUID, ["202601_1_1_0"], "1\t202601_1_1_0\ttokA\n1\t202601_2_2_0\ttokB\n")
+    plain_stat = os.stat
+
+    def replaced(path, *args, **kwargs):
+        if str(path) == str(tmp_path / "status"):  # a new chDB made its own after this one's open
+            (tmp_path / "status").unlink()
+            (tmp_path / "status").write_text("")
+        return plain_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", replaced)
+    assert forget_lost_tokens(tmp_path) is None
+    monkeypatch.setattr(os, "stat", plain_stat)
+    assert [x.token for x in forget_lost_tokens(tmp_path) or []] == ["tokB"]
 
 
 @pytest.mark.parametrize(
