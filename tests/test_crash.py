@@ -189,7 +189,8 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
             }
 
         actual = read(start)  # on whole hours: each KPI's hourly level
-        off_the_hour = read(start + MINUTE_LEVEL_LEAD)  # from 00:30: its minute rollup
+        since = start + MINUTE_LEVEL_LEAD
+        off_the_hour = read(since)  # from 00:30: its minute rollup
         in_view: dict[str, dict[tuple, float]] = defaultdict(dict)  # the BI view, over the same rollups
         for name, day, region, value in store.fetch(
             Sql(
@@ -205,7 +206,6 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
     for name, values in expected_values.items():
         assert actual[name] == pytest.approx(values, rel=1e-12), name
         assert in_view[name] == pytest.approx(values, rel=1e-12), name
-    since = datetime(2026, 10, 28, tzinfo=UTC) + MINUTE_LEVEL_LEAD
     later = [e for e in events if datetime.fromisoformat(e["occurred_at"]) >= since]
     for name, values in expected_kpis(later).items():
         assert off_the_hour[name] == pytest.approx(values, rel=1e-12), name

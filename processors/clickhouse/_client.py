@@ -36,8 +36,7 @@ def connect(settings: Settings) -> Client:
         return clickhouse_connect.get_client(dsn=settings.clickhouse_url, autogenerate_session_id=False)
     path = chdb_path(settings)
     path.mkdir(parents=True, exist_ok=True)
-    first = path.resolve() not in _opened  # then chDB has loaded nothing of it in this process
-    if first:
+    if path.resolve() not in _opened:  # then chDB has loaded nothing of it in this process
         _forget_lost_tokens(path)
     client = clickhouse_connect.get_client(interface="chdb", path=str(path))
     _opened.add(path.resolve())

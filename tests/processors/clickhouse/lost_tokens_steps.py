@@ -35,20 +35,13 @@ from processors.clickhouse.kpi_rollup_ddl import (
     rollup_table,
 )
 from schemas import KpiDefinition, Settings
+from tests.conftest import Sql
 
 EVENTS = 50
 KPI = KpiDefinition(
     title="Deals", name="deals", events=["deal.closed"], aggregation="count", dimensions=["region"]
 )
 POSITION = BatchPosition("log", 0, 10, 12, epoch=7)
-
-
-class Sql:
-    def __init__(self, sql: str, **params: Any) -> None:
-        self.sql, self.params = sql, params
-
-    def to_sql(self) -> tuple[str, dict[str, Any]]:
-        return self.sql, self.params
 
 
 def batch() -> list[tuple]:
