@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,11 +57,12 @@ class KeyRingCache:
 
     Reread every few seconds, so a key revoked by another process stops working here within
     `refresh_s`; one changed through this process takes effect at once. A key id the ring does
-    not hold (a key made through another process of the service) can be learnt at once: the
-    request that names it waits for a reread, off the event loop, while others go on. A reread
-    that does not find the key asked about holds the next ones off for `miss_interval_s`, and
-    concurrent ones share a reread, so a flood of made-up keys costs the store one read per
-    interval.
+    not hold (a key made through another process of the service) is learnt before its request is
+    answered: the request waits, while others go on, for the first reread that begins after it
+    asked, since one that began earlier may have missed a key stored meanwhile. A reread that does
+    not find a key asked about holds the next off for `miss_interval_s`, and the requests that
+    wait share it, so a flood of made-up keys costs the store one read per interval, and a key
+    made a moment ago is never refused.
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class KeyRingCache:
         miss_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         reread_timeout_s: float = 5.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,  # the clock's, for the hold-off
     ) -> None:
         self.store = store
         self._extra = [local_admin] if local_admin else []
@@ -80,9 +82,10 @@ class KeyRingCache:
         self.refresh_s = refresh_s
         self._miss_interval_s = miss_interval_s
         self._clock = clock
+        self._sleep = sleep
         self._reread_timeout_s = reread_timeout_s
-        self._quiet_until = float("-inf")  # no reread for an unknown key before then
-        self._rereading: asyncio.Future[None] | None = None
+        self._quiet_until = float("-inf")  # no reread for an unknown key begins before then
+        self._next_reread: asyncio.Future[None] | None = None  # asked for, not begun yet
         self._reads_begun = self._read_in_force = 0  # numbers reads of the store, in their order
 
     def ring(self) -> KeyRing:
@@ -92,13 +95,10 @@ class KeyRingCache:
         """Whether the ring, reread if it does not hold `key_id` (see the class), has it active."""
         if self._ring.knows(key_id):
             return self._ring.active(key_id) is not None
-        if self._rereading is None or self._rereading.done():
-            if self._clock() < self._quiet_until:
-                return False
-            self._quiet_until = self._clock() + self._miss_interval_s
-            self._rereading = asyncio.ensure_future(asyncio.to_thread(self.refresh))
+        if self._next_reread is None or self._next_reread.done():
+            self._next_reread = asyncio.ensure_future(self._reread_when_allowed())
         try:
-            await asyncio.wait_for(asyncio.shield(self._rereading), self._reread_timeout_s)
+            await asyncio.wait_for(asyncio.shield(self._next_reread), self._reread_timeout_s)
         except Exception:  # the store may be away or slow; the key stays unknown until it answers
             log.warning("could not reread API keys", exc_info=True)
             return False
@@ -106,6 +106,15 @@ class KeyRingCache:
             return False
         self._quiet_until = float("-inf")  # a real new key: the next one may reread at once
         return True
+
+    async def _reread_when_allowed(self) -> None:
+        """Reread once the hold-off is over. Requests that ask from the moment it begins wait
+        for the next one: this read may not see what was stored after it began."""
+        if (wait := self._quiet_until - self._clock()) > 0:
+            await self._sleep(wait)
+        self._next_reread = None
+        self._quiet_until = self._clock() + self._miss_interval_s
+        await asyncio.to_thread(self.refresh)
 
     def refresh(self) -> None:
         """Reread the store. Reads run outside the lock (a slow store holds up no reader of the ring),

@@ -3,7 +3,7 @@
 With `okrstream serve --processes N` the kernel hands a client's next connection to any of the
 N processes; each keeps its own copy of the key ring. A key unknown to a process's copy makes it
 reread the store, off the event loop, before answering 401; a reread that finds no such key holds
-the next off for a second (the clock is injected).
+the next off for a second (the clock and its sleep are injected: a sleep moves the clock).
 """
 
 from __future__ import annotations
@@ -46,7 +46,11 @@ def stored() -> KeysInStore:
 
 @pytest.fixture
 def cache(stored: KeysInStore, clock: list[float]) -> KeyRingCache:
-    cache = KeyRingCache(stored, None, miss_interval_s=1.0, clock=lambda: clock[0])  # type: ignore[arg-type]
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+        await asyncio.sleep(0)
+
+    cache = KeyRingCache(stored, None, miss_interval_s=1.0, clock=lambda: clock[0], sleep=sleep)  # type: ignore[arg-type]
     cache.refresh()
     return cache
 
@@ -80,17 +84,56 @@ def test_keys_made_elsewhere_one_after_another_are_each_known_at_once(cache, sto
     assert stored.reads == 4
 
 
+def all_known(cache: KeyRingCache, tokens: list[str]) -> list[bool]:
+    """Requests naming these keys at once, each learning its key as `known` does."""
+
+    async def requests() -> list[bool]:
+        return list(await asyncio.gather(*(cache.learn(str(token_key_id(t))) for t in tokens)))
+
+    return asyncio.run(requests())
+
+
 def test_unknown_keys_reread_the_store_at_most_once_a_second(cache, stored, clock) -> None:
-    made_up = [new_api_key(f"made up {i}", Access.WRITE, ("*",), ("*",), now=NOW)[0] for i in range(50)]
-    assert [known(cache, token) for token in made_up] == [None] * 50
-    assert stored.reads == 2
+    made_up = [new_api_key(f"made up {i}", Access.WRITE, ("*",), ("*",), now=NOW)[0] for i in range(100)]
+    assert all_known(cache, made_up[:50]) == [False] * 50
+    assert stored.reads == 2  # the start, then one for the 50
+    assert clock[0] == 100.0
 
     token, key = new_api_key("made meanwhile", Access.READ, (), (), now=NOW)
     stored.keys.append(key)
-    assert known(cache, token) is None  # within the second: not reread yet
-    clock[0] += 1.0
-    assert known(cache, token) == key
+    assert all_known(cache, [*made_up[50:], token]) == [False] * 50 + [True]
     assert stored.reads == 3
+    assert clock[0] == 101.0  # the second read waited out the hold-off of the first
+
+
+def test_a_key_stored_while_a_reread_runs_is_known_to_a_request_made_meanwhile(cache, stored) -> None:
+    """The reread under way began before the key was stored: the request waits for the next one."""
+    made_up, _ = new_api_key("made up", Access.READ, (), (), now=NOW)
+    token, key = new_api_key("made while a reread ran", Access.READ, (), (), now=NOW)
+    began, release = threading.Event(), threading.Event()
+    plain_list = stored.list
+
+    def slow_list() -> list[ApiKey]:
+        keys = plain_list()  # as the store stood when this read began: without the key
+        stored.list = plain_list  # type: ignore[method-assign]
+        began.set()
+        assert release.wait(10)
+        return keys
+
+    stored.list = slow_list  # type: ignore[method-assign]
+
+    async def requests() -> list[bool]:
+        first = asyncio.ensure_future(cache.learn(str(token_key_id(made_up))))
+        assert await asyncio.to_thread(began.wait, 10)
+        stored.keys.append(key)  # made through another process, while that read runs
+        second = asyncio.ensure_future(cache.learn(key.key_id))
+        await asyncio.sleep(0)
+        release.set()
+        return list(await asyncio.gather(first, second))
+
+    assert asyncio.run(requests()) == [False, True]
+    assert stored.reads == 3
+    assert known(cache, token) == key
 
 
 def test_a_revoked_key_the_ring_holds_never_rereads(cache, stored, clock) -> None:
