@@ -73,7 +73,7 @@ class Board:
             return True
         cookie = request.cookies.get(SESSION_COOKIE)
         key = self.sessions.key(cookie)
-        key_id = BoardSessions.key_id(cookie)
+        key_id = self.sessions.key_id(cookie)
         if key is None and key_id is not None and await self.knows(key_id):
             key = self.sessions.key(cookie)
         return key if key is not None and key.may_read() else None

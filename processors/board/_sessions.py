@@ -48,20 +48,26 @@ class BoardSessions:
         message = f"{key.key_id}.{int(self._clock()) + self.lifetime_s}"
         return f"{message}.{_signature(key, message)}"
 
-    @staticmethod
-    def key_id(cookie: str | None) -> str | None:
-        """The key id a well-formed cookie names (not yet checked)."""
-        return cookie.split(".")[0] if cookie and cookie.count(".") == 2 else None
+    def key_id(self, cookie: str | None) -> str | None:
+        """The key id a well-formed, unexpired cookie names (its signature not yet checked): an
+        expired one is not worth a reread of the store to learn its key."""
+        parts = self._unexpired(cookie)
+        return parts[0] if parts else None
 
     def key(self, cookie: str | None) -> ApiKey | None:
         """The active key a well-formed, unexpired and correctly signed cookie stands for, else None."""
-        if not cookie or cookie.count(".") != 2:
+        if (parts := self._unexpired(cookie)) is None:
             return None
-        key_id, expires, signature = cookie.split(".")
-        if not expires.isdigit() or int(expires) <= self._clock():
-            return None
+        key_id, expires, signature = parts
         key = self._ring().active(key_id)
         if key is None:
             return None
         expected = _signature(key, f"{key_id}.{expires}")
         return key if hmac.compare_digest(expected, signature) else None
+
+    def _unexpired(self, cookie: str | None) -> tuple[str, str, str] | None:
+        """(key id, expiry, signature) of a well-formed cookie whose expiry is still ahead."""
+        if not cookie or cookie.count(".") != 2:
+            return None
+        key_id, expires, signature = cookie.split(".")
+        return (key_id, expires, signature) if expires.isdigit() and int(expires) > self._clock() else None

@@ -45,6 +45,21 @@ def test_a_forged_or_damaged_session_stands_for_nothing() -> None:
         assert sessions.key(bad) is None, bad
 
 
+def test_only_a_well_formed_unexpired_session_names_a_key_worth_learning() -> None:
+    """The board rereads the store for the key a session names when its ring lacks it: never for
+    a session that could not stand for anything anyway."""
+    reader, _ = keys()
+    clock = [1_000_000.0]
+    sessions = BoardSessions(lambda: KeyRing([]), lifetime_s=60, clock=lambda: clock[0])
+    cookie = sessions.issue(reader)
+    assert sessions.key_id(cookie) == reader.key_id
+    assert sessions.key(cookie) is None  # the ring lacks the key
+    for bad in ("", None, "x", "a.b", cookie + ".", f"{reader.key_id}.-5.sig", f"{reader.key_id}.x.sig"):
+        assert sessions.key_id(bad) is None, bad
+    clock[0] += 60
+    assert sessions.key_id(cookie) is None
+
+
 def test_revoking_the_key_ends_its_sessions() -> None:
     reader, other = keys()
     ring = [KeyRing([reader, other])]
