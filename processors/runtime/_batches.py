@@ -6,6 +6,10 @@ for nothing. A batch here closes at the first of: full; `idle_s` without a new r
 consumer has handed over what the broker had); `max_s` after its first record (a steady trickle
 still lands). Under a backlog records keep coming, so batches still fill up and insert as few
 times as before; an idle input no longer waits.
+
+A record that reaches the stream while the previous batch is being written waits for that write;
+its batch's `max_s` counts from when it arrived, not from when the write let it in. Counted from
+the write's end, a steady trickle's records waited for one write, then `max_s`, then their own.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ class BatchWindow:
         self.idle_s = idle_s
         self._clock = clock
         self._count = 0
-        self._first = 0.0
+        self._first = 0.0  # when the first record arrived
+        self._opened = 0.0  # when it joined
         self._last = 0.0
 
     def __len__(self) -> int:
@@ -48,21 +53,32 @@ class BatchWindow:
     def full(self) -> bool:
         return self._count >= self.max_records
 
-    def add(self) -> None:
-        """A record joined the batch now."""
+    def now(self) -> float:
+        return self._clock()
+
+    def add(self, arrived: float | None = None) -> None:
+        """A record joined the batch now. `arrived`: when it reached the stream, if it then waited
+        for the previous batch to be written; the batch's `max_s` counts from there."""
         now = self._clock()
         if not self._count:
-            self._first = now
+            self._first = now if arrived is None else arrived
+            self._opened = now
         self._last = now
         self._count += 1
 
     def due_in(self) -> float | None:
-        """Seconds until the batch is due (0: now); None while it is empty, as nothing is due."""
+        """Seconds until the batch is due (0: now); None while it is empty, as nothing is due.
+
+        Never sooner than `idle_s` (at most `max_s`) after it opened: a batch whose first record
+        waited out the previous write takes in what arrived meanwhile, rather than leave with that
+        record alone.
+        """
         if not self._count:
             return None
         if self.full:
             return 0.0
         closes = min(self._first + self.max_s, self._last + self.idle_s)
+        closes = max(closes, self._opened + min(self.idle_s, self.max_s))
         return max(0.0, closes - self._clock())
 
     def clear(self) -> None:
@@ -88,7 +104,9 @@ class QuietBatchStream(faust.Stream):
         async def add(value: Any) -> Any:
             nonlocal consuming
             try:
+                reached = None  # when this record reached the batch, if it waits for the caller
                 if consuming is not None:
+                    reached = window.now()
                     try:
                         await consuming
                     finally:
@@ -97,7 +115,7 @@ class QuietBatchStream(faust.Stream):
                 if event is None:
                     raise RuntimeError("a batch found no current event")
                 events.append(event)
-                window.add()
+                window.add(reached)
                 arrived.set()
                 if window.full:
                     full.set()

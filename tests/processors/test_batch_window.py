@@ -90,3 +90,41 @@ def test_a_cleared_batch_starts_again_from_its_next_first_record(clock: Clock) -
     clock.now += 10  # long after the last batch: the next one's times count from its own records
     window.add()
     assert window.due_in() == pytest.approx(0.02)
+
+
+def test_a_batch_whose_first_record_waited_for_the_last_write_counts_its_time_from_the_arrival(
+    clock: Clock,
+) -> None:
+    """A steady trickle during a 0.3 s write: the next batch is due 0.5 s after the record that
+    arrived first, not 0.5 s after the write let it in."""
+    window = BatchWindow(200, 0.5, 0.02, clock)
+    arrived = clock.now
+    clock.now += 0.3  # the previous batch being written
+    window.add(arrived)
+    for _ in range(19):  # more records every 10 ms: never quiet
+        clock.now += 0.01
+        window.add()
+    assert clock.now == pytest.approx(arrived + 0.49)
+    assert window.due_in() == pytest.approx(0.01)
+    clock.now += 0.01
+    window.add()
+    assert window.due_in() == 0.0
+
+
+def test_a_batch_whose_first_record_waited_past_the_batch_time_still_takes_in_what_waited(
+    clock: Clock,
+) -> None:
+    """Due at once, it would leave with its first record alone; it waits `idle_s` from opening."""
+    window = BatchWindow(200, 0.5, 0.02, clock)
+    arrived = clock.now
+    clock.now += 0.8  # a slow write
+    window.add(arrived)
+    assert window.due_in() == pytest.approx(0.02)
+    clock.now += 0.001
+    window.add()  # the records that queued behind it join at once
+    window.add()
+    assert window.due_in() == pytest.approx(0.019)
+    clock.now += 0.019
+    window.add()
+    assert window.due_in() == 0.0  # and no later: it is overdue
+    assert len(window) == 4
