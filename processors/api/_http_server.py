@@ -62,7 +62,7 @@ class KeyRingCache:
     asked, since one that began earlier may have missed a key stored meanwhile. A reread that does
     not find a key asked about holds the next off for `miss_interval_s`, and the requests that
     wait share it, so a flood of made-up keys costs the store one read per interval, and a key
-    made a moment ago is never refused.
+    made a moment ago is not refused while the store answers within `reread_timeout_s`.
     """
 
     def __init__(
@@ -86,6 +86,7 @@ class KeyRingCache:
         self._reread_timeout_s = reread_timeout_s
         self._quiet_until = float("-inf")  # no reread for an unknown key begins before then
         self._next_reread: asyncio.Future[None] | None = None  # asked for, not begun yet
+        self._reading: asyncio.Future[None] | None = None  # the last one begun
         self._reads_begun = self._read_in_force = 0  # numbers reads of the store, in their order
 
     def ring(self) -> KeyRing:
@@ -99,8 +100,8 @@ class KeyRingCache:
             self._next_reread = asyncio.ensure_future(self._reread_when_allowed())
         try:
             await asyncio.wait_for(asyncio.shield(self._next_reread), self._reread_timeout_s)
-        except Exception:  # the store may be away or slow; the key stays unknown until it answers
-            log.warning("could not reread API keys", exc_info=True)
+        except TimeoutError:  # a slow store: the key stays unknown until a reread ends
+            log.debug("no reread of the API keys within %s s", self._reread_timeout_s)
             return False
         if self._ring.active(key_id) is None:
             return False
@@ -108,13 +109,24 @@ class KeyRingCache:
         return True
 
     async def _reread_when_allowed(self) -> None:
-        """Reread once the hold-off is over. Requests that ask from the moment it begins wait
-        for the next one: this read may not see what was stored after it began."""
-        if (wait := self._quiet_until - self._clock()) > 0:
-            await self._sleep(wait)
+        """Reread once the hold-off is over and the last such reread has ended (a store that hangs
+        holds one thread, not one per interval). Requests that ask from the moment it begins wait
+        for the next one: this read may not see what was stored after it began. A failure is
+        logged here, once, and leaves the ring as it was."""
+        while True:
+            if (wait := self._quiet_until - self._clock()) > 0:
+                await self._sleep(wait)
+            elif self._reading is not None and not self._reading.done():
+                await asyncio.wait([self._reading])
+            else:
+                break
         self._next_reread = None
         self._quiet_until = self._clock() + self._miss_interval_s
-        await asyncio.to_thread(self.refresh)
+        self._reading = asyncio.ensure_future(asyncio.to_thread(self.refresh))
+        try:
+            await self._reading
+        except Exception:  # the store may be away; the key stays unknown until it answers
+            log.warning("could not reread API keys", exc_info=True)
 
     def refresh(self) -> None:
         """Reread the store. Reads run outside the lock (a slow store holds up no reader of the ring),

@@ -136,6 +136,47 @@ def test_a_key_stored_while_a_reread_runs_is_known_to_a_request_made_meanwhile(c
     assert known(cache, token) == key
 
 
+def test_a_store_that_hangs_holds_one_reread_however_long_unknown_keys_keep_coming(cache, stored) -> None:
+    """The hold-off passes while the first reread hangs: the next waits for it to end, rather than
+    take another thread of the pool (a store that hangs long would take them all)."""
+    made_up = [new_api_key(f"made up {i}", Access.READ, (), (), now=NOW)[0] for i in range(3)]
+    entered = [threading.Event(), threading.Event()]
+    release = threading.Event()
+    plain_list = stored.list
+
+    def hanging_list() -> list[ApiKey]:
+        entered[1 if entered[0].is_set() else 0].set()
+        assert release.wait(10)
+        return plain_list()
+
+    stored.list = hanging_list  # type: ignore[method-assign]
+
+    async def requests() -> tuple[bool, list[bool]]:
+        first = asyncio.ensure_future(cache.learn(str(token_key_id(made_up[0]))))
+        assert await asyncio.to_thread(entered[0].wait, 10)
+        later = [asyncio.ensure_future(cache.learn(str(token_key_id(t)))) for t in made_up[1:]]
+        second_began = await asyncio.to_thread(entered[1].wait, 0.5)  # the fake hold-off passed at once
+        release.set()
+        return second_began, list(await asyncio.gather(first, *later))
+
+    second_began, answers = asyncio.run(requests())
+    assert not second_began
+    assert answers == [False, False, False]
+    assert stored.reads == 3  # the start, the read that hung, then one after it ended
+    assert entered[1].is_set()
+
+
+def test_a_failed_reread_is_logged_once_whoever_waited_for_it(cache, stored, caplog) -> None:
+    def away() -> list[ApiKey]:
+        raise ConnectionError("the store does not answer")
+
+    stored.list = away  # type: ignore[method-assign]
+    made_up = [new_api_key(f"made up {i}", Access.READ, (), (), now=NOW)[0] for i in range(5)]
+    with caplog.at_level("WARNING"):
+        assert all_known(cache, made_up) == [False] * 5
+    assert [r.getMessage() for r in caplog.records] == ["could not reread API keys"]
+
+
 def test_a_revoked_key_the_ring_holds_never_rereads(cache, stored, clock) -> None:
     _, key = new_api_key("revoked", Access.READ, (), (), now=NOW)
     stored.keys.append(key.model_copy(update={"revoked_at": NOW}))
