@@ -70,4 +70,6 @@ class BoardSessions:
         if not cookie or cookie.count(".") != 2:
             return None
         key_id, expires, signature = cookie.split(".")
-        return (key_id, expires, signature) if expires.isdigit() and int(expires) > self._clock() else None
+        if not (expires.isascii() and expires.isdigit()):  # int() refuses some digits isdigit() allows
+            return None
+        return (key_id, expires, signature) if int(expires) > self._clock() else None

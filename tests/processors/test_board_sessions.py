@@ -54,8 +54,19 @@ def test_only_a_well_formed_unexpired_session_names_a_key_worth_learning() -> No
     cookie = sessions.issue(reader)
     assert sessions.key_id(cookie) == reader.key_id
     assert sessions.key(cookie) is None  # the ring lacks the key
-    for bad in ("", None, "x", "a.b", cookie + ".", f"{reader.key_id}.-5.sig", f"{reader.key_id}.x.sig"):
+    superscript = f"{reader.key_id}.\u00b2.sig"  # a digit to str.isdigit, not to int()
+    for bad in (
+        "",
+        None,
+        "x",
+        "a.b",
+        cookie + ".",
+        f"{reader.key_id}.-5.sig",
+        f"{reader.key_id}.x.sig",
+        superscript,
+    ):
         assert sessions.key_id(bad) is None, bad
+        assert sessions.key(bad) is None, bad
     clock[0] += 60
     assert sessions.key_id(cookie) is None
 
