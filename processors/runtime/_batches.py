@@ -10,6 +10,8 @@ times as before; an idle input no longer waits.
 A record that reaches the stream while the previous batch is being written waits for that write;
 its batch's `max_s` counts from when it arrived, not from when the write let it in. Counted from
 the write's end, a steady trickle's records waited for one write, then `max_s`, then their own.
+(After a batch that closed full, the stream itself waits for the write, so the next record is
+counted from when it joins: a backlog, whose batches fill up whatever the time says.)
 """
 
 from __future__ import annotations
