@@ -61,8 +61,10 @@ class KeyRingCache:
     answered: the request waits, while others go on, for the first reread that begins after it
     asked, since one that began earlier may have missed a key stored meanwhile. A reread that does
     not find a key asked about holds the next off for `miss_interval_s`, and the requests that
-    wait share it, so a flood of made-up keys costs the store one read per interval, and a key
-    made a moment ago is not refused while the store answers within `reread_timeout_s`.
+    wait share it, so a flood of made-up keys costs the store one read per interval. A request
+    for a key made a moment ago waits at most the rest of a reread under way, the rest of the
+    hold-off and its own reread; only if that passes `reread_timeout_s` is it refused. A store
+    call that never returns stops these rereads until it does (the periodic one goes on apart).
     """
 
     def __init__(
@@ -96,10 +98,11 @@ class KeyRingCache:
         """Whether the ring, reread if it does not hold `key_id` (see the class), has it active."""
         if self._ring.knows(key_id):
             return self._ring.active(key_id) is not None
-        if self._next_reread is None or self._next_reread.done():
-            self._next_reread = asyncio.ensure_future(self._reread_when_allowed())
+        reread = self._next_reread
+        if reread is None or not _pending_here(reread):
+            reread = self._next_reread = asyncio.ensure_future(self._reread_when_allowed())
         try:
-            await asyncio.wait_for(asyncio.shield(self._next_reread), self._reread_timeout_s)
+            await asyncio.wait_for(asyncio.shield(reread), self._reread_timeout_s)
         except TimeoutError:  # a slow store: the key stays unknown until a reread ends
             log.debug("no reread of the API keys within %s s", self._reread_timeout_s)
             return False
@@ -116,7 +119,7 @@ class KeyRingCache:
         while True:
             if (wait := self._quiet_until - self._clock()) > 0:
                 await self._sleep(wait)
-            elif self._reading is not None and not self._reading.done():
+            elif self._reading is not None and _pending_here(self._reading):
                 await asyncio.wait([self._reading])
             else:
                 break
@@ -148,6 +151,12 @@ class KeyRingCache:
                 await asyncio.to_thread(self.refresh)
             except Exception:  # the store may be briefly away; the last ring stays in force
                 log.warning("could not reread API keys", exc_info=True)
+
+
+def _pending_here(future: asyncio.Future[None]) -> bool:
+    """Whether `future` is still to finish, on the running loop: one left on a loop that closed
+    (a test's `asyncio.run`, say) never will."""
+    return not future.done() and future.get_loop() is asyncio.get_running_loop()
 
 
 def local_admin_key(token: str | None = None) -> tuple[str, ApiKey]:
