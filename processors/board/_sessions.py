@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from schemas import ApiKey, KeyRing
 SESSION_COOKIE = "okrstream_board"
 SESSION_SECONDS = 8 * 3600  # a working day; the key is asked for again after it
 _PURPOSE = b"okrstream board session v1"
+_EXPIRY = re.compile(r"[0-9]{1,12}")  # unix seconds, ASCII digits only
 
 
 def _signature(key: ApiKey, message: str) -> str:
@@ -70,6 +72,6 @@ class BoardSessions:
         if not cookie or cookie.count(".") != 2:
             return None
         key_id, expires, signature = cookie.split(".")
-        if not (expires.isascii() and expires.isdigit()):  # int() refuses some digits isdigit() allows
+        if not (_EXPIRY.fullmatch(expires) and signature.isascii()):  # else int() and compare_digest raise
             return None
         return (key_id, expires, signature) if int(expires) > self._clock() else None

@@ -55,6 +55,8 @@ def test_only_a_well_formed_unexpired_session_names_a_key_worth_learning() -> No
     assert sessions.key_id(cookie) == reader.key_id
     assert sessions.key(cookie) is None  # the ring lacks the key
     superscript = f"{reader.key_id}.\u00b2.sig"  # a digit to str.isdigit, not to int()
+    endless = f"{reader.key_id}.{'9' * 5000}.sig"  # more digits than int() reads
+    accented = cookie[:-1] + "\u00e9"  # hmac.compare_digest takes ASCII text only
     for bad in (
         "",
         None,
@@ -64,9 +66,12 @@ def test_only_a_well_formed_unexpired_session_names_a_key_worth_learning() -> No
         f"{reader.key_id}.-5.sig",
         f"{reader.key_id}.x.sig",
         superscript,
+        endless,
     ):
         assert sessions.key_id(bad) is None, bad
         assert sessions.key(bad) is None, bad
+    with_key = BoardSessions(lambda: KeyRing([reader]), lifetime_s=60, clock=lambda: clock[0])
+    assert with_key.key(accented) is None
     clock[0] += 60
     assert sessions.key_id(cookie) is None
 
