@@ -33,6 +33,22 @@ class KeysInStore:
         self.reads += 1
         return list(self.keys)
 
+    def hold_next_read(self) -> tuple[threading.Event, threading.Event]:
+        """The next read takes the keys as they stand when it begins, then waits for `release`
+        before it answers; reads after it are plain. Returns (began, release)."""
+        began, release = threading.Event(), threading.Event()
+        plain_list = self.list
+
+        def held() -> list[ApiKey]:
+            keys = plain_list()
+            self.list = plain_list  # type: ignore[method-assign]
+            began.set()
+            assert release.wait(10)
+            return keys
+
+        self.list = held  # type: ignore[method-assign]
+        return began, release
+
 
 @pytest.fixture
 def clock() -> list[float]:
@@ -110,17 +126,7 @@ def test_a_key_stored_while_a_reread_runs_is_known_to_a_request_made_meanwhile(c
     """The reread under way began before the key was stored: the request waits for the next one."""
     made_up, _ = new_api_key("made up", Access.READ, (), (), now=NOW)
     token, key = new_api_key("made while a reread ran", Access.READ, (), (), now=NOW)
-    began, release = threading.Event(), threading.Event()
-    plain_list = stored.list
-
-    def slow_list() -> list[ApiKey]:
-        keys = plain_list()  # as the store stood when this read began: without the key
-        stored.list = plain_list  # type: ignore[method-assign]
-        began.set()
-        assert release.wait(10)
-        return keys
-
-    stored.list = slow_list  # type: ignore[method-assign]
+    began, release = stored.hold_next_read()  # it answers as the store stood: without the key
 
     async def requests() -> list[bool]:
         first = asyncio.ensure_future(cache.learn(str(token_key_id(made_up))))
@@ -217,17 +223,7 @@ def test_a_read_that_ends_after_a_newer_one_does_not_bring_a_revoked_key_back(ca
     token, key = new_api_key("revoked meanwhile", Access.READ, (), (), now=NOW)
     stored.keys.append(key)
     cache.refresh()
-    began, release = threading.Event(), threading.Event()
-    plain_list = stored.list
-
-    def slow_then_plain() -> list[ApiKey]:
-        keys = plain_list()  # as the store stood when this read began: the key active
-        stored.list = plain_list  # type: ignore[method-assign]
-        began.set()
-        assert release.wait(10)
-        return keys
-
-    stored.list = slow_then_plain  # type: ignore[method-assign]
+    began, release = stored.hold_next_read()  # it answers as the store stood: the key active
     older = threading.Thread(target=cache.refresh)  # the periodic reread, say
     older.start()
     assert began.wait(10)
