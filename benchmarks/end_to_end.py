@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ndjson = work / "events.ndjson"
     ndjson.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
     messages = [(partition_for(e["source"], e["event_id"], args.partitions), orjson.dumps(e)) for e in events]
-    print(_header(args, contestants), flush=True)
+    print(_header(args, contestants, work), flush=True)
 
     trials: list[Trial] = []
     produced: list[Produced] = []
@@ -324,7 +324,7 @@ def _child(spec: TrialSpec, log_path: Path, wrap: list[str]) -> Timing:
     return parse_result(done.stdout.decode())
 
 
-def _header(args: argparse.Namespace, contestants: list[str]) -> str:
+def _header(args: argparse.Namespace, contestants: list[str], work: Path) -> str:
     packages = (
         "faust-streaming",
         "aiokafka",
@@ -335,7 +335,7 @@ def _header(args: argparse.Namespace, contestants: list[str]) -> str:
     )
     return (
         f"okrstream end-to-end benchmark, {date.today().isoformat()}, commit {commit()}\n"
-        f"machine: {machine()}\n"
+        f"machine: {machine(work)}\n"
         f"versions: {versions(packages)}\n"
         f"events {args.events:,}, runs {args.runs}, partitions {args.partitions},"
         f" batch size {args.batch_size:,} events/insert (floor, floor-records, quix),"

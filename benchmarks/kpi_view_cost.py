@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             for sql in statements:
                 store.execute(Sql(sql, {"db": layout, "window": DEDUP_WINDOW}))
         print(f"okrstream KPI view cost benchmark, {date.today()}, commit {commit()}")
-        print(f"machine: {machine()}, {versions(['chdb-core', 'clickhouse-connect'])}")
+        print(f"machine: {machine(work)}, {versions(['chdb-core', 'clickhouse-connect'])}")
         print(
             f"{args.kpis} KPIs (sum of amount by region, each with its own threshold), blocks of {args.rows}"
             f" rows, {args.inserts} timed inserts per layout after {args.warmup}, the layouts taking turns"

