@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
+from processors.runtime import filesystem
+
 REPO = Path(__file__).resolve().parent.parent
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -63,35 +65,6 @@ def machine(store: Path | None = None) -> str:
     python, system = platform.python_version(), platform.system()
     described = f"{os.cpu_count()} CPUs ({_cpu_model()}), Python {python}, {system}"
     return described if store is None else f"{described}, store on {filesystem(store)}"
-
-
-def filesystem(path: Path, mounts: str | None = None, journals: Iterable[str] | None = None) -> str:
-    """The filesystem holding `path` (`tmpfs`, `xfs`, ...); for ext4, whether it has a journal.
-
-    Results depend on it: ext4 without a journal skips every inode freed in the last minute or so
-    when it creates a file, so each part a store writes costs more there (docs/benchmarks.md,
-    "The store's filesystem"). `mounts` is /proc/mounts' text and `journals` the names under
-    /proc/fs/jbd2 (`vda-8`: a journal on /dev/vda), both read from the machine when not given.
-    """
-    target = os.path.realpath(path)
-    text = Path("/proc/mounts").read_text() if mounts is None else mounts
-    point, kind, device = "", "unknown", ""
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 3:
-            continue
-        mounted = fields[1].replace("\\040", " ")
-        inside = target == mounted or target.startswith(mounted.rstrip("/") + "/")
-        if inside and len(mounted) >= len(point):  # the innermost mount wins
-            point, kind, device = mounted, fields[2], fields[0]
-    if kind != "ext4":
-        return kind
-    if journals is None:
-        jbd2 = Path("/proc/fs/jbd2")
-        journals = [p.name for p in jbd2.iterdir()] if jbd2.is_dir() else []
-    name = Path(os.path.realpath(device)).name  # /dev/mapper/x -> dm-0, as jbd2 names it
-    journaled = any(j.rsplit("-", 1)[0] == name for j in journals)
-    return "ext4 with a journal" if journaled else "ext4 without a journal"
 
 
 def _cpu_model() -> str:

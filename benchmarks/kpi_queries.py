@@ -38,10 +38,10 @@ from processors.clickhouse import (
     kpi_conditions,
     rollup_table,
 )
+from processors.runtime import filesystem
 from schemas import Grain, KpiDefinition, Settings
 
 from ._kpi_catalog import TEMPLATES
-from ._machine import filesystem
 
 KPI = """
 kpis:

@@ -16,6 +16,7 @@ if typing.TYPE_CHECKING:
     from ._config_files import load_mappings, load_registry
     from ._demo import DemoFeed, demo_history
     from ._faust_kafka import KafkaTransport
+    from ._filesystem import filesystem
     from ._run_file import read_run_file
     from ._runtime import auth_warning, run, serve, worker
     from ._store_role import store
@@ -28,6 +29,7 @@ __all__ = [
     "auth_warning",
     "build_app",
     "demo_history",
+    "filesystem",
     "load_mappings",
     "load_registry",
     "read_run_file",
@@ -44,6 +46,7 @@ _HOMES = {
     "auth_warning": "._runtime",
     "build_app": "._worker",
     "demo_history": "._demo",
+    "filesystem": "._filesystem",
     "load_mappings": "._config_files",
     "load_registry": "._config_files",
     "read_run_file": "._run_file",

@@ -60,6 +60,7 @@ from ..sink import RawEventsSink, SinkStats
 from ..store import STORE_HTTP_FD_ENV, Store, bind_store_http, store_http_url
 from ._config_files import load_mappings, load_registry, load_subscriptions
 from ._demo import DemoFeed, demo_history
+from ._filesystem import slow_disk_warning
 from ._run_file import read_run_file, run_file, write_run_file
 from ._serve_processes import ADMIN_TOKEN_ENV, SHARED_PORT_ENV, serve_processes
 from ._store_role import StoreHttpService, users_line
@@ -412,6 +413,8 @@ def _announcer(
         ]
         if store_url:
             lines.append(f"              ClickHouse HTTP interface {store_url}, users {users_line(settings)}")
+        if note := slow_disk_warning(settings):
+            lines.append(note)
         if warning := auth_warning(settings):
             lines.append(warning)
         else:

@@ -23,6 +23,7 @@ from schemas import Settings
 from ..clickhouse import describe
 from ..metrics import serve_metrics
 from ..store import StoreHttp, bind_store_http, open_store, store_http_url, store_users
+from ._filesystem import slow_disk_warning
 
 
 class _QuietSignals(uvicorn.Server):
@@ -135,12 +136,14 @@ def store(settings: Settings) -> int:
         try:
             url = store_http_url(sock)
             port = sock.getsockname()[1]
+            note = slow_disk_warning(settings)
             print(
                 f"okrstream store: {describe(settings)} over ClickHouse's HTTP interface at {url}\n"
                 f"  users       {users_line(settings)}\n"
                 f"  workers     CLICKHOUSE_URL=http://default:<password>@<this host>:{port}\n"
                 f"  metrics     http://{settings.http_host}:{metrics_port}/metrics\n"
-                "Ctrl-C stops it",
+                + (f"{note}\n" if note else "")
+                + "Ctrl-C stops it",
                 flush=True,
             )
             _StopOnSignal(http.server_config()).run(sockets=[sock])  # until SIGINT or SIGTERM
