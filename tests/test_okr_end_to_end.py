@@ -169,7 +169,6 @@ def test_key_results_move_as_events_arrive_and_as_of_agrees_with_history(
             return bool(history) and history[-1]["value"] == total
 
         assert wait_for(scored_up_to), "the revenue key result was not scored"
-        time.sleep(1.0)  # quiet: nothing lands between this score and the next burst
 
     revenue = get(worker, "/v1/key-results/revenue")
     assert revenue["history"][-1]["value"] == 600.0

@@ -8,6 +8,14 @@ history rows. A score that moved makes the scorer touch what is computed from it
 rollup key results reading it, and (by setting) the parent objective. An objective whose touches
 come to this scorer anyway is scored in the same pass instead, from the key results' scores it
 has just recorded.
+
+A score's `as_of` is the instant it was read at, and an as-of read by landing time recomputes
+it from the raw events landed by then (so does one at `scored_at`, when it was recorded).
+ClickHouse stamps `landed_at` as an insert begins and shows its rows only when it commits, so a
+read taken in between would see fewer rows than the stamps say had landed. The scorer therefore
+takes its instants and reads its values under `landing`, the lock its worker's sink holds
+around each insert into raw_events. That splits them exactly for one worker on the store's clock;
+another worker's insert can still be in flight.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import socket
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -29,6 +38,7 @@ from schemas import (
     KeyResultKind,
     KeyResultScore,
     LandedEvent,
+    Objective,
     ObjectiveScore,
     Settings,
     StatusThresholds,
@@ -62,6 +72,7 @@ log = logging.getLogger(__name__)
 _TYPE, _OCCURRED, _DIMENSIONS, _RECEIVED = (
     RAW_EVENTS_COLUMN_NAMES.index(c) for c in ("type", "occurred_at", "dimensions", "received_at")
 )
+_Due = tuple[Objective, KeyResult, int, Touch]  # a key result to score: objective, it, version, why
 _IGNORED = {"as_of", "expected"}  # time alone moves these; a new row only when something else does
 
 
@@ -93,8 +104,10 @@ class OkrScorer:
         okr_log: OkrLog,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         definitions: OkrDefinitions | None = None,
+        landing: AbstractContextManager[object] | None = None,
     ) -> None:
         self._store = store
+        self._landing = landing or nullcontext()  # held by the sink while raw events land
         self._settings = settings
         self._db = settings.clickhouse_database
         self._log = okr_log
@@ -128,14 +141,18 @@ class OkrScorer:
         # before coalescing: a definition touch merged into a stronger cause still asks for a reload
         state = self._definitions.state(reload=any(t.cause is Cause.DEFINITION for t in touches))
         batch = coalesce(touches)
-        at = self._clock()
-        # when it was recorded: orders rows of one `as_of`, even on a test clock
-        scored_at = datetime.now(UTC)
         owned, generation = self._owned, self._generation  # one view of ownership for the whole pass
-        krs = [t for t in batch if t.subject is Subject.KEY_RESULT]
         objectives = [t for t in batch if t.subject is Subject.OBJECTIVE]
 
-        moved_krs = self._score_key_results(state, krs, at, scored_at, generation)
+        touched = [t for t in batch if t.subject is Subject.KEY_RESULT]
+        # no insert into raw_events in flight while the instants are taken and the events read
+        with self._landing if touched else nullcontext():
+            at = self._clock()  # the scores' as_of
+            # when it was read and recorded: orders rows of one `as_of`, even on a test clock
+            scored_at = datetime.now(UTC)
+            krs = self._due_key_results(state, touched, at)
+            inputs = self._read_inputs(state, krs, at)
+        moved_krs = self._score_key_results(state, krs, inputs, at, scored_at, generation)
         owed = self._unsent + [t for s, _ in moved_krs for t in _moved_by_key_result(state, s)]
         self._unsent = owed = coalesce(owed)  # from here a failure leaves them to the retry
         here = [t.subject is Subject.OBJECTIVE and self._owns(t.id, owned) for t in owed]
@@ -209,9 +226,8 @@ class OkrScorer:
 
     # -- key results -------------------------------------------------------------------------
 
-    def _score_key_results(
-        self, state: OkrState, touches: list[Touch], at: datetime, scored_at: datetime, generation: int
-    ) -> list[tuple[KeyResultScore, Touch]]:
+    def _due_key_results(self, state: OkrState, touches: list[Touch], at: datetime) -> list[_Due]:
+        """The touched key results that are scored at `at`: defined, linked, started, not frozen."""
         items = []
         for touch in touches:
             found = state.key_result(touch.id)
@@ -223,18 +239,33 @@ class OkrScorer:
             if frozen(objective, at, self._zone, self._grace):
                 continue
             items.append((objective, kr, version, touch))
+        return items
+
+    def _read_inputs(self, state: OkrState, items: list[_Due], at: datetime) -> dict[str, KeyResultInputs]:
+        """What the metric and milestone key results are computed from: the raw events' share."""
         if not items:
-            return []
-        inputs = read_inputs(
+            return {}
+        return read_inputs(
             self._store, self._db, [(o, kr, at) for o, kr, _, _ in items], state.kpis, self._zone
         )
-        parts = self._rollup_parts(state, [kr for _, kr, _, _ in items if kr.kind is KeyResultKind.ROLLUP])
+
+    def _score_key_results(
+        self,
+        state: OkrState,
+        items: list[_Due],
+        inputs: dict[str, KeyResultInputs],
+        at: datetime,
+        scored_at: datetime,
+        generation: int,
+    ) -> list[tuple[KeyResultScore, Touch]]:
+        if not items:
+            return []
+        rollups = [kr for _, kr, _, _ in items if kr.kind is KeyResultKind.ROLLUP]
+        inputs = inputs | self._rollup_parts(state, rollups)  # scores, not events: read outside `landing`
         scores = []
         for objective, kr, version, touch in items:
-            given = parts.get(kr.id) if kr.kind is KeyResultKind.ROLLUP else inputs.get(kr.id)
-            score = score_key_result(
-                objective, kr, given or KeyResultInputs(), at, self._zone, version, self._thresholds
-            )
+            given = inputs.get(kr.id) or KeyResultInputs()
+            score = score_key_result(objective, kr, given, at, self._zone, version, self._thresholds)
             scores.append((score, touch))
         self._remember_krs([s.key_result for s, _ in scores])
         changed = [(s, t) for s, t in scores if moved(self._krs.get(s.key_result), s)]

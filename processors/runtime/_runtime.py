@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -369,6 +370,8 @@ def _build_sink_and_scorer(
 
     # one copy of the definitions for the sink's hook and the scorer: a reload serves both
     definitions = OkrDefinitions(Store.connect(settings), settings)
+    # the sink's inserts and the scorer's reads take turns: a score's as_of splits what had landed
+    landing = threading.Lock()
     sink = RawEventsSink(
         store,
         settings,
@@ -376,8 +379,11 @@ def _build_sink_and_scorer(
         dead_letters.partitions,
         write_dead_letters,
         on_landed=LandedTouches(definitions, okr_logs.landed),
+        landing=landing,
     )
-    scorer = OkrScorer(Store.connect(settings), settings, okr_logs.scorer, definitions=definitions)
+    scorer = OkrScorer(
+        Store.connect(settings), settings, okr_logs.scorer, definitions=definitions, landing=landing
+    )
     return sink, scorer
 
 

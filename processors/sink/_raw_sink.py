@@ -17,6 +17,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -106,9 +107,12 @@ class RawEventsSink(BatchingSink):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         epoch: int | None = None,
         on_landed: LandedHook | None = None,
+        landing: AbstractContextManager[object] | None = None,
     ) -> None:
         super().__init__()
         self._on_landed = on_landed
+        # held around each insert: the scorer in this worker reads only between them (see OkrScorer)
+        self._landing = landing or nullcontext()
         self._store = store
         self._settings = settings
         self._log_ids = log_ids
@@ -225,10 +229,11 @@ class RawEventsSink(BatchingSink):
             self._dead_letters(rejected)  # durable before the insert and the acknowledgement
         if rows:
             db, cluster = self._settings.clickhouse_database, self._settings.clickhouse_cluster
-            self._store.insert(InsertRawEvents(db, position, rows, cluster=cluster))
+            with self._landing:
+                self._store.insert(InsertRawEvents(db, position, rows, cluster=cluster))
+                if group.kind == "replay":
+                    self._restore_missing(position, rows)
             SINK_LAST_INSERT.set(self._clock().timestamp())
-            if group.kind == "replay":
-                self._restore_missing(position, rows)
             if self._on_landed is not None:
                 self._on_landed.landed(rows)
         state.seen.update(fresh)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -9,10 +10,11 @@ import orjson
 import pytest
 
 from ingest import ProducerError
+from processors import Store
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
-from processors.clickhouse.okr_scores import CurrentObjectiveScores
+from processors.clickhouse.okr_scores import CurrentKeyResultScores, CurrentObjectiveScores
 from processors.kpi import apply_kpis, read_catalog
-from processors.okr import OkrLog, OkrScorer, apply_okrs, read_okrs
+from processors.okr import OkrDefinitions, OkrLog, OkrScorer, apply_okrs, okr_report, read_okrs
 from processors.runtime import load_registry
 from schemas import Cause, Settings, Subject, Touch, decode_touch
 
@@ -205,3 +207,49 @@ def test_what_a_failed_publish_left_unconfirmed_the_retry_publishes_again(
 
     # what the failed flush held is out twice (it was sent, just not confirmed): never lost
     assert published(settings, topic_messages) == sorted(expected)
+
+
+def land_order(store, settings: Settings, event_id: str, amount: float) -> None:
+    event = {
+        "event_id": event_id,
+        "source": "test",
+        "type": "order.placed",
+        "occurred_at": SOLD.isoformat(),
+        "measures": {"amount": amount},
+    }
+    position = BatchPosition("log", 1, 0, 0)
+    store.insert(
+        InsertRawEvents(settings.clickhouse_database, position, [event_row(event, 0, SOLD, position)])
+    )
+
+
+def test_a_score_is_read_between_inserts_so_its_as_of_recomputes_it(settings, store, scoring) -> None:
+    # ClickHouse stamps landed_at as an insert begins and shows its rows as it commits: a read in
+    # between would miss rows that an as-of read at its instant counts (seen once in CI: 50 vs 150)
+    landing = threading.Lock()  # the sink holds it around each insert into raw_events
+    inserted = threading.Event()
+    as_of_taken_after_the_insert: list[bool] = []
+
+    def clock() -> datetime:
+        as_of_taken_after_the_insert.append(inserted.is_set())
+        return NOW
+
+    definitions = OkrDefinitions(store, settings, clock=lambda: NOW)  # loaded before the lock
+    scorer = OkrScorer(store, settings, scoring, clock=clock, definitions=definitions, landing=landing)
+    scorer.assigned(range(settings.topic_partitions))
+    with landing:  # an insert in flight (the test's own store client: a sink has its own)
+        scoring_pass = threading.Thread(target=scorer.handle, args=(MOVED,))
+        scoring_pass.start()
+        scoring_pass.join(timeout=1.0)
+        assert scoring_pass.is_alive()  # it waits for the insert instead of reading under it
+        land_order(Store.connect(settings), settings, "e-2", 300.0)
+        inserted.set()
+    scoring_pass.join()
+    assert as_of_taken_after_the_insert[0]  # the scores' as_of is an instant after the insert
+
+    query = CurrentKeyResultScores(settings.clickhouse_database, ("revenue",))
+    (recorded,) = query.parse(store.fetch(query))
+    assert recorded.score.value == 550.0  # the insert it waited for counts
+    report = okr_report(store, settings, as_of=recorded.scored_at)
+    (sell,) = report["objectives"]
+    assert next(kr["value"] for kr in sell["key_results"] if kr["id"] == "revenue") == 550.0

@@ -399,3 +399,31 @@ def test_a_failed_publish_releases_nothing_until_a_retry_publishes(store, settin
     hook.broken = False
     assert [r.offset for r in sink.flush()] == [0]  # the retry publishes, then releases
     assert hook.published == [[A]]
+
+
+class WatchedLanding:
+    """The lock a worker's sink shares with its scorer, noting what had landed as it was taken and let go."""
+
+    def __init__(self, store, settings) -> None:
+        self.store, self.settings = store, settings
+        self.seen: list[tuple[list[str], list[str]]] = []
+
+    def __enter__(self) -> None:
+        self._before = [row[0] for row in landed(self.store, self.settings)]
+
+    def __exit__(self, *exc: object) -> None:
+        self.seen.append((self._before, [row[0] for row in landed(self.store, self.settings)]))
+
+
+def test_each_insert_lands_while_the_sink_holds_the_landing_lock(store, settings, dead_letters) -> None:
+    landing = WatchedLanding(store, settings)
+    log_ids = {settings.raw_topic: "log-1"}
+    sink = RawEventsSink(
+        store, settings, log_ids, PARTITIONS, dead_letters.extend, clock=lambda: NOW, landing=landing
+    )
+    [other] = ids_on(1, 1)
+    sink.add(settings.raw_topic, 0, record(0, A, B))
+    sink.add(settings.raw_topic, 1, record(0, other))
+    assert len(sink.flush()) == 2
+    # a scorer that takes the lock reads either side of an insert, never under it
+    assert landing.seen == [([], [A, B]), ([A, B], [A, B, other])]
