@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="okrstream-foreign-"))
     print(f"foreign topics: {args.events:,} events, {args.runs} runs, {args.partitions} partitions")
     packages = versions(("faust-streaming", "chdb-core", "kafka-python"))
-    print(f"machine: {machine()}; commit {commit()}; {packages}")
+    print(f"machine: {machine(work)}; commit {commit()}; {packages}")
     try:
         runs = [one_run(run, args, events, work / f"run{run}") for run in range(args.runs)]
     finally:
