@@ -107,7 +107,8 @@ class OkrScorer:
         landing: AbstractContextManager[object] | None = None,
     ) -> None:
         self._store = store
-        self._landing = landing or nullcontext()  # held by the sink while raw events land
+        # held by the sink while raw events land
+        self._landing = landing if landing is not None else nullcontext()
         self._settings = settings
         self._db = settings.clickhouse_database
         self._log = okr_log

@@ -112,7 +112,7 @@ class RawEventsSink(BatchingSink):
         super().__init__()
         self._on_landed = on_landed
         # held around each insert: the scorer in this worker reads only between them (see OkrScorer)
-        self._landing = landing or nullcontext()
+        self._landing = landing if landing is not None else nullcontext()
         self._store = store
         self._settings = settings
         self._log_ids = log_ids
