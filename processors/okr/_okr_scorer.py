@@ -9,13 +9,12 @@ rollup key results reading it, and (by setting) the parent objective. An objecti
 come to this scorer anyway is scored in the same pass instead, from the key results' scores it
 has just recorded.
 
-A score's `as_of` is the instant it was read at, and an as-of read by landing time recomputes
-it from the raw events landed by then (so does one at `scored_at`, when it was recorded).
-ClickHouse stamps `landed_at` as an insert begins and shows its rows only when it commits, so a
-read taken in between would see fewer rows than the stamps say had landed. The scorer therefore
-takes its instants and reads its values under `landing`, the lock its worker's sink holds
-around each insert into raw_events. That splits them exactly for one worker on the store's clock;
-another worker's insert can still be in flight.
+A score's `as_of` is the instant it was read at, on the store's clock, and an as-of read by
+landing time recomputes it from the raw events landed by then. ClickHouse stamps `landed_at` as
+an insert begins and shows its rows only when it commits, so a read taken in between would see
+fewer rows than the stamps say had landed. The scorer therefore takes its instant and reads its
+values under `landing`, the lock its worker's sink holds around each insert into raw_events.
+That splits them exactly for one worker; another worker's insert can still be in flight.
 """
 
 from __future__ import annotations
@@ -61,6 +60,7 @@ from ..clickhouse.okr_scores import (
     InsertKeyResultScores,
     InsertObjectiveScores,
 )
+from ..clickhouse.store_clock import StoreClock
 from ..metrics import KEY_RESULTS_SCORED, SCORE_FRESHNESS_SECONDS
 from ..store import Store
 from ._okr_inputs import read_inputs
@@ -102,7 +102,7 @@ class OkrScorer:
         store: Store,
         settings: Settings,
         okr_log: OkrLog,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] | None = None,
         definitions: OkrDefinitions | None = None,
         landing: AbstractContextManager[object] | None = None,
     ) -> None:
@@ -112,11 +112,12 @@ class OkrScorer:
         self._settings = settings
         self._db = settings.clickhouse_database
         self._log = okr_log
-        self._clock = clock
+        self._given_clock = clock  # a test's; else the scores' instants are the store's
+        self._clock = clock or (lambda: datetime.now(UTC))  # for the rescore's touches and freshness
         self._zone = ZoneInfo(settings.timezone)
         self._grace = timedelta(days=settings.okr_freeze_after_days)
         self._thresholds = thresholds_of(settings)
-        self._definitions = definitions or OkrDefinitions(store, settings, clock=clock)
+        self._definitions = definitions or OkrDefinitions(store, settings, clock=self._clock)
         self._krs: dict[str, KeyResultScore] = {}  # the last score recorded of each id this scorer owns
         self._objectives: dict[str, ObjectiveScore] = {}
         self._owned: frozenset[int] | None = None  # touch partitions, see `assigned`; None: not told
@@ -148,9 +149,7 @@ class OkrScorer:
         touched = [t for t in batch if t.subject is Subject.KEY_RESULT]
         # no insert into raw_events in flight while the instants are taken and the events read
         with self._landing if touched else nullcontext():
-            at = self._clock()  # the scores' as_of
-            # when it was read and recorded: orders rows of one `as_of`, even on a test clock
-            scored_at = datetime.now(UTC)
+            at, scored_at = self._instants()
             krs = self._due_key_results(state, touched, at)
             inputs = self._read_inputs(state, krs, at)
         moved_krs = self._score_key_results(state, krs, inputs, at, scored_at, generation)
@@ -224,6 +223,16 @@ class OkrScorer:
         with self._lock:
             self._log.touch(touches)
             self._log.flush()
+
+    def _instants(self) -> tuple[datetime, datetime]:
+        """A pass's `as_of` and `scored_at`: the store's now, or a test's clock and the real now.
+
+        `scored_at` orders the rows of one `as_of`, even on a test clock that stands still.
+        """
+        if self._given_clock is not None:
+            return self._given_clock(), datetime.now(UTC)
+        now = StoreClock.parse(self._store.fetch(StoreClock()))
+        return now, now
 
     # -- key results -------------------------------------------------------------------------
 
