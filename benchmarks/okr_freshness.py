@@ -16,8 +16,9 @@ Timed per event (warm-up excluded): from its `received_at` until this process's 
 (its clock, after `poll()` returns) the first `key_result.scored` event, of any key result the
 event moves, whose `caused_by.last_received_at` is at or after it. "all KRs" waits for every key
 result the event moves. Beside it, the same instant read from the scored event itself:
-`scored_at` (the scorer began recomputing) and the Kafka record timestamp (the scorer's producer
-queued it), and from the store after the run, `raw_events.landed_at` (the sink's insert).
+`scored_at` (the scorer began reading, on the store's clock: the same machine's here) and the
+Kafka record timestamp (the scorer's producer queued it), and from the store after the run,
+`raw_events.landed_at` (the sink's insert).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class Scored:
     last_received_us: int
     received: float  # this process's clock when poll() returned it
     record_ts: float  # the Kafka record's timestamp (the scorer's producer, at send)
-    scored_at: float  # the scorer's clock when it began recomputing
+    scored_at: float  # the store's clock when the scorer began reading
 
 
 @dataclass

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from ._statement import stored_utc
 
 
 @dataclass(frozen=True)
@@ -22,4 +24,4 @@ class StoreClock:
     @staticmethod
     def parse(rows: list[tuple[Any, ...]]) -> datetime:
         (now,) = rows[0]
-        return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+        return stored_utc(now)

@@ -9,12 +9,14 @@ rollup key results reading it, and (by setting) the parent objective. An objecti
 come to this scorer anyway is scored in the same pass instead, from the key results' scores it
 has just recorded.
 
-A score's `as_of` is the instant it was read at, on the store's clock, and an as-of read by
-landing time recomputes it from the raw events landed by then. ClickHouse stamps `landed_at` as
-an insert begins and shows its rows only when it commits, so a read taken in between would see
-fewer rows than the stamps say had landed. The scorer therefore takes its instant and reads its
-values under `landing`, the lock its worker's sink holds around each insert into raw_events.
-That splits them exactly for one worker; another worker's insert can still be in flight.
+A score's `as_of` is the instant it was read at, taken from the store's clock, which stamps
+`raw_events.landed_at`; an as-of read by landing time recomputes the score from the raw events
+landed by then. ClickHouse stamps `landed_at` as an insert begins and shows its rows only when it
+commits, so a read taken in between would see fewer rows than the stamps say had landed. The
+scorer therefore takes its instant and reads its values under `landing`, the lock its worker's
+sink holds around each insert into raw_events: the rows landed by `as_of` are then exactly the
+rows the read saw, as long as no other worker's insert was in flight. The worker's own clock still
+times the rescore's touches, freshness and the definitions' cache.
 """
 
 from __future__ import annotations
@@ -113,7 +115,9 @@ class OkrScorer:
         self._db = settings.clickhouse_database
         self._log = okr_log
         self._given_clock = clock  # a test's; else the scores' instants are the store's
-        self._clock = clock or (lambda: datetime.now(UTC))  # for the rescore's touches and freshness
+        # the worker's clock: the rescore's touches, freshness and the definitions' cache
+        self._clock = clock if clock is not None else lambda: datetime.now(UTC)
+        self._last_instant: datetime | None = None  # the last pass's, on the store's clock
         self._zone = ZoneInfo(settings.timezone)
         self._grace = timedelta(days=settings.okr_freeze_after_days)
         self._thresholds = thresholds_of(settings)
@@ -232,6 +236,12 @@ class OkrScorer:
         if self._given_clock is not None:
             return self._given_clock(), datetime.now(UTC)
         now = StoreClock.parse(self._store.fetch(StoreClock()))
+        if self._last_instant is not None and now <= self._last_instant:
+            # a replica behind one URL whose clock is behind the last one's: the history and
+            # the latest scores order by as_of, so it never goes back (the as-of match is then
+            # off by that difference)
+            now = self._last_instant + timedelta(microseconds=1)
+        self._last_instant = now
         return now, now
 
     # -- key results -------------------------------------------------------------------------

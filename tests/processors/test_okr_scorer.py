@@ -13,6 +13,7 @@ from ingest import ProducerError
 from processors import Store
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
 from processors.clickhouse.okr_scores import CurrentKeyResultScores, CurrentObjectiveScores
+from processors.clickhouse.store_clock import StoreClock
 from processors.kpi import apply_kpis, read_catalog
 from processors.okr import OkrDefinitions, OkrLog, OkrScorer, apply_okrs, okr_report, read_okrs
 from processors.runtime import load_registry
@@ -223,7 +224,9 @@ def land_order(store, settings: Settings, event_id: str, amount: float) -> None:
     )
 
 
-def test_a_score_is_read_between_inserts_so_its_as_of_recomputes_it(settings, store, scoring) -> None:
+def test_a_score_is_read_between_inserts_so_recomputing_at_its_instant_agrees(
+    settings, store, scoring
+) -> None:
     # ClickHouse stamps landed_at as an insert begins and shows its rows as it commits: a read in
     # between would miss rows that an as-of read at its instant counts (seen once in CI: 50 vs 150)
     landing = threading.Lock()  # the sink holds it around each insert into raw_events
@@ -253,3 +256,25 @@ def test_a_score_is_read_between_inserts_so_its_as_of_recomputes_it(settings, st
     report = okr_report(store, settings, as_of=recorded.scored_at)
     (sell,) = report["objectives"]
     assert next(kr["value"] for kr in sell["key_results"] if kr["id"] == "revenue") == 550.0
+
+
+class StoreClockOnly:
+    """A store that answers only the store's clock, with the instants given: replicas behind one
+    address whose clocks are apart. Pure: the scorer's instants alone, no store underneath."""
+
+    def __init__(self, *instants: datetime) -> None:
+        self.instants = list(instants)
+
+    def fetch(self, query: object) -> list[tuple]:
+        assert isinstance(query, StoreClock)
+        return [(self.instants.pop(0),)]
+
+
+def test_a_score_instant_never_goes_back_when_the_store_clock_does() -> None:
+    settings = Settings()
+    first, behind, ahead = NOW, NOW - timedelta(milliseconds=3), NOW + timedelta(seconds=1)
+    store = StoreClockOnly(first, behind, ahead)
+    scorer = OkrScorer(store, settings, okr_log=None)  # type: ignore[arg-type]
+    assert scorer._instants() == (first, first)
+    assert scorer._instants() == (first + timedelta(microseconds=1),) * 2  # never before the last
+    assert scorer._instants() == (ahead, ahead)

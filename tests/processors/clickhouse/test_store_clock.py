@@ -19,10 +19,11 @@ def test_parse_gives_an_aware_utc_instant() -> None:
     assert StoreClock.parse([(oslo,)]) == datetime(2026, 12, 7, 17, 30, tzinfo=UTC)
 
 
-def test_landed_at_is_stamped_on_the_store_clock(store, settings, land, make_event) -> None:
+def test_landed_at_falls_between_two_reads_of_the_store_clock(store, settings, land, make_event) -> None:
     before = StoreClock.parse(store.fetch(StoreClock()))
     land([make_event("o-1")])
     after = StoreClock.parse(store.fetch(StoreClock()))
     sql = "SELECT landed_at FROM {db:Identifier}.raw_events"
     ((landed_at,),) = store.fetch(Sql(sql, db=settings.clickhouse_database))
-    assert before.tzinfo is UTC and before <= landed_at.replace(tzinfo=UTC) <= after
+    landed_at = landed_at.astimezone(UTC) if landed_at.tzinfo else landed_at.replace(tzinfo=UTC)
+    assert before.tzinfo is UTC and before <= landed_at <= after
