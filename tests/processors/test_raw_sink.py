@@ -114,12 +114,17 @@ def dead_letters() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def make_sink(store, settings, dead_letters) -> Callable[[], RawEventsSink]:
-    """A new sink on the same store: a second call is the worker after a restart."""
+def make_sink(store, settings, dead_letters) -> Callable[..., RawEventsSink]:
+    """A new sink on the same store: a second call is the worker after a restart.
 
-    def make() -> RawEventsSink:
+    Keywords go to the sink: its landed hook (`on_landed`) or its lock (`landing`).
+    """
+
+    def make(**worker: Any) -> RawEventsSink:
         log_ids = {settings.raw_topic: "log-1"}
-        return RawEventsSink(store, settings, log_ids, PARTITIONS, dead_letters.extend, clock=lambda: NOW)
+        return RawEventsSink(
+            store, settings, log_ids, PARTITIONS, dead_letters.extend, clock=lambda: NOW, **worker
+        )
 
     return make
 
@@ -369,14 +374,9 @@ class RecordingHook:
         self.pending = []
 
 
-def test_the_landed_hook_hears_every_block_and_publishes_once_per_flush(
-    store, settings, dead_letters
-) -> None:
+def test_the_landed_hook_hears_every_block_and_publishes_once_per_flush(settings, make_sink) -> None:
     hook = RecordingHook()
-    log_ids = {settings.raw_topic: "log-1"}
-    sink = RawEventsSink(
-        store, settings, log_ids, PARTITIONS, dead_letters.extend, clock=lambda: NOW, on_landed=hook
-    )
+    sink = make_sink(on_landed=hook)
     [other] = ids_on(1, 1)
     sink.add(settings.raw_topic, 0, record(0, A, B))
     sink.add(settings.raw_topic, 1, record(0, other))
@@ -385,12 +385,9 @@ def test_the_landed_hook_hears_every_block_and_publishes_once_per_flush(
     assert hook.published == [[A, B, other]]  # one publish, after both
 
 
-def test_a_failed_publish_releases_nothing_until_a_retry_publishes(store, settings, dead_letters) -> None:
+def test_a_failed_publish_releases_nothing_until_a_retry_publishes(store, settings, make_sink) -> None:
     hook = RecordingHook()
-    log_ids = {settings.raw_topic: "log-1"}
-    sink = RawEventsSink(
-        store, settings, log_ids, PARTITIONS, dead_letters.extend, clock=lambda: NOW, on_landed=hook
-    )
+    sink = make_sink(on_landed=hook)
     sink.add(settings.raw_topic, 0, record(0, A))
     hook.broken = True
     with pytest.raises(SinkError, match="could not finish its flush: touch topic unavailable"):
@@ -415,12 +412,9 @@ class WatchedLanding:
         self.seen.append((self._before, [row[0] for row in landed(self.store, self.settings)]))
 
 
-def test_each_insert_lands_while_the_sink_holds_the_landing_lock(store, settings, dead_letters) -> None:
+def test_each_insert_lands_while_the_sink_holds_the_landing_lock(store, settings, make_sink) -> None:
     landing = WatchedLanding(store, settings)
-    log_ids = {settings.raw_topic: "log-1"}
-    sink = RawEventsSink(
-        store, settings, log_ids, PARTITIONS, dead_letters.extend, clock=lambda: NOW, landing=landing
-    )
+    sink = make_sink(landing=landing)
     [other] = ids_on(1, 1)
     sink.add(settings.raw_topic, 0, record(0, A, B))
     sink.add(settings.raw_topic, 1, record(0, other))
