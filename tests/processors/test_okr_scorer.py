@@ -39,6 +39,25 @@ objectives:
 MOVED = [Touch(Subject.KEY_RESULT, kr, Cause.EVENTS, 1, SOLD, SOLD) for kr in ("revenue", "orders")]
 
 
+def land_order(store, settings: Settings, event_id: str, amount: float, partition: int = 1) -> None:
+    """Insert one sold order into raw_events as the batch at offset 0 of the log's `partition`.
+
+    Each call needs a partition of its own: the same batch position is the same insert token, and
+    the store would drop the second insert as a retried block.
+    """
+    event = {
+        "event_id": event_id,
+        "source": "test",
+        "type": "order.placed",
+        "occurred_at": SOLD.isoformat(),
+        "measures": {"amount": amount},
+    }
+    position = BatchPosition("log", partition, 0, 0)
+    store.insert(
+        InsertRawEvents(settings.clickhouse_database, position, [event_row(event, 0, SOLD, position)])
+    )
+
+
 @pytest.fixture
 def scoring(settings: Settings, topics, store):
     """Definitions applied (their touches already read), one order landed, an OkrLog to score with."""
@@ -46,17 +65,7 @@ def scoring(settings: Settings, topics, store):
     okr_log = OkrLog(settings.kafka_bootstrap_servers, settings)
     catalog = read_okrs(OKRS, store, settings.clickhouse_database)
     apply_okrs(store, settings, okr_log, catalog, "test", now=NOW)
-    event = {
-        "event_id": "e-1",
-        "source": "test",
-        "type": "order.placed",
-        "occurred_at": SOLD.isoformat(),
-        "measures": {"amount": 250.0},
-    }
-    position = BatchPosition("log", 0, 0, 0)
-    store.insert(
-        InsertRawEvents(settings.clickhouse_database, position, [event_row(event, 0, SOLD, position)])
-    )
+    land_order(store, settings, "e-1", 250.0, partition=0)
     yield okr_log
     okr_log.close()
 
@@ -208,20 +217,6 @@ def test_what_a_failed_publish_left_unconfirmed_the_retry_publishes_again(
 
     # what the failed flush held is out twice (it was sent, just not confirmed): never lost
     assert published(settings, topic_messages) == sorted(expected)
-
-
-def land_order(store, settings: Settings, event_id: str, amount: float) -> None:
-    event = {
-        "event_id": event_id,
-        "source": "test",
-        "type": "order.placed",
-        "occurred_at": SOLD.isoformat(),
-        "measures": {"amount": amount},
-    }
-    position = BatchPosition("log", 1, 0, 0)
-    store.insert(
-        InsertRawEvents(settings.clickhouse_database, position, [event_row(event, 0, SOLD, position)])
-    )
 
 
 def test_a_score_is_read_between_inserts_so_recomputing_at_its_instant_agrees(

@@ -24,6 +24,5 @@ def test_landed_at_falls_between_two_reads_of_the_store_clock(store, settings, l
     land([make_event("o-1")])
     after = StoreClock.parse(store.fetch(StoreClock()))
     sql = "SELECT landed_at FROM {db:Identifier}.raw_events"
-    ((landed_at,),) = store.fetch(Sql(sql, db=settings.clickhouse_database))
-    landed_at = landed_at.astimezone(UTC) if landed_at.tzinfo else landed_at.replace(tzinfo=UTC)
+    landed_at = StoreClock.parse(store.fetch(Sql(sql, db=settings.clickhouse_database)))  # read alike
     assert before.tzinfo is UTC and before <= landed_at <= after
