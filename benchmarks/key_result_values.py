@@ -33,6 +33,7 @@ from processors.clickhouse import (
 )
 from schemas import Settings
 
+from ._machine import machine
 from .okr_freshness import CHANNELS, REGIONS, key_result_specs, kpis_yaml
 
 WINDOW = timedelta(days=92)  # the key results' window, ending now: a quarter's length
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     start, events = window_events(args.events, now)
     catalog = read_catalog(kpis_yaml(), load_registry(Settings()))
     settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="okrstream-krv-")), clickhouse_database="bench")
+    print(f"machine: {machine(settings.data_dir)}")
     try:
         with open_store(settings) as store:
             half = len(events) // 2

@@ -22,6 +22,7 @@ def test_the_http_ingest_benchmark_reports_every_row(run_benchmark, tmp_path: Pa
         *("--batches", "1,10", "--events", "40,200", "--warmup", "2", "--concurrency", "2"),
         *("--work-dir", str(tmp_path)),
     )
+    assert re.search(r"^machine: .+, store on \S", done.stdout, re.M), done.stdout
     for batch, events in ((1, 40), (10, 200)):
         for path in PATHS:
             # requests, events/s, p50 ms, p99 ms, CPU cores (server / client / broker), failures

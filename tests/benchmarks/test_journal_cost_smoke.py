@@ -20,6 +20,7 @@ def test_the_journal_benchmark_runs_and_reports_every_row() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"^machine: .+, journal on \S", done.stdout, re.M), done.stdout
     for batch in (1, 10):
         assert re.search(rf"^\s+{batch}\s+floor\s+[\d.]+\s+[\d.]+\s+[\d,]+$", done.stdout, re.M), done.stdout
         assert re.search(rf"^\s+{batch}\s+journal\s+[\d.]+\s+[\d.]+\s+[\d,]+$", done.stdout, re.M), (
