@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 import orjson
 from pydantic import ValidationError
@@ -111,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if getattr(args, "store_port", None) is not None:
         settings = settings.model_copy(update={"store_http_port": args.store_port})
+    if args.command != "store" and (served := _served_store(settings)) is not None:
+        if isinstance(served, int):
+            return served
+        settings = served
 
     if args.command in ("run", "demo"):
         from ..runtime import run as run_pipeline
@@ -137,6 +142,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "okr":
         return okr_cli.run(settings, args)
     return _status(settings, args.format)
+
+
+def _served_store(settings: Settings) -> Settings | int | None:
+    """The settings of a command on a data dir whose store `okrstream store` serves: its URL.
+
+    chDB lets one process hold a data dir, so the others reach its store over HTTP. None when no
+    such store runs here (or CLICKHOUSE_URL names one); 2 when it needs a password not given.
+    """
+    if settings.clickhouse_url:
+        return None
+    from ..runtime import read_store_file
+
+    if (served := read_store_file(settings)) is None:
+        return None
+    url = urlsplit(served["store_http_url"])
+    password = settings.store_password.get_secret_value() if settings.store_password else ""
+    if served.get("password") and not password:
+        print(
+            f"okrstream: `okrstream store` (pid {served['pid']}) serves this data dir's store and asks"
+            " for a password: set OKRSTREAM_STORE_PASSWORD, or CLICKHOUSE_URL",
+            file=sys.stderr,
+        )
+        return 2
+    credentials = f"default:{quote(password, safe='')}@" if password else ""
+    with_credentials = url._replace(netloc=credentials + url.netloc).geturl()
+    return settings.model_copy(update={"clickhouse_url": with_credentials})
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:

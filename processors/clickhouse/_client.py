@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -58,5 +59,11 @@ def _forget_lost_tokens(path: Path) -> None:
 
 
 def describe(settings: Settings) -> str:
-    """Where the data lives, for people."""
-    return settings.clickhouse_url or f"embedded chDB at {chdb_path(settings)}"
+    """Where the data lives, for people: a password in CLICKHOUSE_URL is shown as `***`."""
+    if not settings.clickhouse_url:
+        return f"embedded chDB at {chdb_path(settings)}"
+    url = urlsplit(settings.clickhouse_url)
+    userinfo, at, host = url.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return settings.clickhouse_url
+    return url._replace(netloc=f"{userinfo.partition(':')[0]}:***@{host}").geturl()

@@ -2,7 +2,7 @@
 `serve`, `worker`, `store`), the faust app that joins the sink and the scorer, and the demo feed.
 
 Each name is imported from its module on first use, so a CLI command that only reads run.json
-does not load faust, chDB and FastAPI.
+or store.json does not load faust, chDB and FastAPI.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ if typing.TYPE_CHECKING:
     from ._demo import DemoFeed, demo_history
     from ._faust_kafka import KafkaTransport
     from ._filesystem import filesystem
-    from ._run_file import read_run_file
+    from ._run_file import read_run_file, read_store_file
     from ._runtime import auth_warning, run, serve, worker
     from ._store_role import store
     from ._worker import build_app
@@ -33,6 +33,7 @@ __all__ = [
     "load_mappings",
     "load_registry",
     "read_run_file",
+    "read_store_file",
     "run",
     "serve",
     "store",
@@ -50,6 +51,7 @@ _HOMES = {
     "load_mappings": "._config_files",
     "load_registry": "._config_files",
     "read_run_file": "._run_file",
+    "read_store_file": "._run_file",
     "run": "._runtime",
     "serve": "._runtime",
     "store": "._store_role",

@@ -91,7 +91,7 @@ def users_line(settings: Settings) -> str:
 
 def store(settings: Settings) -> int:
     """`okrstream store`: the embedded store alone, served over ClickHouse's HTTP interface until a signal."""
-    from ._run_file import read_run_file
+    from ._run_file import read_run_file, read_store_file, store_file, write_store_file
 
     if settings.clickhouse_url:
         print(
@@ -108,6 +108,13 @@ def store(settings: Settings) -> int:
         print(
             f"okrstream store: okrstream runs (pid {running['pid']}) and owns the embedded store;"
             f" its ClickHouse HTTP interface: {where}",
+            file=sys.stderr,
+        )
+        return 2
+    if served := read_store_file(settings):
+        print(
+            f"okrstream store: `okrstream store` (pid {served['pid']}) already serves this data dir"
+            f" at {served['store_http_url']}",
             file=sys.stderr,
         )
         return 2
@@ -137,6 +144,9 @@ def store(settings: Settings) -> int:
             url = store_http_url(sock)
             port = sock.getsockname()[1]
             note = slow_disk_warning(settings)
+            # commands on this data dir use the store through it, at an address on this machine
+            here = url.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+            write_store_file(settings, here)
             print(
                 f"okrstream store: {describe(settings)} over ClickHouse's HTTP interface at {url}\n"
                 f"  users       {users_line(settings)}\n"
@@ -148,5 +158,6 @@ def store(settings: Settings) -> int:
             )
             _StopOnSignal(http.server_config()).run(sockets=[sock])  # until SIGINT or SIGTERM
         finally:
+            store_file(settings).unlink(missing_ok=True)
             http.close()
     return 0

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
-from processors.runtime import read_run_file
-from processors.runtime._run_file import run_file, write_run_file  # white-box: the file's writing
+from pydantic import SecretStr
+
+from processors.runtime import read_run_file, read_store_file
+from processors.runtime._run_file import (  # white-box: the files' writing
+    run_file,
+    store_file,
+    write_run_file,
+    write_store_file,
+)
 from schemas import Settings
 
 
@@ -24,3 +32,25 @@ def test_run_json_is_renamed_into_place_owner_only_and_leaves_no_partial_file(tm
     assert stat.S_IMODE(after.st_mode) == 0o600
     assert read_run_file(settings) == {"pid": os.getpid(), "api_url": "http://new", "admin_token": "secret"}
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
+def test_store_json_names_the_url_and_whether_a_password_is_asked_never_the_password(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, store_password=SecretStr("s3cret"))
+    write_store_file(settings, "http://127.0.0.1:8123")
+
+    assert stat.S_IMODE(store_file(settings).stat().st_mode) == 0o600
+    assert "s3cret" not in store_file(settings).read_text()
+    expected = {"pid": os.getpid(), "store_http_url": "http://127.0.0.1:8123", "password": True}
+    assert read_store_file(settings) == expected
+    assert read_run_file(settings) is None  # a store is not a run: the CLI does not call an API
+
+
+def test_a_file_whose_process_is_gone_or_that_is_not_an_object_names_nothing(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    exited = subprocess.Popen(["true"])
+    exited.wait()  # its pid names no process now (a reuse this soon is most unlikely)
+    store_file(settings).write_text(f'{{"pid": {exited.pid}, "store_http_url": "http://x"}}')
+    assert read_store_file(settings) is None
+    for text in ("[1, 2]", "not json", '{"store_http_url": "http://x"}'):
+        store_file(settings).write_text(text)
+        assert read_store_file(settings) is None, text

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -75,16 +74,38 @@ def test_okrstream_store_serves_the_embedded_store_until_sigterm(settings: Setti
         }
         assert answered.get("200", 0) >= 4  # SHOW TABLES, CREATE, INSERT and the client's own probe
         assert families["okrstream_store_query_seconds"].type == "histogram"
-        started = time.monotonic()
+        # chDB lets one process hold the data dir: a command on it goes through this store
+        assert json.loads((embedded.data_dir / "store.json").read_text())["store_http_url"] == found.group(1)
+        status = okrstream(embedded, "status")
+        assert status.returncode == 0, status.stderr
+        where = found.group(1).replace("//", "//default:***@")  # the password never printed
+        assert f"read {where} directly" in status.stdout and PASSWORD not in status.stdout
+        assert "0 events landed" in status.stdout
+        no_password = embedded.model_copy(update={"store_password": None})
+        refused = okrstream(no_password, "status")
+        assert refused.returncode == 2 and "OKRSTREAM_STORE_PASSWORD" in refused.stderr, refused.stderr
+        second = okrstream(embedded, "store")
+        assert second.returncode == 2 and f"(pid {process.pid}) already serves" in second.stderr
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
-        assert time.monotonic() - started < 10
+        assert not (embedded.data_dir / "store.json").exists()
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     with open_store(embedded) as reopened:  # the process let go of chDB, its data kept
         assert reopened.fetch(Sql("SELECT sum(n) FROM {db:Identifier}.notes", db=db)) == [(6,)]
+
+
+def okrstream(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "processors.cli", *args],
+        env=command_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.slow
