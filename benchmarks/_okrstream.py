@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from pydantic import SecretStr
 
+from processors.runtime import read_store_file
 from schemas import Settings, env_name
 
 from ._kpi_catalog import kpi_catalog
@@ -214,9 +214,9 @@ def start_store(settings: Settings, run_dir: Path) -> tuple[subprocess.Popen[byt
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 120
-    while not (found := re.search(r"HTTP interface at (http://\S+)", log_path.read_text())):
+    while (served := read_store_file(store_settings)) is None or served["pid"] != process.pid:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"okrstream store did not start; see {log_path}")
         time.sleep(0.1)
-    return process, found.group(1)
+    return process, served["store_http_url"]

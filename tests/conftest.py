@@ -36,6 +36,7 @@ from pydantic import SecretStr
 import processors
 from ingest import ensure_topics, start_embedded_broker
 from processors import Store
+from processors.runtime import read_store_file
 from schemas import Settings, env_name
 
 
@@ -137,15 +138,13 @@ def served_store(data_dir: Path, log_path: Path, timeout: float = 60.0) -> Itera
             [sys.executable, "-m", "processors.cli", "store"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        deadline, port = time.monotonic() + timeout, None
-        while port is None:
+        deadline, served = time.monotonic() + timeout, None
+        while served is None or served["pid"] != process.pid:  # its store.json, once it listens
             assert process.poll() is None, f"okrstream store exited: {log_path.read_text(errors='replace')}"
             assert time.monotonic() < deadline, f"okrstream store did not start: see {log_path}"
-            for line in log_path.read_text(errors="replace").splitlines():
-                if "HTTP interface at http://" in line:
-                    port = int(line.rsplit(":", 1)[1].strip().strip("/"))
             time.sleep(0.1)
-        yield f"http://default:{password}@127.0.0.1:{port}"
+            served = read_store_file(Settings(data_dir=data_dir))
+        yield served["store_http_url"].replace("//", f"//default:{password}@", 1)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
