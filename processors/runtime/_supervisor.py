@@ -136,7 +136,7 @@ class Supervisor:
                     log.warning("journal upkeep failed, will retry: %s", e)
                 next_tidy = time.monotonic() + TIDY_INTERVAL_S
             if self.pipeline is None or self.pipeline.poll() is not None:
-                code = self._pipeline_ended()
+                code = self._pipeline_ended(should_stop)
                 if code is not None:
                     return code
             time.sleep(0.1)
@@ -175,8 +175,12 @@ class Supervisor:
         self.restarts = 0
         return True
 
-    def _pipeline_ended(self) -> int | None:
-        """Start the pipeline (again); an exit code when it ended for good (stopped, bad config)."""
+    def _pipeline_ended(self, should_stop: Callable[[], bool]) -> int | None:
+        """Start the pipeline (again); an exit code when it ended for good (stopped, bad config).
+
+        The pause before a restart ends early when a stop is asked for, with no pipeline started,
+        so a signal stops the supervisor within its grace in any state.
+        """
         if self.pipeline is not None:
             code = self.pipeline.returncode
             if code in (0, 2):  # it stopped by itself, or its configuration is wrong: restarting won't help
@@ -185,7 +189,12 @@ class Supervisor:
             self.restarts = self.restarts + 1 if young else 1
             pause = min(30.0, 0.5 * 2 ** (self.restarts - 1))
             log.warning("the pipeline exited (code %s); restarting it in %.1f s", code, pause)
-            time.sleep(pause)
+            restart_at = time.monotonic() + pause
+            while time.monotonic() < restart_at:
+                if should_stop():
+                    self.pipeline = None  # nothing left to stop: the loop ends at once
+                    return None
+                time.sleep(min(0.1, max(0.0, restart_at - time.monotonic())))
         self.pipeline = self._start_pipeline()
         return None
 
