@@ -35,7 +35,8 @@ Message = tuple[str, int | None, bytes | None, bytes]  # topic, partition, key, 
 
 
 class LogUnavailable(RuntimeError):
-    """The broker did not acknowledge in time: nothing of this call may be reported as accepted."""
+    """The broker did not acknowledge in time, or the journal could not be written: nothing of
+    this call may be reported as accepted, and a retry later may well succeed (a 503)."""
 
 
 class LogWriter(Protocol):
@@ -106,9 +107,12 @@ class KafkaLogWriter:
             try:
                 await self._commit(group)
             except Exception as e:  # the journal's disk, say: every request of the group hears it
+                log.error("a group of %d appends could not be written: %r", len(group), e)
+                unavailable = LogUnavailable("the event log could not be written on the server")
+                unavailable.__cause__ = e
                 for _, done in group:
                     if not done.done():
-                        done.set_exception(e)
+                        done.set_exception(unavailable)
 
     async def _commit(self, group: list[tuple[Sequence[RawEvent], asyncio.Future[None]]]) -> None:
         events = [event for events, _ in group for event in events]
