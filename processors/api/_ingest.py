@@ -101,18 +101,26 @@ class IngestResult:
 
 
 class RecentIdentities:
-    """Identities this process acknowledged lately: they may not have landed in the store yet."""
+    """Identities this process acknowledged lately: they may not have landed in the store yet.
 
-    def __init__(self, ttl_s: float = 600.0, capacity: int = 500_000) -> None:
+    "Lately" is the last `ttl_s` seconds, whether or not anything was added since: on a quiet
+    process an identity older than that is not answered from here.
+    """
+
+    def __init__(
+        self, ttl_s: float = 600.0, capacity: int = 500_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._ttl = ttl_s
         self._capacity = capacity
+        self._clock = clock
         self._seen: OrderedDict[Identity, float] = OrderedDict()
 
     def __contains__(self, identity: Identity) -> bool:
-        return identity in self._seen
+        added = self._seen.get(identity)
+        return added is not None and added >= self._clock() - self._ttl
 
     def add(self, identities: Collection[Identity]) -> None:
-        now = time.monotonic()
+        now = self._clock()
         for identity in identities:
             self._seen[identity] = now
             self._seen.move_to_end(identity)
