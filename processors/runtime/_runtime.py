@@ -151,7 +151,9 @@ def serve(settings: Settings) -> int:
         store.ensure_schema(settings)
         shared_port = bool(os.environ.get(SHARED_PORT_ENV))  # one of `serve --processes N`'s
         admin_token = os.environ.pop(ADMIN_TOKEN_ENV, None) if shared_port else None  # the parent's
-        api = http_api(settings, store, registry, mappings, broker.bootstrap_servers, admin_token=admin_token)
+        watch = BrokerWatch(broker.bootstrap_servers)  # a broker away: 503 at once, and /ready says so
+        bootstrap = broker.bootstrap_servers
+        api = http_api(settings, store, registry, mappings, bootstrap, admin_token=admin_token, watch=watch)
         api.keys.refresh()
         sock = bind(settings, shared_port=shared_port)
         url = url_of(sock)
@@ -164,11 +166,12 @@ def serve(settings: Settings) -> int:
         print("Ctrl-C stops it", flush=True)
 
         async def main() -> None:
-            refresh = asyncio.create_task(api.keys.keep_fresh())
+            chores = [asyncio.create_task(api.keys.keep_fresh()), asyncio.create_task(watch.watch())]
             try:
                 await api.server().serve(sockets=[sock])
             finally:
-                refresh.cancel()
+                for chore in chores:
+                    chore.cancel()
 
         uvloop.run(main())
         api.close()
