@@ -27,6 +27,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +260,14 @@ def store(settings: Settings) -> Iterator[Store]:
     """The test's store, with okrstream's schema created."""
     with processors.open_store(settings) as store:
         yield store
+
+
+def store_now(store: Store) -> datetime:
+    """The store's clock, the one that stamps `landed_at`: an instant a test takes between two
+    landings then splits them as the store does, even on a ClickHouse server on another machine."""
+    from processors.clickhouse.store_clock import StoreClock
+
+    return StoreClock.parse(store.fetch(StoreClock()))
 
 
 class Sql:

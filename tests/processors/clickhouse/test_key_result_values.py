@@ -33,6 +33,7 @@ from processors.clickhouse import (
 )
 from processors.kpi import apply_kpis
 from schemas import Aggregation, EventTypeRegistry, KpiCatalog, KpiDefinition, Settings, ratio_value
+from tests.conftest import store_now
 
 REGISTRY = EventTypeRegistry.from_mapping(
     {
@@ -546,16 +547,16 @@ def landed(store: Store, settings: Settings) -> Landed:
     database = settings.clickhouse_database
     first = make_orders(rng, "a", 300) + make_sessions(rng, "a", 200)
     second = make_orders(rng, "b", 300) + make_sessions(rng, "b", 200)
-    before = datetime.now(UTC)
+    before = store_now(store)
     time.sleep(0.01)
     land_events(store, database, first, "first")
     apply_kpis(store, settings, CATALOG, "test", progress=lambda *_: None)
-    between = datetime.now(UTC)
+    between = store_now(store)
     time.sleep(0.01)
     land_events(store, database, second, "second")
     land_events(store, database, second, "second")  # a sink's retry: the same block, dropped
     time.sleep(0.01)
-    return Landed(store, database, first, first + second, before, between, datetime.now(UTC))
+    return Landed(store, database, first, first + second, before, between, store_now(store))
 
 
 def interpolated(values: list[float], level: float) -> float:
@@ -750,7 +751,7 @@ def signups(landed: Landed) -> tuple[list[dict[str, Any]], datetime]:
     ]
     land_events(landed.store, landed.database, events, "signups")
     time.sleep(0.01)
-    return events, datetime.now(UTC)
+    return events, store_now(landed.store)
 
 
 @pytest.mark.parametrize("as_of", [False, True])
@@ -828,7 +829,7 @@ def test_milestones_reached_take_each_milestones_latest_check_in(store, settings
         ],
         log="milestones-1",
     )
-    first_landed = datetime.now(UTC)
+    first_landed = store_now(store)
     time.sleep(0.01)
     land(
         [

@@ -28,7 +28,7 @@ from processors.clickhouse.kpi_rollup_ddl import (
 )
 from processors.clickhouse.kpi_series import KpiSeries
 from schemas import EventTypeRegistry, Grain, KpiCatalog
-from tests.conftest import Sql
+from tests.conftest import Sql, store_now
 
 REGISTRY = EventTypeRegistry.from_mapping(
     {
@@ -384,10 +384,11 @@ def kpi_store(store, settings):
     events = make_events(rng, 1500)
     database = settings.clickhouse_database
     land(store, database, events[:700], 0)
-    cutoff = datetime.now(UTC) + timedelta(seconds=1)
+    cutoff = store_now(store) + timedelta(seconds=1)  # on the clock that stamps landed_at
     for kpi in KPIS.ordered():
         build_rollup(store, database, kpi, settings.dedup_block_window, cutoff)
-    time.sleep(max(0.0, (cutoff - datetime.now(UTC)).total_seconds()) + 0.1)
+    while store_now(store) < cutoff + timedelta(seconds=0.1):
+        time.sleep(0.05)
     land(store, database, events[700:], 1)
     land(store, database, events[700:], 1)  # a worker's retry: the same block, the same token
     for kpi in KPIS.ordered():
