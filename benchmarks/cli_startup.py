@@ -31,6 +31,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from processors.runtime import write_run_file
+from schemas import Settings
+
 from ._machine import REPO, commit, machine
 
 FLOOR = [sys.executable, "-c", "pass"]
@@ -68,10 +71,11 @@ def running_stand_in(data_dir: Path) -> Iterator[dict[str, Any]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _StandIn)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     running = {"pid": os.getpid(), "api_url": f"http://127.0.0.1:{server.server_address[1]}"}
-    (data_dir / "run.json").write_text(json.dumps(running))
+    write_run_file(Settings(data_dir=data_dir), running, admin_token=None)  # held while this process lives
     try:
         yield running
     finally:
+        (data_dir / "run.json").unlink(missing_ok=True)
         server.shutdown()
         server.server_close()
 

@@ -37,7 +37,7 @@ from pydantic import SecretStr
 import processors
 from ingest import ensure_topics, start_embedded_broker
 from processors import Store
-from processors.runtime import read_store_file
+from processors.runtime import read_store_file, with_password
 from schemas import Settings, env_name
 
 
@@ -145,7 +145,7 @@ def served_store(data_dir: Path, log_path: Path, timeout: float = 60.0) -> Itera
             assert time.monotonic() < deadline, f"okrstream store did not start: see {log_path}"
             time.sleep(0.1)
             served = read_store_file(Settings(data_dir=data_dir))
-        yield served["store_http_url"].replace("//", f"//default:{password}@", 1)
+        yield with_password(served["store_http_url"], password)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
 
 import orjson
 from pydantic import ValidationError
@@ -147,16 +146,18 @@ def main(argv: list[str] | None = None) -> int:
 def _served_store(settings: Settings) -> Settings | int | None:
     """The settings of a command on a data dir whose store `okrstream store` serves: its URL.
 
-    chDB lets one process hold a data dir, so the others reach its store over HTTP. None when no
-    such store runs here (or CLICKHOUSE_URL names one); 2 when it needs a password not given.
+    chDB lets one process hold a data dir, so the others reach its store over HTTP. The URL goes
+    into this process's CLICKHOUSE_URL too, so that the processes it starts (the pipeline under
+    `run`'s supervisor, `serve --processes`'s children) use the same store without looking again.
+    None when no such store runs here (or CLICKHOUSE_URL names one); 2 when it needs a password
+    that is not given.
     """
     if settings.clickhouse_url:
         return None
-    from ..runtime import read_store_file
+    from ..runtime import read_store_file, with_password
 
     if (served := read_store_file(settings)) is None:
         return None
-    url = urlsplit(served["store_http_url"])
     password = settings.store_password.get_secret_value() if settings.store_password else ""
     if served.get("password") and not password:
         print(
@@ -165,9 +166,9 @@ def _served_store(settings: Settings) -> Settings | int | None:
             file=sys.stderr,
         )
         return 2
-    credentials = f"default:{quote(password, safe='')}@" if password else ""
-    with_credentials = url._replace(netloc=credentials + url.netloc).geturl()
-    return settings.model_copy(update={"clickhouse_url": with_credentials})
+    url = with_password(served["store_http_url"], password if served.get("password") else None)
+    os.environ["CLICKHOUSE_URL"] = url
+    return settings.model_copy(update={"clickhouse_url": url})
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ if typing.TYPE_CHECKING:
     from ._demo import DemoFeed, demo_history
     from ._faust_kafka import KafkaTransport
     from ._filesystem import filesystem
-    from ._run_file import read_run_file, read_store_file
+    from ._run_file import read_run_file, read_store_file, with_password, write_run_file
     from ._runtime import auth_warning, run, serve, worker
     from ._store_role import store
     from ._worker import build_app
@@ -37,7 +37,9 @@ __all__ = [
     "run",
     "serve",
     "store",
+    "with_password",
     "worker",
+    "write_run_file",
 ]
 
 _HOMES = {
@@ -55,7 +57,9 @@ _HOMES = {
     "run": "._runtime",
     "serve": "._runtime",
     "store": "._store_role",
+    "with_password": "._run_file",
     "worker": "._runtime",
+    "write_run_file": "._run_file",
 }
 
 __getattr__ = _lazy.lazy_names(__name__, __all__, _HOMES)

@@ -102,6 +102,13 @@ def run(settings: Settings, demo_rate: float | None = None) -> int:
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     if not os.environ.get(SUPERVISED_ENV):
         command = ["demo", "--rate", repr(demo_rate)] if demo_rate else ["run"]
+        if running := read_run_file(settings):  # its journal and run.json would be this one's too
+            print(
+                f"okrstream {command[0]}: okrstream runs (pid {running['pid']}) on this data dir"
+                f" ({settings.data_dir}); its HTTP API at {running['api_url']}",
+                file=sys.stderr,
+            )
+            return 2
         try:
             return supervise(settings, command)
         finally:

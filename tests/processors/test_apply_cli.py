@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from processors.cli import main
-from processors.runtime import read_run_file
+from processors.runtime import read_run_file, write_run_file
 from schemas import env_name
 
 KPIS = """
@@ -58,7 +58,7 @@ def okrstream(request, settings, topics, monkeypatch, capsys) -> Okrstream:
         api = request.getfixturevalue("start_api")(settings, request.getfixturevalue("store"))
         running = {"pid": os.getpid(), "api_url": api.url, "admin_token": api.admin_token}
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # no chDB made it over HTTP
-        (Path(settings.data_dir) / "run.json").write_text(json.dumps(running))
+        write_run_file(settings, {"pid": os.getpid(), "api_url": api.url}, api.admin_token)
         assert read_run_file(settings) == running  # so every command asks the API
 
     def run(*argv: str) -> tuple[int, str, str]:

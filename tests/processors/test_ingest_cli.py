@@ -15,7 +15,7 @@ import pytest
 
 from processors import LogRecord, RawEventsSink, open_store
 from processors.cli import main
-from processors.runtime import read_run_file
+from processors.runtime import read_run_file, write_run_file
 from schemas import env_name
 from tests.conftest import read_topic
 
@@ -97,7 +97,7 @@ def ingest_cli(request, settings, topics, monkeypatch, capsys):
         api = request.getfixturevalue("start_api")(settings, client)
         running = {"pid": os.getpid(), "api_url": api.url, "admin_token": api.admin_token}
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # no chDB made it over HTTP
-        (Path(settings.data_dir) / "run.json").write_text(json.dumps(running))
+        write_run_file(settings, {"pid": os.getpid(), "api_url": api.url}, api.admin_token)
         assert read_run_file(settings) == running
     fed: set[tuple[int, int]] = set()
 
@@ -165,7 +165,7 @@ def test_ingest_goes_on_unchecked_when_the_store_cannot_answer(
         closed.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{closed.getsockname()[1]}"
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    (Path(settings.data_dir) / "run.json").write_text(json.dumps({"pid": os.getpid(), "api_url": url}))
+    write_run_file(settings, {"pid": os.getpid(), "api_url": url}, admin_token=None)
     path = tmp_path / "orders.ndjson"
     path.write_text("".join(order_line(f"ord-{i}") + "\n" for i in range(3)))
     assert main(["ingest", str(path)]) == 0

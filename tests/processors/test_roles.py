@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from processors.cli import main
+from processors.runtime import read_run_file, write_run_file
+
+SUPERVISED = "OKRSTREAM_SUPERVISED"  # set only in the pipeline that `run`'s supervisor starts
 
 
 @pytest.mark.parametrize(
@@ -45,3 +50,21 @@ def test_processes_out_of_range_are_refused(
     assert main(["serve", "--processes", processes]) == 2
     bound = "greater than or equal to 1" if processes == "0" else "less than or equal to 64"
     assert f"okrstream serve: --processes {processes}: Input should be {bound}" in capsys.readouterr().err
+
+
+def test_a_second_run_on_a_data_dir_is_refused_and_leaves_the_first_ones_run_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    from schemas import Settings
+
+    running = {"pid": os.getpid(), "api_url": "http://127.0.0.1:8181"}
+    write_run_file(Settings(data_dir=tmp_path), running, admin_token=None)  # held: this process runs
+    monkeypatch.delenv("CLICKHOUSE_URL", raising=False)
+    monkeypatch.delenv(SUPERVISED, raising=False)
+    monkeypatch.setenv("OKRSTREAM_DATA_DIR", str(tmp_path))
+    for command in ("run", "demo"):
+        assert main([command]) == 2  # before any broker or pipeline starts
+        assert f"okrstream {command}: okrstream runs (pid {os.getpid()}) on this data dir" in (
+            capsys.readouterr().err
+        )
+    assert read_run_file(Settings(data_dir=tmp_path)) == running

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 from pydantic import SecretStr
 
-from processors.runtime import read_run_file, read_store_file
+from processors.runtime import read_run_file, read_store_file, with_password
 from processors.runtime._run_file import (  # white-box: the files' writing
     run_file,
     store_file,
@@ -45,12 +48,31 @@ def test_store_json_names_the_url_and_whether_a_password_is_asked_never_the_pass
     assert read_run_file(settings) is None  # a store is not a run: the CLI does not call an API
 
 
-def test_a_file_whose_process_is_gone_or_that_is_not_an_object_names_nothing(tmp_path: Path) -> None:
+def test_a_file_whose_writer_is_gone_names_nothing_whatever_pid_it_names(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    exited = subprocess.Popen(["true"])
-    exited.wait()  # its pid names no process now (a reuse this soon is most unlikely)
-    store_file(settings).write_text(f'{{"pid": {exited.pid}, "store_http_url": "http://x"}}')
+    code = "import sys; from pathlib import Path; from schemas import Settings;"
+    code += " from processors.runtime._run_file import write_store_file;"
+    code += " write_store_file(Settings(data_dir=Path(sys.argv[1])), 'http://127.0.0.1:1')"
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
+    assert json.loads(store_file(settings).read_text())["store_http_url"] == "http://127.0.0.1:1"
+    assert read_store_file(settings) is None  # its writer exited: the lock went with it
+
+    # a container restarted as pid 1 finds its own pid in the file it left: still nobody's
+    store_file(settings).write_text(json.dumps({"pid": os.getpid(), "store_http_url": "http://x"}))
     assert read_store_file(settings) is None
-    for text in ("[1, 2]", "not json", '{"store_http_url": "http://x"}'):
+
+
+def test_a_held_file_of_the_wrong_shape_names_nothing(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    for text in ("[1, 2]", "not json", '{"store_http_url": "http://x"}', '{"pid": 1}'):
         store_file(settings).write_text(text)
-        assert read_store_file(settings) is None, text
+        with store_file(settings).open() as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # as a live writer holds it
+            assert read_store_file(settings) is None, text
+
+
+def test_the_password_goes_into_the_url_quoted() -> None:
+    assert with_password("http://127.0.0.1:8123", "s3cret pass:word") == (
+        "http://default:s3cret%20pass%3Aword@127.0.0.1:8123"
+    )
+    assert with_password("http://[::1]:8123", None) == "http://[::1]:8123"

@@ -87,7 +87,7 @@ def test_okrstream_store_serves_the_embedded_store_until_sigterm(settings: Setti
         second = okrstream(embedded, "store")
         assert second.returncode == 2 and f"(pid {process.pid}) already serves" in second.stderr
         process.send_signal(signal.SIGTERM)
-        assert process.wait(10) == 0
+        assert process.wait(60) == 0
         assert not (embedded.data_dir / "store.json").exists()
     finally:
         if process.poll() is None:
