@@ -102,6 +102,7 @@ class Journal:
         self._seq = 0
         self._pending: dict[Path, int] = {}  # records written, not yet acknowledged or refused
         self._retired: set[Path] = set()  # rotated away: sealed as soon as nothing is pending
+        self._torn = False  # a torn frame that could not be cut off ends the current segment
         directory.mkdir(parents=True, exist_ok=True)
         self._fd, self._path, self._opened, self._size = self._open()
         self._closed = threading.Event()
@@ -125,16 +126,32 @@ class Journal:
         """Append (partition, record) pairs in one write; returns the ticket for `done`."""
         data = b"".join(frame(partition, record) for partition, record in records)
         with self._lock:
-            if self._size and (
-                self._size >= self._rotate_bytes or time.monotonic() - self._opened >= self._rotate_s
+            if self._torn or (
+                self._size
+                and (self._size >= self._rotate_bytes or time.monotonic() - self._opened >= self._rotate_s)
             ):
                 self._rotate()
+            elif self._fd < 0 and not self._closed.is_set():  # a rotation could not open the next one
+                self._fd, self._path, self._opened, self._size = self._open()
             written = 0
-            while written < len(data):  # a regular file takes it whole; loop for the rule's sake
-                written += os.write(self._fd, data[written:])
+            try:
+                while written < len(data):  # a regular file takes it whole; loop for the rule's sake
+                    written += os.write(self._fd, data[written:])
+            except OSError:
+                # a full disk can take part of a frame: cut it off, or a retry's frames would sit
+                # behind a torn one, which ends what `Segment.records` reads
+                if written:
+                    self._cut_torn_frame()
+                raise
             self._size += len(data)
             self._pending[self._path] += 1
             return self._path
+
+    def _cut_torn_frame(self) -> None:
+        try:
+            os.ftruncate(self._fd, self._size)
+        except OSError:  # the file cannot even shrink: the next write starts a segment of its own
+            self._torn = True
 
     def done(self, ticket: Path) -> None:
         with self._lock:
@@ -143,10 +160,12 @@ class Journal:
                 self._seal(ticket)
 
     def _rotate(self) -> None:
-        os.close(self._fd)
-        self._retired.add(self._path)
-        if self._pending[self._path] == 0:
-            self._seal(self._path)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd, self._torn = -1, False
+            self._retired.add(self._path)
+            if self._pending[self._path] == 0:
+                self._seal(self._path)
         self._fd, self._path, self._opened, self._size = self._open()
 
     def _seal(self, path: Path) -> None:

@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from ingest import Journal, Segment, segments
 
 
@@ -90,3 +92,46 @@ def test_a_quiet_writer_still_gets_its_segment_sealed(tmp_path: Path) -> None:
         time.sleep(0.01)
     assert [list(s.records()) for s in segments(tmp_path) if s.sealed] == [[(0, b"last words")]]
     journal.close()
+
+
+class DiskFillsUp:
+    """os.write on a disk that takes `room` more bytes of the journal's, then refuses the rest."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.real = os.write
+
+    def __call__(self, fd: int, data: bytes) -> int:
+        if self.room <= 0:
+            raise OSError(28, "No space left on device")
+        taken = self.real(fd, data[: self.room])
+        self.room -= taken
+        return taken
+
+
+def cannot_shrink(fd: int, size: int) -> None:
+    raise OSError(5, "Input/output error")
+
+
+def test_a_frame_torn_by_a_full_disk_is_cut_off_so_the_retry_reads_back(tmp_path: Path, monkeypatch) -> None:
+    journal = Journal(tmp_path, "inc1")
+    journal.write([(0, b"before")])
+    monkeypatch.setattr(os, "write", DiskFillsUp(room=5))  # half a frame's header
+    with pytest.raises(OSError):
+        journal.write([(1, b"refused")])
+    monkeypatch.undo()  # room again: the client retries, as the 503 told it to
+    journal.write([(1, b"retried")])
+    assert [r for s in segments(tmp_path) for r in s.records()] == [(0, b"before"), (1, b"retried")]
+
+
+def test_a_torn_frame_that_cannot_be_cut_off_ends_its_segment(tmp_path: Path, monkeypatch) -> None:
+    journal = Journal(tmp_path, "inc1")
+    journal.write([(0, b"before")])
+    monkeypatch.setattr(os, "write", DiskFillsUp(room=5))
+    monkeypatch.setattr(os, "ftruncate", cannot_shrink)
+    with pytest.raises(OSError):
+        journal.write([(1, b"refused")])
+    monkeypatch.undo()
+    journal.write([(1, b"retried")])
+    assert len(segments(tmp_path)) == 2  # the retry went to a segment of its own
+    assert [r for s in segments(tmp_path) for r in s.records()] == [(0, b"before"), (1, b"retried")]
