@@ -79,21 +79,14 @@ def _write(path: Path, info: dict[str, Any]) -> None:
 
 def _read(path: Path, needed: tuple[str, ...]) -> dict[str, Any] | None:
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:  # its writer holds it: alive
-            with os.fdopen(os.dup(fd)) as f:
+        with path.open("rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return None  # nobody holds it: its writer is gone, whatever its pid names now
+            except BlockingIOError:  # its writer holds it: alive
                 info = json.loads(f.read())
-        else:
-            return None  # nobody holds it: its writer is gone, whatever its pid names now
     except (OSError, ValueError):
         return None
-    finally:
-        os.close(fd)
     if not isinstance(info, dict) or any(key not in info for key in needed):
         return None
     return info
