@@ -270,6 +270,17 @@ def store_now(store: Store) -> datetime:
     return StoreClock.parse(store.fetch(StoreClock()))
 
 
+class ManualClock:
+    """A monotonic clock that a test moves by hand (`clock.now += 60`), for code that takes a
+    `clock` callable: what the test expects never depends on when it runs."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Sql:
     """A test's own SQL, run through the store like any statement: `store.fetch(Sql(text, db=db))`."""
 

@@ -5,29 +5,22 @@ from __future__ import annotations
 import pytest
 
 from processors.runtime import BatchWindow
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import ManualClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(100.0)
 
 
-def test_an_empty_batch_is_never_due(clock: Clock) -> None:
+def test_an_empty_batch_is_never_due(clock: ManualClock) -> None:
     window = BatchWindow(200, 0.5, 0.02, clock)
     assert window.due_in() is None
     clock.now += 60
     assert window.due_in() is None
 
 
-def test_a_batch_closes_once_its_input_is_quiet_for_the_idle_time(clock: Clock) -> None:
+def test_a_batch_closes_once_its_input_is_quiet_for_the_idle_time(clock: ManualClock) -> None:
     window = BatchWindow(200, 0.5, 0.02, clock)
     window.add()
     assert window.due_in() == pytest.approx(0.02)
@@ -37,7 +30,7 @@ def test_a_batch_closes_once_its_input_is_quiet_for_the_idle_time(clock: Clock) 
     assert window.due_in() == 0.0
 
 
-def test_each_new_record_holds_a_batch_open_for_another_idle_time(clock: Clock) -> None:
+def test_each_new_record_holds_a_batch_open_for_another_idle_time(clock: ManualClock) -> None:
     window = BatchWindow(200, 0.5, 0.02, clock)
     window.add()
     clock.now += 0.015
@@ -48,7 +41,7 @@ def test_each_new_record_holds_a_batch_open_for_another_idle_time(clock: Clock) 
     assert len(window) == 2
 
 
-def test_a_steady_trickle_still_closes_at_the_batch_time_after_its_first_record(clock: Clock) -> None:
+def test_a_steady_trickle_still_closes_at_the_batch_time_after_its_first_record(clock: ManualClock) -> None:
     window = BatchWindow(200, 0.5, 0.02, clock)
     window.add()
     for _ in range(49):  # a record every 10 ms: never quiet for 20 ms
@@ -61,7 +54,7 @@ def test_a_steady_trickle_still_closes_at_the_batch_time_after_its_first_record(
     assert window.due_in() == 0.0
 
 
-def test_a_full_batch_is_due_at_once(clock: Clock) -> None:
+def test_a_full_batch_is_due_at_once(clock: ManualClock) -> None:
     window = BatchWindow(3, 0.5, 0.02, clock)
     window.add()
     window.add()
@@ -72,14 +65,14 @@ def test_a_full_batch_is_due_at_once(clock: Clock) -> None:
     assert window.due_in() == 0.0
 
 
-def test_an_idle_time_past_the_batch_time_waits_out_the_batch_time(clock: Clock) -> None:
+def test_an_idle_time_past_the_batch_time_waits_out_the_batch_time(clock: ManualClock) -> None:
     """The old behaviour, for those who want the fewest inserts: idle >= max waits `max_s`."""
     window = BatchWindow(200, 0.5, 10.0, clock)
     window.add()
     assert window.due_in() == pytest.approx(0.5)
 
 
-def test_a_cleared_batch_starts_again_from_its_next_first_record(clock: Clock) -> None:
+def test_a_cleared_batch_starts_again_from_its_next_first_record(clock: ManualClock) -> None:
     window = BatchWindow(2, 0.5, 0.02, clock)
     window.add()
     window.add()
@@ -93,7 +86,7 @@ def test_a_cleared_batch_starts_again_from_its_next_first_record(clock: Clock) -
 
 
 def test_a_batch_whose_first_record_waited_for_the_last_write_counts_its_time_from_the_arrival(
-    clock: Clock,
+    clock: ManualClock,
 ) -> None:
     """A steady trickle during a 0.3 s write: the next batch is due 0.5 s after the record that
     arrived first, not 0.5 s after the write let it in."""
@@ -112,7 +105,7 @@ def test_a_batch_whose_first_record_waited_for_the_last_write_counts_its_time_fr
 
 
 def test_a_batch_whose_first_record_waited_past_the_batch_time_still_takes_in_what_waited(
-    clock: Clock,
+    clock: ManualClock,
 ) -> None:
     """Due at once, it would leave with its first record alone; it waits `idle_s` from opening."""
     window = BatchWindow(200, 0.5, 0.02, clock)

@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 
 from processors.api import RateLimiter
+from tests.conftest import ManualClock
 
 pytestmark = pytest.mark.pure
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_request_costs_its_events_and_the_window_moves() -> None:
-    clock = Clock()
+    clock = ManualClock()
     limiter = RateLimiter("10/minute", clock)
     assert (limiter.amount, limiter.rate) == (10, "10/minute")
     assert limiter.take("feed", 6) is None
@@ -32,7 +25,7 @@ def test_a_request_costs_its_events_and_the_window_moves() -> None:
 
 
 def test_the_wait_is_until_enough_leaves_the_window_for_the_request_to_fit() -> None:
-    clock = Clock()
+    clock = ManualClock()
     limiter = RateLimiter("10/minute", clock)
     for _ in range(5):
         assert limiter.take("feed", 2) is None

@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 
 from processors.api._ingest import RecentIdentities  # white-box: the memory behind `duplicate`
+from tests.conftest import ManualClock
 
 pytestmark = pytest.mark.pure
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_an_identity_is_forgotten_after_its_time_even_when_nothing_is_added() -> None:
-    clock = Clock()
+    clock = ManualClock()
     recent = RecentIdentities(ttl_s=600.0, clock=clock)
     recent.add([("shop", "o-1")])
     clock.now += 600.0
@@ -29,6 +22,6 @@ def test_an_identity_is_forgotten_after_its_time_even_when_nothing_is_added() ->
 
 
 def test_capacity_drops_the_oldest_first() -> None:
-    recent = RecentIdentities(capacity=2, clock=Clock())
+    recent = RecentIdentities(capacity=2, clock=ManualClock())
     recent.add([("shop", "a"), ("shop", "b"), ("shop", "c")])
     assert [("shop", x) in recent for x in "abc"] == [False, True, True]
