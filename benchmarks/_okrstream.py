@@ -20,10 +20,9 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
-from pydantic import SecretStr
 
 from processors.runtime import read_store_file
-from schemas import Settings, env_name
+from schemas import Settings
 
 from ._kpi_catalog import kpi_catalog
 from ._trial import Timing
@@ -71,11 +70,7 @@ def with_kpis(settings: Settings, contestant: str, run_dir: Path) -> Settings:
 def environment(settings: Settings) -> dict[str, str]:
     """The environment of an okrstream command on `settings` (secrets as themselves, not masked)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSTREAM_")}
-    for field, value in settings.model_dump(exclude_none=True).items():
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[env_name(field)] = str(value.value if hasattr(value, "value") else value)
-    return env
+    return env | settings.as_environment()
 
 
 def ingest(settings: Settings, ndjson: Path, log_path: Path) -> float:

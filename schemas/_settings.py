@@ -198,6 +198,16 @@ class Settings(BaseSettings):
         """Only what the caller passes: the environment is read by `from_env`, on a mapping it is given."""
         return (init_settings,)
 
+    def as_environment(self) -> dict[str, str]:
+        """The variables `from_env` reads these settings back from (secrets in the clear): how a
+        process is started on exactly these settings. Unset fields are left out."""
+        env: dict[str, str] = {}
+        for field, value in self.model_dump(exclude_none=True).items():
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[env_name(field)] = str(value.value if isinstance(value, StrEnum) else value)
+        return env
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read OKRSTREAM_* (plus KAFKA_BOOTSTRAP_SERVERS, CLICKHOUSE_URL); blank values count as unset.

@@ -32,13 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 import processors
 from ingest import ensure_topics, start_embedded_broker
 from processors import Store
 from processors.runtime import read_store_file, with_password
-from schemas import Settings, env_name
+from schemas import Settings
 
 
 @dataclass(frozen=True)
@@ -294,11 +293,7 @@ class Sql:
 def command_env(settings: Settings) -> dict[str, str]:
     """The environment of an okrstream command run on `settings`, and on nothing this process was given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSTREAM_") and k != "CLICKHOUSE_URL"}
-    for field, value in settings.model_dump(exclude_none=True).items():
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        env[env_name(field)] = str(value.value if hasattr(value, "value") else value)
-    return env
+    return env | settings.as_environment()
 
 
 class WorkerProcess:

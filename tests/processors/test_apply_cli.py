@@ -16,7 +16,6 @@ import pytest
 
 from processors.cli import main
 from processors.runtime import read_run_file, write_run_file
-from schemas import env_name
 
 KPIS = """
 kpis:
@@ -52,8 +51,8 @@ Okrstream = Callable[..., tuple[int, str, str]]
 def okrstream(request, settings, topics, monkeypatch, capsys) -> Okrstream:
     """`okrstream(*argv)` in-process: (exit code, stdout, stderr). With "store" nothing runs, so
     each command opens the store itself; with "running" it asks the HTTP API named in run.json."""
-    for field, value in settings.model_dump(exclude_none=True).items():
-        monkeypatch.setenv(env_name(field), str(getattr(value, "value", value)))
+    for name, value in settings.as_environment().items():
+        monkeypatch.setenv(name, value)
     if request.param == "running":
         api = request.getfixturevalue("start_api")(settings, request.getfixturevalue("store"))
         running = {"pid": os.getpid(), "api_url": api.url, "admin_token": api.admin_token}

@@ -16,13 +16,12 @@ import pytest
 from processors import LogRecord, RawEventsSink, open_store
 from processors.cli import main
 from processors.runtime import read_run_file, write_run_file
-from schemas import env_name
 from tests.conftest import read_topic
 
 
 def use_settings(monkeypatch, settings) -> None:
-    for field, value in settings.model_dump(exclude_none=True).items():
-        monkeypatch.setenv(env_name(field), str(value.value if hasattr(value, "value") else value))
+    for name, value in settings.as_environment().items():
+        monkeypatch.setenv(name, value)
 
 
 def test_a_csv_export_is_mapped_row_by_row_and_bad_rows_are_dead_lettered(

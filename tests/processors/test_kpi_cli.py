@@ -8,7 +8,6 @@ import pytest
 
 from processors.cli import main
 from processors.clickhouse import BatchPosition, InsertRawEvents, event_row
-from schemas import env_name
 
 ORDERS = """
 kpis:
@@ -40,8 +39,8 @@ def cli(settings, store, monkeypatch, capsys):
     rows = [event_row(e, 0, datetime.now(UTC), position) for e in events]
     store.insert(InsertRawEvents(settings.clickhouse_database, position, rows))
     store.close()  # the command opens the store itself, as when nothing runs
-    for field, value in settings.model_dump(exclude_none=True).items():
-        monkeypatch.setenv(env_name(field), str(getattr(value, "value", value)))
+    for name, value in settings.as_environment().items():
+        monkeypatch.setenv(name, value)
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main(list(args))

@@ -136,3 +136,21 @@ def test_store_http_interface_settings() -> None:
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({"OKRSTREAM_STORE_HTTP_PORT": "on"})
     assert "OKRSTREAM_STORE_HTTP_PORT" in str(raised.value)
+
+
+def test_settings_come_back_from_the_environment_they_give(tmp_path: Path) -> None:
+    """`as_environment` is how a test or a benchmark starts a process on exactly its settings."""
+    settings = Settings(
+        data_dir=tmp_path,
+        topic_partitions=2,
+        batch_max_seconds=0.2,
+        unknown_types=UnknownTypePolicy.REJECT,
+        store_password="s3cret",
+        clickhouse_url="http://127.0.0.1:8123",
+        kpis_file=tmp_path / "kpis.yaml",
+    )
+    env = settings.as_environment()
+    assert env["OKRSTREAM_STORE_PASSWORD"] == "s3cret"  # in the clear: the process needs it
+    assert env["OKRSTREAM_UNKNOWN_TYPES"] == "reject" and env["CLICKHOUSE_URL"] == "http://127.0.0.1:8123"
+    assert "OKRSTREAM_STORE_BI_PASSWORD" not in env  # unset stays unset
+    assert Settings.from_env(env) == settings
