@@ -24,7 +24,8 @@ function init(args)
   wrk.headers["Content-Type"] = "application/json"
   per_body = tonumber(args[3])
   id_prefix = args[4] .. "-" .. thread_number .. "-"
-  made, answered, accepted, failed, first_failure = 0, 0, 0, 0, ""
+  made, answered, accepted, first_failure = 0, 0, 0, ""
+  by_label, failure_list = {}, "" -- failures counted by label; the list, a line "count<TAB>label" each
 end
 
 function request()
@@ -44,9 +45,18 @@ function response(status, headers, body)
     accepted = accepted + count
   end
   if status ~= 200 or count ~= per_body then
-    failed = failed + 1
+    local label = "HTTP " .. status
+    if status == 200 then
+      label = label .. ", not every event accepted"
+    end
+    by_label[label] = (by_label[label] or 0) + 1
+    local lines = {}
+    for name, n in pairs(by_label) do
+      lines[#lines + 1] = n .. "\t" .. name
+    end
+    failure_list = table.concat(lines, "\n")
     if first_failure == "" then
-      first_failure = "HTTP " .. status .. ": " .. string.sub(body, 1, 300)
+      first_failure = label .. ": " .. string.sub(body, 1, 300)
     end
   end
 end
@@ -59,8 +69,8 @@ local function json_string(text)
 end
 
 function done(summary, latency, requests)
-  local totals = { answered = 0, accepted = 0, failed = 0 }
-  local first = ""
+  local totals = { answered = 0, accepted = 0 }
+  local first, failures = "", {}
   for _, thread in ipairs(threads) do
     for name, _ in pairs(totals) do
       totals[name] = totals[name] + thread:get(name)
@@ -68,13 +78,20 @@ function done(summary, latency, requests)
     if first == "" then
       first = thread:get("first_failure")
     end
+    for n, label in string.gmatch(thread:get("failure_list"), "(%d+)\t([^\n]+)") do
+      failures[label] = (failures[label] or 0) + tonumber(n)
+    end
+  end
+  local counted = {}
+  for label, n in pairs(failures) do
+    counted[#counted + 1] = json_string(label) .. ": " .. n
   end
   local errors = summary.errors
   io.write(string.format(
-    '{"answered": %d, "accepted": %d, "failed": %d, "first_failure": %s, "duration_us": %d,'
+    '{"answered": %d, "accepted": %d, "failures": {%s}, "first_failure": %s, "duration_us": %d,'
       .. ' "p50_us": %d, "p99_us": %d, "socket_errors": %d}\n',
-    totals.answered, totals.accepted, totals.failed, json_string(first), summary.duration,
-    latency:percentile(50), latency:percentile(99),
+    totals.answered, totals.accepted, table.concat(counted, ", "), json_string(first),
+    summary.duration, latency:percentile(50), latency:percentile(99),
     errors.connect + errors.read + errors.write + errors.timeout
   ))
 end

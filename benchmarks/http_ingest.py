@@ -104,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     if args.client == "wrk" and shutil.which("wrk") is None:
         raise SystemExit("--client wrk needs wrk on the PATH (Debian package wrk)")
+    if args.client == "wrk" and args.seconds < 1:
+        raise SystemExit("--seconds takes a whole number of seconds, at least 1")
+    if args.client == "wrk" and args.api_processes > 1:
+        raise SystemExit("--client wrk takes one service URL: use --serve-processes, not --api-processes")
     plans = _plans(args)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="okrstream-http-bench-"))
     print(_header(args, plans, work), flush=True)
@@ -143,7 +147,8 @@ def _run(args: argparse.Namespace, plans: list[Plan], work: Path) -> tuple[list[
             for api in apis:  # each process of each one: known on 30 fresh connections in a row
                 _wait_for_key(api, token, in_a_row=30 if args.serve_processes > 1 else 1)
             for plan in plans:
-                timed = _wrk_timed(work, plan, args.seconds) if args.client == "wrk" else _aiohttp_timed
+                tag = f"wrk-{os.getpid()}-{len(rows)}"  # its own ids, even for a batch size given twice
+                timed = _wrk_timed(work, plan, args.seconds, tag) if args.client == "wrk" else _aiohttp_timed
                 row = _http_row(
                     apis, store, token, plan, plan.concurrency, broker.pid, args.serve_processes, timed
                 )
@@ -263,17 +268,19 @@ def _aiohttp_timed(urls: list[str], token: str, bodies: list[tuple[bytes, int]],
     return asyncio.run(_post_all(urls, token, bodies, concurrency))
 
 
-def _wrk_timed(work: Path, plan: Plan, seconds: float) -> Timed:
+def _wrk_timed(work: Path, plan: Plan, seconds: int, tag: str) -> Timed:
     """The timed requests sent by wrk for `seconds`: bodies of distinct events made as it goes
-    (`_wrk_bodies.lua`), from templates of the plan's events; latency percentiles as wrk reports them.
+    (`_wrk_bodies.lua`, ids starting with `tag`), from templates of the plan's events.
 
-    Requests still in flight when wrk stops are not counted, though the service may accept them.
+    Latency percentiles are wrk's, which it corrects for coordinated omission (it adds samples for
+    latencies above twice the mean interval between a connection's requests), so its tail is, if
+    anything, above the raw latencies the aiohttp client reports. Requests still in flight when wrk
+    stops are not counted, though the service may accept them; a run with no answer at all fails.
     """
 
     def timed(urls: list[str], token: str, bodies: list[tuple[bytes, int]], concurrency: int) -> Outcome:
-        if len(urls) != 1:
-            raise SystemExit("--client wrk takes one service URL: use --serve-processes, not --api-processes")
-        templates = work / f"wrk-events-{plan.batch}.ndjson"
+        (url,) = urls  # one service: checked by main
+        templates = work / f"wrk-events-{tag}.ndjson"
         templates.write_bytes(
             b"".join(orjson.dumps(e | {"event_id": "@@ID@@"}) + b"\n" for e in plan.timed[:1000])
         )
@@ -281,15 +288,16 @@ def _wrk_timed(work: Path, plan: Plan, seconds: float) -> Timed:
             "wrk",
             "-t1",
             f"-c{concurrency}",
-            f"-d{seconds:g}s",
+            f"-d{seconds}s",
             "--timeout",
             "60s",
             "-s",
             str(WRK_SCRIPT),
         ]
-        command += [f"{urls[0]}/v1/events", "--", str(templates), token, str(plan.batch)]
-        command += [f"wrk-{plan.batch}-{os.getpid()}"]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120, check=False)
+        command += [f"{url}/v1/events", "--", str(templates), token, str(plan.batch), tag]
+        done = subprocess.run(
+            command, capture_output=True, text=True, errors="replace", timeout=seconds + 120, check=False
+        )
         lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
         if done.returncode != 0 or not lines:
             tail = f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
@@ -298,11 +306,13 @@ def _wrk_timed(work: Path, plan: Plan, seconds: float) -> Timed:
         outcome = Outcome(accepted=report["accepted"], seconds=report["duration_us"] / 1e6)
         outcome.requests = report["answered"]
         outcome.reported_ms = {50: report["p50_us"] / 1000, 99: report["p99_us"] / 1000}
-        if report["failed"]:  # named by the first failure's status, as the aiohttp client names each
-            outcome.failures[report["first_failure"].split(":")[0]] += report["failed"]
+        outcome.failures.update(report["failures"])  # by status, as the aiohttp client names them
+        if report["first_failure"]:
             outcome.samples.append(report["first_failure"])
         if report["socket_errors"]:
-            _fail(outcome, "socket errors", str(report["socket_errors"]))
+            outcome.failures["socket errors"] += report["socket_errors"]
+        if not report["answered"]:
+            _fail(outcome, "no answer", f"wrk had no answer in {seconds} s")
         for sample in outcome.samples:
             print(f"  failure: {sample}", file=sys.stderr)
         return outcome
@@ -528,7 +538,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         " (Debian package wrk) for --seconds, events it makes from the plan's (default aiohttp)",
     )
     parser.add_argument(
-        "--seconds", type=float, default=20.0, help="how long wrk sends, per batch size (default 20)"
+        "--seconds", type=int, default=20, help="whole seconds wrk sends, per batch size (default 20)"
     )
     parser.add_argument("--work-dir", help="where the service's store and log go (default: a temporary dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir")

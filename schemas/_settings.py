@@ -200,8 +200,11 @@ class Settings(BaseSettings):
 
     def as_environment(self) -> dict[str, str]:
         """The variables `from_env` reads these settings back from (secrets in the clear): how a
-        process is started on exactly these settings. Unset fields are left out."""
+        process is started on exactly these settings. Unset fields are left out; a store port
+        turned off is `off`, since an unset one is the default port."""
         env: dict[str, str] = {}
+        if self.store_http_port is None:
+            env[env_name("store_http_port")] = "off"
         for field, value in self.model_dump(exclude_none=True).items():
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()

@@ -71,17 +71,18 @@ def test_the_http_ingest_benchmark_runs_one_service_of_several_processes_on_one_
 
 
 def test_the_http_ingest_benchmark_times_wrk_as_the_client(run_benchmark, tmp_path: Path) -> None:
-    """wrk sends for a second per size; every answer is still checked (exit code 1 otherwise)."""
+    """wrk sends for two seconds per size; every answer is checked (exit code 1 otherwise, and when
+    nothing was answered at all, as for a hung service)."""
     if shutil.which("wrk") is None:
         pytest.skip("wrk is not installed (Debian package wrk; .ci/run installs it)")
     done = run_benchmark(
         "http_ingest",
         *("--batches", "1,10", "--events", "40,200", "--warmup", "2", "--concurrency", "2"),
-        *("--client", "wrk", "--seconds", "1", "--work-dir", str(tmp_path)),
+        *("--client", "wrk", "--seconds", "2", "--work-dir", str(tmp_path)),
     )
     assert "client wrk" in done.stdout, done.stdout
     for batch in (1, 10):
-        # events accepted and requests answered in wrk's second, however many; the CPU it took
+        # events accepted and requests answered while wrk ran, however many; the CPU it took
         row = (
             rf"^\| {batch} \| HTTP, 2 connections, wrk \| ({N}) \| ({N}) \| {N} \| {F} \| {F}"
             rf" \| {F} / {F} / {F} \| none \|$"
@@ -89,4 +90,4 @@ def test_the_http_ingest_benchmark_times_wrk_as_the_client(run_benchmark, tmp_pa
         found = re.search(row, done.stdout, re.M)
         assert found, done.stdout
         events, requests = (int(g.replace(",", "")) for g in found.groups())
-        assert requests > 0 and events == batch * requests, found.group(0)
+        assert events == batch * requests, found.group(0)  # wrk's script counted every event

@@ -154,3 +154,6 @@ def test_settings_come_back_from_the_environment_they_give(tmp_path: Path) -> No
     assert env["OKRSTREAM_UNKNOWN_TYPES"] == "reject" and env["CLICKHOUSE_URL"] == "http://127.0.0.1:8123"
     assert "OKRSTREAM_STORE_BI_PASSWORD" not in env  # unset stays unset
     assert Settings.from_env(env) == settings
+    off = settings.model_copy(update={"store_http_port": None})  # none served, not the default port
+    assert off.as_environment()["OKRSTREAM_STORE_HTTP_PORT"] == "off"
+    assert Settings.from_env(off.as_environment()) == off
