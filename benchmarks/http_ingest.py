@@ -278,8 +278,8 @@ def _wrk_timed(work: Path, plan: Plan, seconds: int, tag: str) -> Timed:
     stops are not counted, though the service may accept them; a run with no answer at all fails.
     """
 
-    def timed(urls: list[str], token: str, bodies: list[tuple[bytes, int]], concurrency: int) -> Outcome:
-        (url,) = urls  # one service: checked by main
+    def timed(urls: list[str], token: str, _: list[tuple[bytes, int]], concurrency: int) -> Outcome:
+        (url,) = urls  # one service: checked by main; the plan's bodies are not sent, wrk makes its own
         templates = work / f"wrk-events-{tag}.ndjson"
         templates.write_bytes(
             b"".join(orjson.dumps(e | {"event_id": "@@ID@@"}) + b"\n" for e in plan.timed[:1000])
